@@ -1,0 +1,22 @@
+"""pytest-expharness: computational experiments as pytest tests.
+
+Importing this package is cheap; the public names load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Exp", "read_run"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Exp":
+        from .run import Exp
+
+        return Exp
+    if name == "read_run":
+        from .reading import read_run
+
+        return read_run
+    raise AttributeError(f"module 'pytest_expharness' has no attribute {name!r}")

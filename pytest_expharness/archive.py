@@ -1,0 +1,165 @@
+"""The on-disk layout of the archive: run folders, atomic writes, run ids.
+
+Layout: <root>/<experiment>/<session stamp>/<run id>/ (testing runs under
+<root>/_testing/, debug runs in <root>/<experiment>/debug/). A run folder is
+the only place holding both config.yaml and summary.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+CONFIG = "config.yaml"
+SUMMARY = "summary.json"
+DATA = "data.json"
+METRICS = "metrics.csv"
+JOURNAL = "metrics.journal"
+LOG = "run.log"
+REPORT = "REPORT.md"
+ARTIFACTS = "artifacts"
+PLOTS = "plots"
+TRACKED = "tracked"
+TESTING_DIR = "_testing"
+DEBUG_DIR = "debug"
+MAX_ID = 80
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=+,\-]+")
+
+
+def session_stamp(now: float | None = None) -> str:
+    """Return a readable, practically unique stamp for one pytest session."""
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S", time.localtime(now))
+    return f"{stamp}_{secrets.token_hex(2)}"
+
+
+def safe_name(text: str) -> str:
+    """Return text made safe as one path component (no separators, no dots-only)."""
+    cleaned = _UNSAFE.sub("_", text).strip("._") or "_"
+    return cleaned
+
+
+def run_id_for(axes: dict[str, Any]) -> str:
+    """Return a readable run id made from the sweep axes, e.g. 'latent=vq,beta=10'."""
+    if not axes:
+        return "run"
+    parts = [f"{name}={_short(value)}" for name, value in axes.items()]
+    text = safe_name(",".join(parts))
+    if len(text) > MAX_ID:
+        import hashlib
+
+        digest = hashlib.sha1(text.encode()).hexdigest()[:8]
+        text = text[: MAX_ID - 9].rstrip("._,") + "-" + digest
+    return text
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (str, int, bool)) or value is None:
+        return str(value)
+    return getattr(value, "__name__", None) or type(value).__name__
+
+
+def make_run_dir(parent: Path, base_id: str) -> tuple[Path, str]:
+    """Create a fresh run folder under parent with an exclusive mkdir; return it and its id."""
+    parent.mkdir(parents=True, exist_ok=True)
+    candidate, n = base_id, 1
+    while True:
+        path = parent / candidate
+        try:
+            path.mkdir()
+            return path, candidate
+        except FileExistsError:
+            n += 1
+            candidate = f"{base_id}_{n}"
+
+
+def experiment_parent(
+    root: Path, experiment: str, stamp: str, *, testing: bool, debug: bool
+) -> Path:
+    """Return the folder that holds this session's runs of one experiment."""
+    base = root / TESTING_DIR if testing else root
+    if debug:
+        return base / safe_name(experiment) / DEBUG_DIR
+    return base / safe_name(experiment) / stamp
+
+
+def claim_debug_folder(folder: Path, stamp: str) -> None:
+    """Empty a debug folder left by an earlier session; safe across worker processes."""
+    marker = folder / ".session"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = folder.parent / ".debug.lock"
+    with open(lock_path, "a+") as lock:
+        _lock(lock)
+        try:
+            if folder.exists() and _read(marker) != stamp:
+                trash = folder.with_name(f".debug-old-{secrets.token_hex(4)}")
+                folder.rename(trash)
+                shutil.rmtree(trash, ignore_errors=True)
+            if not folder.exists():
+                folder.mkdir()
+                atomic_write_text(marker, stamp)
+        finally:
+            _unlock(lock)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+def _lock(handle: Any) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows: debug folders are then per-process best effort
+        return
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+
+
+def _unlock(handle: Any) -> None:
+    try:
+        import fcntl
+    except ImportError:
+        return
+    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write data to path through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write text (UTF-8) to path atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write obj as indented JSON, atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def is_run_folder(path: Path) -> bool:
+    """Return whether path holds both config.yaml and summary.json."""
+    return (path / CONFIG).is_file() and (path / SUMMARY).is_file()
+
+
+def iter_run_folders(root: Path) -> list[Path]:
+    """Return every run folder under root, sorted by path."""
+    return sorted(p.parent for p in root.rglob(SUMMARY) if (p.parent / CONFIG).is_file())

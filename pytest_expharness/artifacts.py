@@ -1,0 +1,113 @@
+"""Artifacts: files a run commits under its own `artifacts/` folder, written atomically."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets
+from pathlib import Path, PurePath
+from typing import IO, Any
+
+from . import archive
+from .store import encode
+
+
+def artifact_path(folder: Path, name: object) -> Path:
+    """Return the path of an artifact, refusing names that leave the artifacts folder."""
+    if not isinstance(name, (str, os.PathLike)) or not str(name).strip():
+        raise ValueError(f"artifact name {name!r}: expected a relative path such as 'out/a.json'")
+    text = os.fspath(name)
+    pure = PurePath(text)
+    if pure.is_absolute() or pure.drive or pure.root or text.startswith(("/", "\\")):
+        raise ValueError(f"artifact name {text!r} is absolute; use a path relative to artifacts/")
+    if ".." in pure.parts or ".." in text.replace("\\", "/").split("/"):
+        raise ValueError(f"artifact name {text!r} leaves artifacts/ ('..' is not allowed)")
+    base = (folder / archive.ARTIFACTS).resolve()
+    target = (base / pure).resolve()
+    if target == base or base not in target.parents:
+        raise ValueError(f"artifact name {text!r} does not name a file inside artifacts/")
+    return base / pure
+
+
+def write(folder: Path, name: object, data: bytes) -> Path:
+    """Write bytes as an artifact atomically and return its path."""
+    path = artifact_path(folder, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    archive.atomic_write_bytes(path, data)
+    return path
+
+
+def json_bytes(name: object, obj: Any) -> bytes:
+    """Encode obj as JSON for commit_json, failing before anything is written."""
+    return (json.dumps(encode(obj, f"commit_json({name!r})"), indent=2) + "\n").encode()
+
+
+def figure_bytes(name: str, fig: Any, **savefig: Any) -> tuple[str, bytes]:
+    """Render a matplotlib figure; the name gets '.png' when it has no suffix."""
+    if not hasattr(fig, "savefig"):
+        raise TypeError(f"commit_fig({name!r}): expected a matplotlib figure, got {type(fig)}")
+    suffix = PurePath(name).suffix.lstrip(".")
+    if not suffix:
+        name, suffix = name + ".png", "png"
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=suffix, **savefig)
+    return name, buffer.getvalue()
+
+
+class AtomicFile:
+    """A file opened for writing in a temporary place, renamed into place on close."""
+
+    def __init__(self, path: Path, mode: str, **kwargs: Any) -> None:
+        self.path = path
+        self._tmp = path.with_name(f".{path.name}.{secrets.token_hex(3)}.tmp")
+        if ("a" in mode or "r" in mode) and path.exists():
+            self._tmp.write_bytes(path.read_bytes())
+        self._handle: IO[Any] = open(self._tmp, mode, **kwargs)  # noqa: SIM115
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
+
+    def close(self) -> None:
+        """Close and move the file into place."""
+        if not self._handle.closed:
+            self._handle.close()
+            os.replace(self._tmp, self.path)
+
+    def discard(self) -> None:
+        """Close and throw the partial file away."""
+        if not self._handle.closed:
+            self._handle.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+def open_artifact(folder: Path, name: object, mode: str = "w", **kwargs: Any) -> Any:
+    """Open an artifact; writing modes are atomic (the file appears on close)."""
+    path = artifact_path(folder, name)
+    if not any(flag in mode for flag in "wax+"):
+        return open(path, mode, **kwargs)  # noqa: SIM115
+    if "x" in mode and path.exists():
+        raise FileExistsError(f"artifact {name!r} exists already")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return AtomicFile(path, mode.replace("x", "w"), **kwargs)
+
+
+def listing(folder: Path) -> list[str]:
+    """Return the artifact names of a run, sorted."""
+    base = folder / archive.ARTIFACTS
+    if not base.is_dir():
+        return []
+    return sorted(
+        p.relative_to(base).as_posix()
+        for p in base.rglob("*")
+        if p.is_file() and not p.name.endswith(".tmp")
+    )

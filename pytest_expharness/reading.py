@@ -1,0 +1,102 @@
+"""Reading run folders back, and telling a running run from one whose process died.
+
+A summary that says `running` is believed only while its process can be alive:
+on the same host the pid must exist, and on any host the heartbeat (refreshed
+every few seconds by the flusher) must be younger than STALE_AFTER seconds.
+Otherwise the run reads as `crashed`, and `read_run(..., repair=True)` writes
+that down and rebuilds metrics.csv from the journal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from . import archive
+from .tracking import columns_from_journal, csv_text, series_stats
+
+STALE_AFTER = 60.0
+
+
+def pid_alive(pid: int) -> bool:
+    """Return whether a process with this pid exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def crash_reason(summary: dict[str, Any], now: float | None = None) -> str | None:
+    """Return why a `running` summary is really a dead run, or None if it may be alive."""
+    if summary.get("status") != "running":
+        return None
+    now = time.time() if now is None else now
+    beat = summary.get("heartbeat")
+    if summary.get("host") == socket.gethostname() and isinstance(summary.get("pid"), int):
+        if not pid_alive(summary["pid"]):
+            return f"process {summary['pid']} on {summary['host']} is gone"
+    if isinstance(beat, (int, float)) and now - beat > STALE_AFTER:
+        return f"no heartbeat for {now - beat:.0f} s"
+    return None
+
+
+def read_summary(folder: Path) -> dict[str, Any]:
+    """Return a run's summary with its status as it really is (`crashed` inferred)."""
+    summary: dict[str, Any] = json.loads((folder / archive.SUMMARY).read_text("utf-8"))
+    why = crash_reason(summary)
+    if why is not None:
+        summary["status"] = "crashed"
+        summary["crash"] = {"reason": why, "last_heartbeat": summary.get("heartbeat")}
+    return summary
+
+
+def rebuild_metrics(folder: Path) -> dict[str, dict[str, Any]]:
+    """Rebuild metrics.csv from the journal of a dead run; return per-series stats."""
+    journal_path = folder / archive.JOURNAL
+    if not journal_path.exists():
+        if not (folder / archive.METRICS).exists():
+            archive.atomic_write_text(folder / archive.METRICS, csv_text({}))
+        return {}
+    columns = columns_from_journal(journal_path)
+    archive.atomic_write_text(folder / archive.METRICS, csv_text(columns))
+    return {name: series_stats(cols) for name, cols in columns.items()}
+
+
+def mark_crashed(folder: Path, reason: str, **details: Any) -> dict[str, Any]:
+    """Record a dead run as crashed: summary.json status and a rebuilt metrics.csv."""
+    summary: dict[str, Any] = json.loads((folder / archive.SUMMARY).read_text("utf-8"))
+    if summary.get("status") != "running":
+        return summary
+    metrics = rebuild_metrics(folder)
+    data_path = folder / archive.DATA
+    summary.update(
+        status="crashed",
+        crash={"reason": reason, "last_heartbeat": summary.get("heartbeat"), **details},
+        metrics=metrics,
+    )
+    if data_path.exists():
+        from .store import scalars
+
+        summary["results"] = dict(scalars(json.loads(data_path.read_text("utf-8"))))
+    archive.write_json(folder / archive.SUMMARY, summary)
+    return summary
+
+
+def read_run(folder: str | Path, repair: bool = True) -> dict[str, Any]:
+    """Read a run folder's summary; a dead run is reported (and, with repair, recorded) crashed."""
+    path = Path(folder)
+    if not archive.is_run_folder(path):
+        raise FileNotFoundError(f"{path} is not a run folder (no config.yaml and summary.json)")
+    summary = read_summary(path)
+    if repair and summary["status"] == "crashed" and "crash" in summary:
+        return mark_crashed(path, summary["crash"]["reason"])
+    return summary

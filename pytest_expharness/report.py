@@ -1,0 +1,143 @@
+"""Human-facing files of a run: config.yaml, plots of tracked series, REPORT.md."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from . import archive
+from .tracking import Columns
+
+MAX_PLOT_POINTS = 2000
+
+
+def dump_yaml(data: Any) -> str:
+    """Return data as block-style YAML, keys in their given order."""
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def write_config(path: Path, config: dict[str, Any]) -> None:
+    """Write config.yaml atomically."""
+    archive.atomic_write_text(path, dump_yaml(config))
+
+
+def plot_name(series: str) -> str:
+    """Return the relative path of a series' plot."""
+    return f"{archive.PLOTS}/{series}.png"
+
+
+def make_plots(folder: Path, columns: dict[str, Columns]) -> tuple[list[str], str | None]:
+    """Plot every series with at least two points; return the plot paths and any error."""
+    wanted = {name: cols for name, cols in columns.items() if len(cols) >= 2}
+    if not wanted:
+        return [], None
+    try:
+        import numpy as np
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6, 3.5), dpi=100)
+        FigureCanvasAgg(fig)
+        made = []
+        for name, cols in wanted.items():
+            fig.clear()
+            ax = fig.add_subplot()
+            steps = np.asarray(cols.step_list(), dtype=float)
+            values = np.frombuffer(cols.values, dtype=float)
+            steps, values = _thin(steps, values)
+            ax.plot(steps, values, linewidth=1.2)
+            ax.set_title(name)
+            ax.set_xlabel("step")
+            ax.grid(alpha=0.3)
+            fig.tight_layout()
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png")
+            target = folder / plot_name(name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            archive.atomic_write_bytes(target, buffer.getvalue())
+            made.append(plot_name(name))
+        return made, None
+    except Exception as error:  # a plot must never cost the run its results
+        return [], f"plots could not be made: {type(error).__name__}: {error}"
+
+
+def _thin(steps: Any, values: Any) -> tuple[Any, Any]:
+    """Reduce a long series to its per-bucket minima and maxima (keeps spikes visible)."""
+    import numpy as np
+
+    n = len(values)
+    if n <= MAX_PLOT_POINTS:
+        return steps, values
+    buckets = MAX_PLOT_POINTS // 2
+    edges = np.linspace(0, n, buckets + 1, dtype=int)
+    lo = np.minimum.reduceat(values, edges[:-1])
+    hi = np.maximum.reduceat(values, edges[:-1])
+    x = steps[edges[:-1]]
+    return np.repeat(x, 2), np.column_stack([lo, hi]).ravel()
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "" if value is None else str(value)
+
+
+def write_report(folder: Path, config: dict[str, Any], summary: dict[str, Any]) -> None:
+    """Write REPORT.md: parameters, status, timing, metrics, components, artifacts, plots."""
+    head = config["experiment"]
+    lines = [f"# {head['name']} / {summary['run_id']}", ""]
+    if head.get("description"):
+        lines += [head["description"], ""]
+    lines += [
+        f"- status: **{summary['status']}**",
+        f"- started: {summary['started']}, duration: {summary.get('duration', 0):.3f} s",
+        f"- session: {head['session']}, node: `{head['node_id']}`",
+        f"- git: {head.get('git_commit') or 'not a git repository'}"
+        + (" (dirty)" if head.get("git_dirty") else ""),
+    ]
+    if head.get("testing"):
+        lines.append("- testing mode (smoke-sized parameters)")
+    error = summary.get("error")
+    if error:
+        lines += ["", "## Error", "", f"`{error['type']}: {error['message']}`"]
+    if summary.get("reason"):
+        lines += ["", f"Reason: {summary['reason']}"]
+    lines += ["", "## Parameters", "", "| name | value |", "| --- | --- |"]
+    lines += [f"| {k} | `{v!r}` |" for k, v in config["parameters"].items()]
+    metrics = summary.get("metrics") or {}
+    if metrics:
+        lines += ["", "## Metrics", "", "| series | final | min | max | count |"]
+        lines.append("| --- | --- | --- | --- | --- |")
+        for name, s in metrics.items():
+            cells = [_fmt(s[k]) for k in ("final", "min", "max", "count")]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    results = summary.get("results") or {}
+    if results:
+        lines += ["", "## Results", "", "| key | value |", "| --- | --- |"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in results.items()]
+    components = summary.get("components") or {}
+    if components:
+        lines += ["", "## Components", "", "| component | status | reason | hint |"]
+        lines.append("| --- | --- | --- | --- |")
+        for name, c in components.items():
+            cells = [c["status"], c.get("reason") or "", c.get("hint") or ""]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            for key, value in (c.get("data") or {}).items():
+                lines.append(f"|  ↳ {key} | {_fmt(value)} | | |")
+    found = summary.get("artifacts") or []
+    if found:
+        lines += ["", "## Artifacts", ""]
+        lines += [f"- [{a}]({archive.ARTIFACTS}/{a})" for a in found]
+    frames = summary.get("frames") or {}
+    if frames:
+        lines += ["", "## Tracked images", ""]
+        lines += [f"- `{archive.TRACKED}/{n}/`: {count} frames" for n, count in frames.items()]
+    plots = summary.get("plots") or []
+    if plots:
+        lines += ["", "## Plots", ""]
+        lines += [f"![{p}]({p})" for p in plots]
+    archive.atomic_write_text(folder / archive.REPORT, "\n".join(lines) + "\n")

@@ -1,0 +1,294 @@
+"""The `exp` object: one experiment run and its self-contained folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from . import archive, artifacts, report
+from .components import Component
+from .flusher import FLUSHER
+from .session import SessionState
+from .spec import RunSpec
+from .store import DataStore, encode, scalars
+from .tracking import Tracker, csv_text, series_stats
+
+LOGGER = logging.getLogger("pytest_expharness.run")
+LOGGER.setLevel(logging.INFO)
+_now = time.time
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
+
+
+class Exp:
+    """One experiment run: parameters, data store, log, tracked series, artifacts."""
+
+    def __init__(self, spec: RunSpec, session: SessionState) -> None:
+        self._spec = spec
+        self._session = session
+        self._params = dict(spec.params)
+        self.testing: bool = spec.testing
+        self.experiment: str = spec.experiment
+        self._store = DataStore()
+        self._components: dict[str, Component] = {}
+        self._io_lock = threading.Lock()
+        self._finished = False
+        self._patched: list[tuple[Any, str, Any]] = []
+        settings = session.settings
+        parent = archive.experiment_parent(
+            settings.root, spec.experiment, session.stamp, testing=spec.testing,
+            debug=settings.debug,
+        )
+        if settings.debug:
+            archive.claim_debug_folder(parent, session.stamp)
+        self.path, self.run_id = archive.make_run_dir(parent, archive.run_id_for(spec.axes))
+        (self.path / archive.ARTIFACTS).mkdir()
+        (self.path / archive.PLOTS).mkdir()
+        self._tracker = Tracker(self.path)
+        self._hot = self._tracker.hot
+        self.started = _now()
+        self._log_file = open(self.path / archive.LOG, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        report.write_config(self.path / archive.CONFIG, self._config())
+        self._write_summary({"status": "running", "heartbeat": self.started})
+        self._patch_globals()
+        FLUSHER.register(self)
+        _ACTIVE.append(self)
+
+    # -- parameters ----------------------------------------------------------
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The resolved parameters of this run (a copy)."""
+        return dict(self._params)
+
+    def __getattr__(self, name: str) -> Any:
+        params = self.__dict__.get("_params")
+        if params is not None and name in params:
+            return params[name]
+        known = ", ".join(sorted(params or ())) or "none"
+        raise AttributeError(f"exp has no parameter or attribute {name!r}; parameters: {known}")
+
+    # -- data store ----------------------------------------------------------
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._store[key] = value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._store[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._store
+
+    # -- log -----------------------------------------------------------------
+
+    def log(self, message: object) -> None:
+        """Write a line to run.log and to pytest's output (live with -s or log_cli)."""
+        text = str(message)
+        self._write_log("INFO", text)
+        LOGGER.info(text)
+        if self._session.live_log:
+            print(text, flush=True)
+
+    def log_warning(self, text: str) -> None:
+        """Write a warning line into run.log."""
+        self._write_log("WARNING", text)
+
+    def _write_log(self, level: str, text: str) -> None:
+        stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        if not self._log_file.closed:
+            self._log_file.write(f"{stamp} {level} {text}\n")
+
+    # -- tracking ------------------------------------------------------------
+
+    def track(self, name: str, value: Any, step: int | None = None) -> None:
+        """Record a point of a scalar series (or an image frame) under name."""
+        appenders = self._hot.get(name)
+        if (
+            appenders is None
+            or type(value) is not float
+            or (step is not None and type(step) is not int)
+        ):
+            self._track_slow(name, value, step)
+            return
+        appenders[0](value)
+        appenders[1](step)
+        appenders[2](_now())
+
+    def track_many(self, values: dict[str, Any], step: int | None = None) -> None:
+        """Record one point of each series in a mapping."""
+        track = self.track
+        for name, value in values.items():
+            track(name, value, step)
+
+    def _track_slow(self, name: str, value: Any, step: Any) -> None:
+        if self._finished:
+            raise RuntimeError(f"track({name!r}): run {self.run_id} has already finished")
+        self._tracker.track_slow(name, value, step)
+
+    # -- artifacts -----------------------------------------------------------
+
+    def commit_json(self, name: str, obj: Any) -> Path:
+        """Store obj as a JSON artifact (numpy, Path, datetime and sets encoded)."""
+        return artifacts.write(self.path, name, artifacts.json_bytes(name, obj))
+
+    def commit_fig(self, name: str, fig: Any, **savefig: Any) -> Path:
+        """Store a matplotlib figure as an artifact ('.png' unless the name says otherwise)."""
+        artifacts.artifact_path(self.path, name)
+        name, data = artifacts.figure_bytes(name, fig, **savefig)
+        return artifacts.write(self.path, name, data)
+
+    def commit_raw(self, name: str, content: str | bytes) -> Path:
+        """Store text or bytes as an artifact."""
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        if not isinstance(content, (bytes, bytearray, memoryview)):
+            raise TypeError(f"commit_raw({name!r}): expected str or bytes, got {type(content)}")
+        return artifacts.write(self.path, name, bytes(content))
+
+    def open(self, name: str, mode: str = "w", **kwargs: Any) -> Any:
+        """Open an artifact file; written files appear atomically when closed."""
+        return artifacts.open_artifact(self.path, name, mode, **kwargs)
+
+    # -- components ----------------------------------------------------------
+
+    def component(self, name: str) -> Component:
+        """Return the status record of a named component of this run."""
+        found = self._components.get(name)
+        if found is None:
+            found = self._components[name] = Component(name, self._write_log)
+        return found
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def persist(self, now: float, heartbeat: bool) -> None:
+        """Make what is tracked and stored durable; called by the flusher thread."""
+        self._tracker.flush()
+        with self._io_lock:
+            if self._finished:
+                return
+            if self._store.dirty:
+                archive.atomic_write_text(self.path / archive.DATA, self._store.dump())
+            if heartbeat:
+                self._write_summary({"status": "running", "heartbeat": now})
+
+    def finish(self, outcome: dict[str, Any]) -> None:
+        """Write the final files of the run: metrics.csv, data, plots, summary, report."""
+        if self._finished:
+            return
+        FLUSHER.unregister(self)
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+        with self._io_lock:
+            self._finished = True
+        self._hot = {}
+        self._restore_globals()
+        ended = _now()
+        self._tracker.close()
+        columns = self._tracker.columns
+        archive.atomic_write_text(self.path / archive.METRICS, csv_text(columns))
+        self._tracker.discard_journal()
+        archive.atomic_write_text(self.path / archive.DATA, self._store.dump())
+        error = outcome.get("error")
+        if error and error.get("traceback"):
+            self._write_log("ERROR", f"run failed:\n{error['traceback'].rstrip()}")
+        plots, plot_error = report.make_plots(self.path, columns)
+        if plot_error:
+            self._write_log("WARNING", plot_error)
+        summary = {
+            **outcome,
+            "ended": _iso(ended),
+            "duration": round(ended - self.started, 6),
+            "metrics": {name: series_stats(cols) for name, cols in columns.items()},
+            "frames": dict(self._tracker.frames),
+            "components": {name: c.record() for name, c in self._components.items()},
+            "results": dict(scalars(self._store.encoded)),
+            "artifacts": artifacts.listing(self.path),
+            "plots": plots,
+        }
+        self._write_summary(summary)
+        report.write_report(self.path, self._config(), self._summary_base(summary))
+        self._write_log("INFO", f"run {outcome['status']} in {ended - self.started:.3f} s")
+        self._log_file.close()
+
+    def _summary_base(self, extra: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "experiment": self.experiment,
+            "session": self._session.stamp,
+            "node_id": self._spec.node_id,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": _iso(self.started),
+            "started_unix": self.started,
+            "data_file": archive.DATA,
+            **extra,
+        }
+
+    def _write_summary(self, extra: dict[str, Any]) -> None:
+        archive.write_json(self.path / archive.SUMMARY, self._summary_base(extra))
+
+    def _config(self) -> dict[str, Any]:
+        spec, session = self._spec, self._session
+        header = {
+            "name": spec.experiment,
+            "description": spec.description,
+            "tags": list(dict.fromkeys([*spec.tags, *session.settings.tags])),
+            "label": "exploratory",
+            "run_id": self.run_id,
+            "session": session.stamp,
+            "timestamp": _iso(self.started),
+            "node_id": spec.node_id,
+            "module": spec.module_path,
+            **session.provenance(),
+            "base_config": session.overrides.file_path,
+            "cli_overrides": {k: encode_param(v) for k, v in spec.applied.items()},
+            "axes": list(spec.axes),
+            "testing": spec.testing,
+            "debug": session.settings.debug,
+        }
+        return {
+            "experiment": header,
+            "parameters": {k: encode_param(v) for k, v in self._params.items()},
+        }
+
+    def _patch_globals(self) -> None:
+        """Let module constants hold this run's values while it runs (restored after)."""
+        for target in self._spec.patch_targets:
+            namespace = vars(target)
+            for name in self._spec.declared:
+                if name in namespace and namespace[name] is not self._params[name]:
+                    self._patched.append((target, name, namespace[name]))
+                    setattr(target, name, self._params[name])
+
+    def _restore_globals(self) -> None:
+        for target, name, old in reversed(self._patched):
+            setattr(target, name, old)
+        self._patched.clear()
+
+    def __repr__(self) -> str:
+        return f"<Exp {self.experiment}/{self.run_id} at {self.path}>"
+
+
+def encode_param(value: Any) -> Any:
+    """Encode a parameter value for config.yaml; objects fall back to their repr."""
+    try:
+        return encode(value)
+    except (TypeError, RecursionError):
+        return repr(value)
+
+
+def current_run() -> Exp | None:
+    """Return the run active in this process, if any (pytest runs one test at a time)."""
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
+_ACTIVE: list[Exp] = []
+

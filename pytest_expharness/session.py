@@ -1,0 +1,79 @@
+"""State shared by every run of one pytest session, in one process.
+
+The controller (or the lone process without xdist) makes it; under xdist it
+travels to the workers as plain data in `workerinput`, so every worker uses
+the same session stamp, overrides and provenance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import archive, provenance
+from .options import Settings, read_settings
+from .spec import Overrides
+
+WORKERINPUT_KEY = "expharness"
+
+
+@dataclass
+class SessionState:
+    """One session's settings, stamp, overrides and (lazily) provenance."""
+
+    settings: Settings
+    stamp: str
+    rootdir: Path
+    command: list[str]
+    overrides: Overrides = field(default_factory=Overrides)
+    live_log: bool = False
+    is_worker: bool = False
+    interrupted: bool = False
+    _provenance: dict[str, Any] | None = None
+
+    def provenance(self) -> dict[str, Any]:
+        """Return the session provenance, gathering it on first use."""
+        if self._provenance is None:
+            self._provenance = provenance.collect(self.rootdir, self.command)
+        return self._provenance
+
+    def for_worker(self) -> dict[str, Any]:
+        """Return what a worker needs, as plain data."""
+        return {
+            "stamp": self.stamp,
+            "command": self.command,
+            "from_file": self.overrides.from_file,
+            "from_cli": self.overrides.from_cli,
+            "file_path": self.overrides.file_path,
+            "provenance": self.provenance(),
+        }
+
+
+def create(config: pytest.Config) -> SessionState:
+    """Make the session state for this process (worker data wins under xdist)."""
+    settings = read_settings(config)
+    live = config.getoption("capture", "fd") == "no" and not config.getini("log_cli")
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and WORKERINPUT_KEY in workerinput:
+        data = workerinput[WORKERINPUT_KEY]
+        return SessionState(
+            settings=settings,
+            stamp=data["stamp"],
+            rootdir=Path(config.rootpath),
+            command=list(data["command"]),
+            overrides=Overrides(data["from_file"], data["from_cli"], data["file_path"]),
+            live_log=live,
+            is_worker=True,
+            _provenance=data["provenance"],
+        )
+    command = ["pytest", *config.invocation_params.args]
+    return SessionState(
+        settings=settings,
+        stamp=archive.session_stamp(),
+        rootdir=Path(config.rootpath),
+        command=command,
+        live_log=live,
+    )

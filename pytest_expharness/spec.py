@@ -1,0 +1,196 @@
+"""What one collected experiment item is: its name, description, tags and parameters.
+
+Parameters resolve in this order, later winning: module constants, class
+attributes, the marker's testing overrides (with --exp-testing), --exp-config,
+--set, and the test's parametrize arguments (the sweep axes).
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from . import params as P
+
+MARKER = "experiment"
+MARKER_HELP = (
+    "experiment(name=None, description=None, tags=(), testing=None): describe an "
+    "experiment; testing is a dict of parameter overrides used with --exp-testing"
+)
+MARKER_KEYS = ("name", "description", "tags", "testing")
+
+
+class SpecError(ValueError):
+    """A collected experiment that cannot run as declared (bad marker or override)."""
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Parameter overrides of the session, by source."""
+
+    from_file: dict[str, Any] = field(default_factory=dict)
+    from_cli: dict[str, Any] = field(default_factory=dict)
+    file_path: str | None = None
+
+    def merged(self) -> dict[str, Any]:
+        return {**self.from_file, **self.from_cli}
+
+
+@dataclass
+class RunSpec:
+    """Everything needed to start a run of one collected item."""
+
+    experiment: str
+    description: str | None
+    tags: list[str]
+    node_id: str
+    module_path: str | None
+    declared: dict[str, P.Param]
+    params: dict[str, Any]
+    axes: dict[str, Any]
+    applied: dict[str, Any]
+    testing: bool
+    patch_targets: list[Any]
+
+
+def uses_exp(item: pytest.Item) -> bool:
+    """Return whether a collected item asks for the exp fixture."""
+    return "exp" in getattr(item, "fixturenames", ())
+
+
+def marker_kwargs(item: pytest.Item) -> dict[str, Any]:
+    """Return the experiment marker's arguments, refusing unknown ones."""
+    mark = item.get_closest_marker(MARKER)
+    if mark is None:
+        return {}
+    if mark.args:
+        raise SpecError(f"{item.nodeid}: @pytest.mark.experiment takes keyword arguments only")
+    unknown = sorted(set(mark.kwargs) - set(MARKER_KEYS))
+    if unknown:
+        raise SpecError(
+            f"{item.nodeid}: @pytest.mark.experiment got unknown argument {unknown[0]!r}"
+            f"{P.suggest(unknown[0], MARKER_KEYS)}; it takes {', '.join(MARKER_KEYS)}"
+        )
+    return dict(mark.kwargs)
+
+
+def experiment_name(item: pytest.Item, kwargs: dict[str, Any]) -> str:
+    """Return the experiment name: the marker's, else the test's name without 'test_'."""
+    if kwargs.get("name"):
+        return str(kwargs["name"])
+    func = getattr(item, "originalname", None) or item.name.split("[")[0]
+    name = func.removeprefix("test_") or func
+    cls = getattr(item, "cls", None)
+    if cls is not None:
+        name = f"{cls.__name__.removeprefix('Test') or cls.__name__}.{name}"
+    return name
+
+
+def declared_params(item: pytest.Item) -> dict[str, P.Param]:
+    """Return the parameters the item's module and class declare."""
+    module = getattr(item, "module", None)
+    found = P.module_params(module) if module is not None else {}
+    cls = getattr(item, "cls", None)
+    if cls is not None:
+        for klass in reversed(cls.__mro__[:-1]):
+            try:
+                hints = typing.get_type_hints(klass)
+            except Exception:
+                hints = dict(klass.__dict__.get("__annotations__", {}))
+            found.update(P.discover(dict(vars(klass)), hints))
+    return found
+
+
+def axes_of(item: pytest.Item) -> dict[str, Any]:
+    """Return the parametrize arguments of the item (its point in the sweep grid)."""
+    callspec = getattr(item, "callspec", None)
+    return dict(callspec.params) if callspec is not None else {}
+
+
+def build(item: pytest.Item, overrides: Overrides, testing: bool) -> RunSpec:
+    """Resolve the item's experiment spec, raising SpecError for anything invalid."""
+    kwargs = marker_kwargs(item)
+    declared = declared_params(item)
+    axes = axes_of(item)
+    values = {name: p.value for name, p in declared.items()}
+    applied: dict[str, Any] = {}
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if testing:
+        layers.append(("testing override", _testing_overrides(item, kwargs)))
+    layers.append(("override", overrides.merged()))
+    for source, layer in layers:
+        for key, raw in layer.items():
+            if key in axes:
+                raise SpecError(
+                    f"{key} is a parametrize axis of {item.nodeid}; choose its points with -k "
+                    "or parametrize, not an override"
+                )
+            if key not in declared:
+                if source == "override":
+                    continue  # another selected experiment may declare it
+                raise SpecError(
+                    f"{item.nodeid}: testing override {key!r} is not a parameter"
+                    f"{P.suggest(key, declared)}"
+                )
+            try:
+                values[key] = P.check_value(key, raw, declared[key].declared)
+            except P.OverrideError as error:
+                raise SpecError(f"{source} {error} (declared in {item.nodeid})") from None
+            if source == "override":
+                applied[key] = raw
+    values.update(axes)
+    tags = kwargs.get("tags") or ()
+    if isinstance(tags, str):
+        tags = (tags,)
+    module = getattr(item, "module", None)
+    return RunSpec(
+        experiment=experiment_name(item, kwargs),
+        description=kwargs.get("description") or _docstring(item),
+        tags=[str(t) for t in tags],
+        node_id=item.nodeid,
+        module_path=getattr(module, "__file__", None),
+        declared=declared,
+        params=values,
+        axes=axes,
+        applied=applied,
+        testing=testing,
+        patch_targets=[t for t in (module, getattr(item, "cls", None)) if t is not None],
+    )
+
+
+def _testing_overrides(item: pytest.Item, kwargs: dict[str, Any]) -> dict[str, Any]:
+    testing = kwargs.get("testing") or {}
+    if not isinstance(testing, dict):
+        raise SpecError(f"{item.nodeid}: experiment(testing=...) must be a dict of overrides")
+    return testing
+
+
+def _docstring(item: pytest.Item) -> str | None:
+    func = getattr(item, "function", None)
+    doc = inspect.getdoc(func) if func is not None else None
+    if not doc:
+        module = getattr(item, "module", None)
+        doc = inspect.getdoc(module) if module is not None else None
+    return doc or None
+
+
+def check_overrides(items: list[pytest.Item], overrides: Overrides, testing: bool) -> None:
+    """Check every override against the selected experiments; raise SpecError if any is wrong."""
+    experiments = [item for item in items if uses_exp(item)]
+    known: set[str] = set()
+    for item in experiments:
+        spec = build(item, overrides, testing)
+        known.update(spec.declared)
+    for key in overrides.merged():
+        if key not in known:
+            source = "--set" if key in overrides.from_cli else "--exp-config"
+            where = (
+                f"any of the {len(experiments)} selected experiments"
+                if experiments
+                else "any selected experiment (none of the selected tests uses the exp fixture)"
+            )
+            raise SpecError(f"{source} {key}: not a parameter of {where}{P.suggest(key, known)}")

@@ -1,0 +1,264 @@
+"""Tracked metric series: a cheap hot path, durable journaling, the final metrics.csv.
+
+`Exp.track` appends to three plain lists per series (value, step or None, time);
+that is the whole cost on the experiment's side. The flusher thread calls
+`Tracker.flush`, which moves what has accumulated into compact arrays and
+appends it to the journal. Lists are only appended to by the experiment and
+only cut from the front by the flusher, and the time is appended last, so
+`len(times)` is always a consistent snapshot under the GIL.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import operator
+import re
+import sys
+import threading
+import time
+from array import array
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from . import archive, journal
+
+NAME = re.compile(r"^[A-Za-z0-9_.\-+=/ ]+$")
+
+Appenders = tuple[Callable[[Any], None], Callable[[Any], None], Callable[[Any], None]]
+
+
+def check_name(name: object) -> str:
+    """Return a valid series name or raise saying what a name may hold."""
+    if not isinstance(name, str) or not NAME.match(name):
+        raise ValueError(
+            f"track: invalid series name {name!r}; use letters, digits and _ . - + = / "
+            "(hierarchies as 'loss.kl.z' or 'metrics/loss')"
+        )
+    parts = name.split("/")
+    if any(part in ("", ".", "..") for part in parts) or name != name.strip():
+        raise ValueError(f"track: invalid series name {name!r}; no empty, '.' or '..' parts")
+    return name
+
+
+class Columns:
+    """The flushed points of one series, as compact arrays."""
+
+    def __init__(self) -> None:
+        self.values: array[float] = array("d")
+        self.times: array[float] = array("d")
+        self.steps: array[int] | None = None  # None while every step is automatic
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def step_list(self) -> list[int] | range | array[int]:
+        return range(len(self.values)) if self.steps is None else self.steps
+
+
+class Tracker:
+    """All series of one run: hot lists, flushed columns, the journal and image frames."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.hot: dict[str, Appenders] = {}
+        self._lists: dict[str, tuple[list[Any], list[Any], list[Any]]] = {}
+        self.columns: dict[str, Columns] = {}
+        self.frames: dict[str, int] = {}
+        self._ids: dict[str, int] = {}
+        self._journal: BinaryIO | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- the experiment's side -------------------------------------------------
+
+    def track_slow(self, name: str, value: Any, step: Any) -> None:
+        """Validate and record a point the hot path did not take."""
+        if name not in self.hot:
+            check_name(name)
+        if step is not None:
+            step = _as_step(name, step)
+        number = _as_number(value)
+        if number is None:
+            if _is_image(value):
+                self._track_frame(name, value, step)
+                return
+            raise TypeError(
+                f"track({name!r}): expected a number (int, float, bool, numpy scalar or 0-d "
+                f"array) or an image (matplotlib figure, 2-D/3-D array), got {_describe(value)}"
+            )
+        if name in self.frames:
+            raise TypeError(f"track({name!r}): this name already holds image frames")
+        appenders = self.hot.get(name)
+        if appenders is None:
+            lists: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
+            self._lists[name] = lists
+            appenders = (lists[0].append, lists[1].append, lists[2].append)
+            self.hot[name] = appenders
+        appenders[0](number)
+        appenders[1](step)
+        appenders[2](time.time())
+
+    def _track_frame(self, name: str, image: Any, step: int | None) -> None:
+        if name in self.hot:
+            raise TypeError(f"track({name!r}): this name already holds numbers, not images")
+        index = self.frames.get(name, 0)
+        label = index if step is None else step
+        target = self.folder / archive.TRACKED / Path(*name.split("/"))
+        target.mkdir(parents=True, exist_ok=True)
+        archive.atomic_write_bytes(target / f"{label:06d}.png", image_png(image))
+        self.frames[name] = index + 1
+
+    # -- the flusher's side ----------------------------------------------------
+
+    def flush(self) -> int:
+        """Move accumulated points into columns and the journal; return how many."""
+        moved = 0
+        with self._lock:
+            if self._closed:
+                return 0
+            for name, (values, steps, times) in list(self._lists.items()):
+                n = len(times)
+                if not n:
+                    continue
+                chunk_v = values[:n]
+                del values[:n]
+                chunk_s = steps[:n]
+                del steps[:n]
+                chunk_t = times[:n]
+                del times[:n]
+                moved += n
+                self._append(name, chunk_v, chunk_s, chunk_t)
+            if moved and self._journal is not None:
+                self._journal.flush()
+        return moved
+
+    def _append(self, name: str, vals: list[Any], steps: list[Any], times: list[Any]) -> None:
+        cols = self.columns.get(name)
+        if cols is None:
+            cols = self.columns[name] = Columns()
+        handle = self._open_journal()
+        sid = self._ids.get(name)
+        if sid is None:
+            sid = self._ids[name] = len(self._ids)
+            journal.write_series(handle, sid, name)
+        first = len(cols)
+        n = len(vals)
+        v, t = array("d", vals), array("d", times)
+        explicit: array[int] | None = None
+        if steps.count(None) != n:
+            explicit = array("q", [first + i if s is None else s for i, s in enumerate(steps)])
+            if cols.steps is None:
+                cols.steps = array("q", range(first))
+            cols.steps.extend(explicit)
+        elif cols.steps is not None:
+            cols.steps.extend(range(first, first + n))
+        cols.values.extend(v)
+        cols.times.extend(t)
+        journal.write_chunk(handle, sid, first, v, t, explicit)
+
+    def _open_journal(self) -> BinaryIO:
+        if self._journal is None:
+            self._journal = open(self.folder / archive.JOURNAL, "ab")  # noqa: SIM115
+            if self._journal.tell() == 0:
+                self._journal.write(journal.MAGIC)
+        return self._journal
+
+    def close(self) -> None:
+        """Flush everything and stop accepting flushes."""
+        self.flush()
+        with self._lock:
+            self._closed = True
+            if self._journal is not None:
+                self._journal.close()
+
+    def discard_journal(self) -> None:
+        """Remove the journal once metrics.csv holds everything."""
+        (self.folder / archive.JOURNAL).unlink(missing_ok=True)
+
+
+def _as_step(name: str, step: Any) -> int:
+    if isinstance(step, bool) or not hasattr(step, "__index__"):
+        raise TypeError(f"track({name!r}): step must be an int, got {_describe(step)}")
+    return operator.index(step)
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, (int, float)):  # bool is an int
+        return float(value)
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and getattr(value, "ndim", None) == 0 and dtype.kind in "biuf":
+        return float(value)
+    return None
+
+
+def _is_image(value: Any) -> bool:
+    figure_module = sys.modules.get("matplotlib.figure")
+    if figure_module is not None and isinstance(value, figure_module.Figure):
+        return True
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    if shape is None or dtype is None or dtype.kind not in "biuf":
+        return False
+    return (len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4))) and min(shape[:2]) > 1
+
+
+def _describe(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"{type(value).__name__} of shape {tuple(shape)}"
+    return f"{type(value).__name__} {value!r:.60}"
+
+
+def image_png(image: Any) -> bytes:
+    """Encode a matplotlib figure or an image array as PNG bytes."""
+    buffer = io.BytesIO()
+    if hasattr(image, "savefig"):
+        image.savefig(buffer, format="png")
+    else:
+        import matplotlib.image
+        import numpy as np
+
+        arr = np.asarray(image)
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        if arr.dtype.kind == "f" and arr.ndim == 3:
+            arr = np.clip(arr, 0.0, 1.0)
+        matplotlib.image.imsave(buffer, arr, format="png")
+    return buffer.getvalue()
+
+
+def series_stats(cols: Columns) -> dict[str, Any]:
+    """Return final, min, max and count of a series (NaN ignored for min and max)."""
+    values = cols.values
+    finite = [x for x in values if not math.isnan(x)]
+    return {
+        "final": values[-1] if len(values) else None,
+        "min": min(finite) if finite else None,
+        "max": max(finite) if finite else None,
+        "count": len(values),
+        "last_step": cols.step_list()[-1] if len(values) else None,
+    }
+
+
+def csv_text(columns: dict[str, Columns]) -> str:
+    """Return metrics.csv (step,name,value,time) for the given series."""
+    out = ["step,name,value,time\n"]
+    for name, cols in columns.items():
+        prefix = f",{name},"
+        out.extend(
+            f"{s}{prefix}{v!r},{t!r}\n"
+            for s, v, t in zip(cols.step_list(), cols.values, cols.times, strict=True)
+        )
+    return "".join(out)
+
+
+def columns_from_journal(path: Path) -> dict[str, Columns]:
+    """Rebuild series columns from a journal left by a run that died."""
+    out: dict[str, Columns] = {}
+    for name, raw in journal.read_journal(path).items():
+        cols = Columns()
+        cols.values, cols.times, cols.steps = raw.values, raw.times, raw.steps
+        out[name] = cols
+    return out
