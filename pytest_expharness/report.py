@@ -46,8 +46,8 @@ def make_plots(folder: Path, columns: dict[str, Columns]) -> tuple[list[str], st
         for name, cols in wanted.items():
             fig.clear()
             ax = fig.add_subplot()
-            steps = np.asarray(cols.step_list(), dtype=float)
-            values = np.frombuffer(cols.values, dtype=float)
+            steps = np.asarray(cols.steps, dtype=float)
+            values = np.asarray(cols.values, dtype=float)
             steps, values = _thin(steps, values)
             ax.plot(steps, values, linewidth=1.2)
             ax.set_title(name)

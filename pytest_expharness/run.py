@@ -13,7 +13,7 @@ from typing import Any
 
 from . import archive, artifacts, report
 from .components import Component
-from .flusher import FLUSHER
+from .flusher import Flusher
 from .session import SessionState
 from .spec import RunSpec
 from .store import DataStore, encode, scalars
@@ -22,6 +22,15 @@ from .tracking import Tracker, csv_text, series_stats
 LOGGER = logging.getLogger("pytest_expharness.run")
 LOGGER.setLevel(logging.INFO)
 _now = time.time
+_CLOCK = _now()  # refreshed by the flusher every TICK; stamps tracked points
+
+
+def _set_clock(now: float) -> None:
+    global _CLOCK
+    _CLOCK = now
+
+
+FLUSHER = Flusher(on_tick=_set_clock)
 
 
 def _iso(ts: float) -> str:
@@ -110,17 +119,13 @@ class Exp:
 
     def track(self, name: str, value: Any, step: int | None = None) -> None:
         """Record a point of a scalar series (or an image frame) under name."""
-        appenders = self._hot.get(name)
-        if (
-            appenders is None
-            or type(value) is not float
-            or (step is not None and type(step) is not int)
-        ):
-            self._track_slow(name, value, step)
-            return
-        appenders[0](value)
-        appenders[1](step)
-        appenders[2](_now())
+        if type(value) is float and (step is None or type(step) is int):
+            try:
+                self._hot[name]((value, step, _CLOCK))
+                return
+            except KeyError:  # a new series: validated on the slow path
+                pass
+        self._track_slow(name, value, step)
 
     def track_many(self, values: dict[str, Any], step: int | None = None) -> None:
         """Record one point of each series in a mapping."""
@@ -192,7 +197,7 @@ class Exp:
         self._restore_globals()
         ended = _now()
         self._tracker.close()
-        columns = self._tracker.columns
+        columns = self._tracker.columns()
         archive.atomic_write_text(self.path / archive.METRICS, csv_text(columns))
         self._tracker.discard_journal()
         archive.atomic_write_text(self.path / archive.DATA, self._store.dump())

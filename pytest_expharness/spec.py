@@ -121,7 +121,8 @@ def build(item: pytest.Item, overrides: Overrides, testing: bool) -> RunSpec:
     layers: list[tuple[str, dict[str, Any]]] = []
     if testing:
         layers.append(("testing override", _testing_overrides(item, kwargs)))
-    layers.append(("override", overrides.merged()))
+    layers.append(("--exp-config", overrides.from_file))
+    layers.append(("--set", overrides.from_cli))
     for source, layer in layers:
         for key, raw in layer.items():
             if key in axes:
@@ -130,7 +131,7 @@ def build(item: pytest.Item, overrides: Overrides, testing: bool) -> RunSpec:
                     "or parametrize, not an override"
                 )
             if key not in declared:
-                if source == "override":
+                if source != "testing override":
                     continue  # another selected experiment may declare it
                 raise SpecError(
                     f"{item.nodeid}: testing override {key!r} is not a parameter"
@@ -139,8 +140,9 @@ def build(item: pytest.Item, overrides: Overrides, testing: bool) -> RunSpec:
             try:
                 values[key] = P.check_value(key, raw, declared[key].declared)
             except P.OverrideError as error:
-                raise SpecError(f"{source} {error} (declared in {item.nodeid})") from None
-            if source == "override":
+                where = item.nodeid.split("::")[0]
+                raise SpecError(f"{source} {error} ({key} is declared in {where})") from None
+            if source != "testing override":
                 applied[key] = raw
     values.update(axes)
     tags = kwargs.get("tags") or ()

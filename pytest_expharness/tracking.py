@@ -1,11 +1,9 @@
 """Tracked metric series: a cheap hot path, durable journaling, the final metrics.csv.
 
-`Exp.track` appends to three plain lists per series (value, step or None, time);
-that is the whole cost on the experiment's side. The flusher thread calls
-`Tracker.flush`, which moves what has accumulated into compact arrays and
-appends it to the journal. Lists are only appended to by the experiment and
-only cut from the front by the flusher, and the time is appended last, so
-`len(times)` is always a consistent snapshot under the GIL.
+`Exp.track` extends one flat list per series with `(value, step or None, clock)`:
+a single C call, so under the GIL the list always holds whole triples. The
+list is the run's in-memory record of the series; the flusher thread pickles
+its new tail into the journal (`Tracker.flush`) and never changes the list.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ import re
 import sys
 import threading
 import time
-from array import array
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -26,7 +23,7 @@ from . import archive, journal
 
 NAME = re.compile(r"^[A-Za-z0-9_.\-+=/ ]+$")
 
-Appenders = tuple[Callable[[Any], None], Callable[[Any], None], Callable[[Any], None]]
+Extend = Callable[[tuple[float, Any, float]], None]
 
 
 def check_name(name: object) -> str:
@@ -43,18 +40,19 @@ def check_name(name: object) -> str:
 
 
 class Columns:
-    """The flushed points of one series, as compact arrays."""
+    """The points of one series, as the lists the CSV, stats and plots read."""
 
-    def __init__(self) -> None:
-        self.values: array[float] = array("d")
-        self.times: array[float] = array("d")
-        self.steps: array[int] | None = None  # None while every step is automatic
+    def __init__(self, flat: list[Any]) -> None:
+        self.values: list[float] = flat[0::3]
+        self.times: list[float] = flat[2::3]
+        steps = flat[1::3]
+        if steps.count(None) == len(steps):
+            self.steps: list[int] | range = range(len(steps))
+        else:
+            self.steps = [i if s is None else s for i, s in enumerate(steps)]
 
     def __len__(self) -> int:
         return len(self.values)
-
-    def step_list(self) -> list[int] | range | array[int]:
-        return range(len(self.values)) if self.steps is None else self.steps
 
 
 class Tracker:
@@ -62,9 +60,9 @@ class Tracker:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.hot: dict[str, Appenders] = {}
-        self._lists: dict[str, tuple[list[Any], list[Any], list[Any]]] = {}
-        self.columns: dict[str, Columns] = {}
+        self.hot: dict[str, Extend] = {}
+        self._lists: dict[str, list[Any]] = {}
+        self._flushed: dict[str, int] = {}
         self.frames: dict[str, int] = {}
         self._ids: dict[str, int] = {}
         self._journal: BinaryIO | None = None
@@ -90,15 +88,12 @@ class Tracker:
             )
         if name in self.frames:
             raise TypeError(f"track({name!r}): this name already holds image frames")
-        appenders = self.hot.get(name)
-        if appenders is None:
-            lists: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
-            self._lists[name] = lists
-            appenders = (lists[0].append, lists[1].append, lists[2].append)
-            self.hot[name] = appenders
-        appenders[0](number)
-        appenders[1](step)
-        appenders[2](time.time())
+        extend = self.hot.get(name)
+        if extend is None:
+            flat: list[Any] = []
+            self._lists[name] = flat
+            extend = self.hot[name] = flat.extend
+        extend((number, step, time.time()))
 
     def _track_frame(self, name: str, image: Any, step: int | None) -> None:
         if name in self.hot:
@@ -113,50 +108,30 @@ class Tracker:
     # -- the flusher's side ----------------------------------------------------
 
     def flush(self) -> int:
-        """Move accumulated points into columns and the journal; return how many."""
+        """Append every series' new points to the journal; return how many."""
         moved = 0
         with self._lock:
             if self._closed:
                 return 0
-            for name, (values, steps, times) in list(self._lists.items()):
-                n = len(times)
-                if not n:
+            for name, flat in list(self._lists.items()):
+                done, n = self._flushed.get(name, 0), len(flat)
+                if n == done:
                     continue
-                chunk_v = values[:n]
-                del values[:n]
-                chunk_s = steps[:n]
-                del steps[:n]
-                chunk_t = times[:n]
-                del times[:n]
-                moved += n
-                self._append(name, chunk_v, chunk_s, chunk_t)
+                handle = self._open_journal()
+                sid = self._ids.get(name)
+                if sid is None:
+                    sid = self._ids[name] = len(self._ids)
+                    journal.write_series(handle, sid, name)
+                journal.write_chunk(handle, sid, flat[done:n])
+                self._flushed[name] = n
+                moved += (n - done) // 3
             if moved and self._journal is not None:
                 self._journal.flush()
         return moved
 
-    def _append(self, name: str, vals: list[Any], steps: list[Any], times: list[Any]) -> None:
-        cols = self.columns.get(name)
-        if cols is None:
-            cols = self.columns[name] = Columns()
-        handle = self._open_journal()
-        sid = self._ids.get(name)
-        if sid is None:
-            sid = self._ids[name] = len(self._ids)
-            journal.write_series(handle, sid, name)
-        first = len(cols)
-        n = len(vals)
-        v, t = array("d", vals), array("d", times)
-        explicit: array[int] | None = None
-        if steps.count(None) != n:
-            explicit = array("q", [first + i if s is None else s for i, s in enumerate(steps)])
-            if cols.steps is None:
-                cols.steps = array("q", range(first))
-            cols.steps.extend(explicit)
-        elif cols.steps is not None:
-            cols.steps.extend(range(first, first + n))
-        cols.values.extend(v)
-        cols.times.extend(t)
-        journal.write_chunk(handle, sid, first, v, t, explicit)
+    def columns(self) -> dict[str, Columns]:
+        """Return every series' points so far."""
+        return {name: Columns(flat[: len(flat) - len(flat) % 3]) for name, flat in self._lists.items()}
 
     def _open_journal(self) -> BinaryIO:
         if self._journal is None:
@@ -234,11 +209,11 @@ def series_stats(cols: Columns) -> dict[str, Any]:
     values = cols.values
     finite = [x for x in values if not math.isnan(x)]
     return {
-        "final": values[-1] if len(values) else None,
+        "final": values[-1] if values else None,
         "min": min(finite) if finite else None,
         "max": max(finite) if finite else None,
         "count": len(values),
-        "last_step": cols.step_list()[-1] if len(values) else None,
+        "last_step": cols.steps[-1] if values else None,
     }
 
 
@@ -248,17 +223,11 @@ def csv_text(columns: dict[str, Columns]) -> str:
     for name, cols in columns.items():
         prefix = f",{name},"
         out.extend(
-            f"{s}{prefix}{v!r},{t!r}\n"
-            for s, v, t in zip(cols.step_list(), cols.values, cols.times, strict=True)
+            f"{s}{prefix}{v!r},{t!r}\n" for s, v, t in zip(cols.steps, cols.values, cols.times)
         )
     return "".join(out)
 
 
 def columns_from_journal(path: Path) -> dict[str, Columns]:
     """Rebuild series columns from a journal left by a run that died."""
-    out: dict[str, Columns] = {}
-    for name, raw in journal.read_journal(path).items():
-        cols = Columns()
-        cols.values, cols.times, cols.steps = raw.values, raw.times, raw.steps
-        out[name] = cols
-    return out
+    return {name: Columns(flat) for name, flat in journal.read_journal(path).items()}
