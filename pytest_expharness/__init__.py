@@ -1,6 +1,7 @@
 """pytest-expharness: computational experiments as pytest tests.
 
 Importing this package is cheap; the public names load on first use.
+The plugin holds no asserts, so pytest need not rewrite it: PYTEST_DONT_REWRITE.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def open_artifact(folder: Path, name: object, mode: str = "w", **kwargs: Any) ->
     """Open an artifact; writing modes are atomic (the file appears on close)."""
     path = artifact_path(folder, name)
     if not any(flag in mode for flag in "wax+"):
-        return open(path, mode, **kwargs)  # noqa: SIM115
+        return open(path, mode, **kwargs)
     if "x" in mode and path.exists():
         raise FileExistsError(f"artifact {name!r} exists already")
     path.parent.mkdir(parents=True, exist_ok=True)

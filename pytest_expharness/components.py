@@ -71,8 +71,12 @@ class Component:
             data = encode(self.data, f"component {self.name!r} data")
         except Unstorable as error:
             data = {}
-            return {"status": FAILED, "reason": f"TypeError: {error}", "data": data,
-                    "hint": self.hint}
+            return {
+                "status": FAILED,
+                "reason": f"TypeError: {error}",
+                "data": data,
+                "hint": self.hint,
+            }
         status = self.status
         reason = self.reason
         if status == "running":

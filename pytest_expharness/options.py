@@ -23,7 +23,9 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--exp-root", dest="exp_root", metavar="DIR", default=None, help=HELP_ROOT)
     group.addoption("--exp-testing", dest="exp_testing", action="store_true", help=HELP_TESTING)
     group.addoption("--tag", dest="exp_tags", action="append", default=[], help=HELP_TAG)
-    group.addoption("--exp-config", dest="exp_config", metavar="FILE", default=None, help=HELP_CONFIG)
+    group.addoption(
+        "--exp-config", dest="exp_config", metavar="FILE", default=None, help=HELP_CONFIG
+    )
     group.addoption(
         "--set", dest="exp_set", action="append", default=[], metavar="KEY=VALUE", help=HELP_SET
     )

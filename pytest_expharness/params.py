@@ -32,7 +32,9 @@ class Param:
     declared: Any = None
 
 
-def discover(namespace: dict[str, Any], annotations: dict[str, Any] | None = None) -> dict[str, Param]:
+def discover(
+    namespace: dict[str, Any], annotations: dict[str, Any] | None = None
+) -> dict[str, Param]:
     """Return the UPPERCASE constants of a module or class namespace as parameters."""
     hints = annotations or {}
     found: dict[str, Param] = {}
@@ -69,10 +71,10 @@ _INFERABLE = (bool, int, float, str, list, dict, tuple, Path)
 
 def parse_set_items(items: typing.Iterable[str]) -> dict[str, Any]:
     """Parse `KEY=VALUE` items; each value is read as YAML."""
-    import yaml
-
     parsed: dict[str, Any] = {}
     for item in items:
+        import yaml
+
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
@@ -124,9 +126,13 @@ def check_value(name: str, value: Any, declared: Any) -> Any:
     """Return value converted to the declared type, or raise OverrideError saying why not."""
     ok, converted = _conforms(value, declared)
     if not ok:
-        raise OverrideError(
-            f"{name}={value!r}: expected {_type_name(declared)}, got {type(value).__name__}"
-        )
+        got = type(value).__name__
+        container = typing.get_origin(declared) or declared
+        if isinstance(value, (list, tuple, dict)) and container in (list, tuple, set, dict):
+            got = f"a {got} with an item of another type"
+        elif typing.get_origin(declared) is typing.Literal:
+            got = repr(value)
+        raise OverrideError(f"{name}={value!r}: expected {_type_name(declared)}, got {got}")
     return converted
 
 
@@ -189,6 +195,8 @@ def _conforms(value: Any, declared: Any) -> tuple[bool, Any]:
 
 
 def _type_name(declared: Any) -> str:
+    if typing.get_origin(declared) is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(declared))
     if isinstance(declared, type):
         return declared.__name__
     return str(declared).replace("typing.", "")

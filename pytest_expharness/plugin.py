@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -67,7 +67,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _check(config, items)
 
 
-def _check(config: pytest.Config, items: list[pytest.Item]) -> None:
+def _check(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
     state = config.stash[STATE]
     try:
         spec.check_overrides(items, state.overrides, state.settings.testing)
@@ -76,10 +76,7 @@ def _check(config: pytest.Config, items: list[pytest.Item]) -> None:
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
-    return (
-        not hasattr(config, "workerinput")
-        and config.pluginmanager.has_plugin("dsession")
-    )
+    return not hasattr(config, "workerinput") and config.pluginmanager.has_plugin("dsession")
 
 
 @pytest.fixture
@@ -126,9 +123,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_warning_recorded(
-    warning_message: Any, when: str, nodeid: str, location: Any
-) -> None:
+def pytest_warning_recorded(warning_message: Any, when: str, nodeid: str, location: Any) -> None:
     """Copy warnings raised during a run into its run.log."""
     from .run import current_run
 

@@ -41,9 +41,9 @@ def crash_reason(summary: dict[str, Any], now: float | None = None) -> str | Non
         return None
     now = time.time() if now is None else now
     beat = summary.get("heartbeat")
-    if summary.get("host") == socket.gethostname() and isinstance(summary.get("pid"), int):
-        if not pid_alive(summary["pid"]):
-            return f"process {summary['pid']} on {summary['host']} is gone"
+    same_host = summary.get("host") == socket.gethostname()
+    if same_host and isinstance(summary.get("pid"), int) and not pid_alive(summary["pid"]):
+        return f"process {summary['pid']} on {summary['host']} is gone"
     if isinstance(beat, (int, float)) and now - beat > STALE_AFTER:
         return f"no heartbeat for {now - beat:.0f} s"
     return None

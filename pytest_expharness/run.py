@@ -53,7 +53,10 @@ class Exp:
         self._patched: list[tuple[Any, str, Any]] = []
         settings = session.settings
         parent = archive.experiment_parent(
-            settings.root, spec.experiment, session.stamp, testing=spec.testing,
+            settings.root,
+            spec.experiment,
+            session.stamp,
+            testing=spec.testing,
             debug=settings.debug,
         )
         if settings.debug:
@@ -65,7 +68,7 @@ class Exp:
         self._hot = self._tracker.hot
         self.started = _now()
         self._log_file = open(self.path / archive.LOG, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
-        report.write_config(self.path / archive.CONFIG, self._config())
+        report.write_config(self.path / archive.CONFIG, self._config(), session.provenance())
         self._write_summary({"status": "running", "heartbeat": self.started})
         self._patch_globals()
         FLUSHER.register(self)
@@ -200,7 +203,8 @@ class Exp:
         columns = self._tracker.columns()
         archive.atomic_write_text(self.path / archive.METRICS, csv_text(columns))
         self._tracker.discard_journal()
-        archive.atomic_write_text(self.path / archive.DATA, self._store.dump())
+        if self._store.encoded:
+            archive.atomic_write_text(self.path / archive.DATA, self._store.dump())
         error = outcome.get("error")
         if error and error.get("traceback"):
             self._write_log("ERROR", f"run failed:\n{error['traceback'].rstrip()}")
@@ -214,6 +218,7 @@ class Exp:
             "metrics": {name: series_stats(cols) for name, cols in columns.items()},
             "frames": dict(self._tracker.frames),
             "components": {name: c.record() for name, c in self._components.items()},
+            "data_file": archive.DATA if self._store.encoded else None,
             "results": dict(scalars(self._store.encoded)),
             "artifacts": artifacts.listing(self.path),
             "plots": plots,
@@ -233,7 +238,6 @@ class Exp:
             "host": socket.gethostname(),
             "started": _iso(self.started),
             "started_unix": self.started,
-            "data_file": archive.DATA,
             **extra,
         }
 
@@ -296,4 +300,3 @@ def current_run() -> Exp | None:
 
 
 _ACTIVE: list[Exp] = []
-

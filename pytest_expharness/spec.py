@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,7 +101,7 @@ def declared_params(item: pytest.Item) -> dict[str, P.Param]:
             try:
                 hints = typing.get_type_hints(klass)
             except Exception:
-                hints = dict(klass.__dict__.get("__annotations__", {}))
+                hints = dict(inspect.get_annotations(klass))
             found.update(P.discover(dict(vars(klass)), hints))
     return found
 
@@ -108,7 +109,18 @@ def declared_params(item: pytest.Item) -> dict[str, P.Param]:
 def axes_of(item: pytest.Item) -> dict[str, Any]:
     """Return the parametrize arguments of the item (its point in the sweep grid)."""
     callspec = getattr(item, "callspec", None)
-    return dict(callspec.params) if callspec is not None else {}
+    if callspec is None:
+        return {}
+    params = dict(callspec.params)
+    order = {name: i for i, name in enumerate(_signature_names(item))}
+    return dict(sorted(params.items(), key=lambda kv: order.get(kv[0], len(order))))
+
+
+def _signature_names(item: pytest.Item) -> tuple[str, ...]:
+    code = getattr(getattr(item, "function", None), "__code__", None)
+    if code is None:
+        return ()
+    return tuple(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
 
 
 def build(item: pytest.Item, overrides: Overrides, testing: bool) -> RunSpec:
@@ -180,13 +192,15 @@ def _docstring(item: pytest.Item) -> str | None:
     return doc or None
 
 
-def check_overrides(items: list[pytest.Item], overrides: Overrides, testing: bool) -> None:
+def check_overrides(items: Sequence[pytest.Item], overrides: Overrides, testing: bool) -> None:
     """Check every override against the selected experiments; raise SpecError if any is wrong."""
     experiments = [item for item in items if uses_exp(item)]
     known: set[str] = set()
     for item in experiments:
-        spec = build(item, overrides, testing)
-        known.update(spec.declared)
+        if overrides.merged() or testing:
+            known.update(build(item, overrides, testing).declared)
+        else:
+            marker_kwargs(item)
     for key in overrides.merged():
         if key not in known:
             source = "--set" if key in overrides.from_cli else "--exp-config"

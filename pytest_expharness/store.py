@@ -47,11 +47,8 @@ def encode(value: Any, where: str = "value") -> Any:
     if isinstance(value, dt.timedelta):
         return value.total_seconds()
     dtype = getattr(value, "dtype", None)
-    if dtype is not None and hasattr(value, "tolist"):
-        if dtype.kind in "biufcUSM" or dtype.kind == "O":
-            if dtype.kind == "c":
-                raise Unstorable(f"{where}: complex numbers have no JSON form")
-            return encode(value.tolist(), where)
+    if dtype is not None and hasattr(value, "tolist") and dtype.kind in "biufUSMO":
+        return encode(value.tolist(), where)
     raise Unstorable(
         f"{where}: cannot store a {type(value).__module__}.{type(value).__qualname__}; "
         "store numbers, strings, lists, dicts, numpy arrays, Path, datetime or sets, "

@@ -131,7 +131,9 @@ class Tracker:
 
     def columns(self) -> dict[str, Columns]:
         """Return every series' points so far."""
-        return {name: Columns(flat[: len(flat) - len(flat) % 3]) for name, flat in self._lists.items()}
+        return {
+            name: Columns(flat[: len(flat) - len(flat) % 3]) for name, flat in self._lists.items()
+        }
 
     def _open_journal(self) -> BinaryIO:
         if self._journal is None:
@@ -223,7 +225,8 @@ def csv_text(columns: dict[str, Columns]) -> str:
     for name, cols in columns.items():
         prefix = f",{name},"
         out.extend(
-            f"{s}{prefix}{v!r},{t!r}\n" for s, v, t in zip(cols.steps, cols.values, cols.times)
+            f"{s}{prefix}{v!r},{t!r}\n"
+            for s, v, t in zip(cols.steps, cols.values, cols.times, strict=True)
         )
     return "".join(out)
 

@@ -1,0 +1,73 @@
+"""Helpers for reading what a pytester session left in the archive."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+# pytester sessions run our plugin through its entry point; make runs in them quick to find
+pytest_plugins: list[str] = []
+
+
+class Archive:
+    """The results folder a pytester session wrote, read the way a user would."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def runs(self, experiment: str | None = None) -> list[Path]:
+        """Every run folder (config.yaml + summary.json), sorted by path."""
+        found = sorted(
+            p.parent for p in self.root.rglob("summary.json") if (p.parent / "config.yaml").exists()
+        )
+        if experiment is not None:
+            found = [p for p in found if self.config(p)["experiment"]["name"] == experiment]
+        return found
+
+    def run(self, experiment: str | None = None) -> Path:
+        """The single run folder (fails if there is not exactly one)."""
+        found = self.runs(experiment)
+        assert len(found) == 1, f"expected one run, found {[str(p) for p in found]}"
+        return found[0]
+
+    @staticmethod
+    def summary(run: Path) -> dict[str, Any]:
+        return json.loads((run / "summary.json").read_text())
+
+    @staticmethod
+    def config(run: Path) -> dict[str, Any]:
+        return yaml.safe_load((run / "config.yaml").read_text())
+
+    @staticmethod
+    def data(run: Path) -> dict[str, Any]:
+        return json.loads((run / "data.json").read_text())
+
+    @staticmethod
+    def metrics(run: Path) -> list[tuple[int, str, float, float]]:
+        lines = (run / "metrics.csv").read_text().splitlines()
+        assert lines[0] == "step,name,value,time"
+        rows = []
+        for line in lines[1:]:
+            step, name, value, t = line.split(",")
+            rows.append((int(step), name, float(value), float(t)))
+        return rows
+
+    @staticmethod
+    def log(run: Path) -> str:
+        return (run / "run.log").read_text()
+
+
+@pytest.fixture
+def archive(pytester: pytest.Pytester) -> Archive:
+    """The archive root of the pytester session (its rootdir's results/)."""
+    return Archive(pytester.path / "results")
+
+
+XDIST_MODES = [
+    pytest.param(["-p", "no:xdist"], id="no-xdist"),
+    pytest.param(["-n", "2"], id="xdist-2"),
+]
