@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import XDIST_MODES, Archive
 
 from pytest_expharness import archive as layout
+
+from conftest import XDIST_MODES, Archive
 
 SWEEP = """
     '''A module docstring.'''
@@ -50,7 +51,7 @@ def test_one_folder_per_run_one_stamp_per_session(
     ]
     for run in runs:
         names = {p.name for p in run.iterdir()}
-        assert RUN_FILES <= names
+        assert names >= RUN_FILES
         assert (run / "artifacts").is_dir() and (run / "plots").is_dir()
         assert "metrics.journal" not in names, "a finished run keeps metrics.csv, not the journal"
         summary = archive.summary(run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from conftest import XDIST_MODES, Archive
 
 EXPERIMENT = """
@@ -149,7 +150,8 @@ BAD_OVERRIDES = [
     ),
     pytest.param(
         ["--exp-config", "typo.yaml"],
-        "--exp-config EPOCH: not a parameter of any of the 2 selected experiments (did you mean EPOCHS?)",
+        "--exp-config EPOCH: not a parameter of any of the 2 selected experiments"
+        " (did you mean EPOCHS?)",
         id="config-unknown-key",
     ),
     pytest.param(
