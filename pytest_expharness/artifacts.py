@@ -51,6 +51,7 @@ def figure_bytes(name: str, fig: Any, **savefig: Any) -> tuple[str, bytes]:
     if not suffix:
         name, suffix = name + ".png", "png"
     buffer = io.BytesIO()
+    savefig.setdefault("bbox_inches", "tight")
     fig.savefig(buffer, format=suffix, **savefig)
     return name, buffer.getvalue()
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from . import options, outcomes, session, spec
+from . import options, outcomes, records, session, spec
 
 STATE = pytest.StashKey["session.SessionState"]()
+RECORDS = pytest.StashKey[list[dict[str, Any]]]()
 RUN = pytest.StashKey[Any]()
 OUTCOME = pytest.StashKey[dict[str, Any]]()
 
@@ -27,6 +29,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not state.is_worker:
         state.overrides = _read_overrides(state.settings)
     config.stash[STATE] = state
+    config.stash[RECORDS] = []
+    config.pluginmanager.register(_RecordCollector(config.stash[RECORDS]), "expharness-records")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "expharness-xdist")
 
@@ -104,9 +108,36 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Remember how the test went, for the run's summary."""
     report = yield
-    if RUN in item.stash and (call.when == "call" or (report.failed and OUTCOME not in item.stash)):
+    run = item.stash.get(RUN, None)
+    if run is None:
+        return report
+    if call.when == "call" or (report.failed and OUTCOME not in item.stash):
         item.stash[OUTCOME] = outcomes.from_call(report, call)
+    if call.when == "teardown" and run.record is not None:
+        records.attach(report, run.record)
     return report
+
+
+class _RecordCollector:
+    """Collects run records from reports, wherever the session is summarised."""
+
+    def __init__(self, found: list[dict[str, Any]]) -> None:
+        self.found = found
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Keep the run records a report carries."""
+        self.found.extend(records.extract(report))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Say where this session's runs were archived."""
+    found = config.stash.get(RECORDS, [])
+    if not found or hasattr(config, "workerinput"):
+        return
+    terminalreporter.section("experiments")
+    for line in records.summary_lines(found, Path(config.invocation_params.dir)):
+        terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(wrapper=True)

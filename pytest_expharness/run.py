@@ -51,6 +51,7 @@ class Exp:
         self._io_lock = threading.Lock()
         self._finished = False
         self._patched: list[tuple[Any, str, Any]] = []
+        self.record: dict[str, Any] | None = None  # plain data for the controller, once finished
         settings = session.settings
         parent = archive.experiment_parent(
             settings.root,
@@ -224,6 +225,14 @@ class Exp:
             "plots": plots,
         }
         self._write_summary(summary)
+        self.record = {
+            "experiment": self.experiment,
+            "run_id": self.run_id,
+            "status": outcome["status"],
+            "path": str(self.path),
+            "duration": summary["duration"],
+            "testing": self.testing,
+        }
         report.write_report(self.path, self._config(), self._summary_base(summary))
         self._write_log("INFO", f"run {outcome['status']} in {ended - self.started:.3f} s")
         self._log_file.close()
