@@ -25,7 +25,11 @@ def attach(report: pytest.TestReport, record: dict[str, Any]) -> None:
 
 def extract(report: pytest.TestReport) -> list[dict[str, Any]]:
     """Return the run records a report carries."""
-    return [value for key, value in report.user_properties if key == PROPERTY]
+    found: list[dict[str, Any]] = []
+    for key, value in report.user_properties:
+        if key == PROPERTY and isinstance(value, dict):
+            found.append(value)
+    return found
 
 
 def summary_lines(records: list[dict[str, Any]], cwd: Path) -> list[str]:
