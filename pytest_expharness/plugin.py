@@ -32,7 +32,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RECORDS] = []
     config.pluginmanager.register(_RecordCollector(config.stash[RECORDS]), "expharness-records")
     if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(_XdistHooks(), "expharness-xdist")
+        config.pluginmanager.register(_XdistHooks(config), "expharness-xdist")
 
 
 def _read_overrides(settings: options.Settings) -> spec.Overrides:
@@ -49,10 +49,23 @@ def _read_overrides(settings: options.Settings) -> spec.Overrides:
 class _XdistHooks:
     """Hooks that exist only when pytest-xdist is installed."""
 
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
     @pytest.hookimpl
     def pytest_configure_node(self, node: Any) -> None:
         """Hand the session stamp, overrides and provenance to each worker."""
         node.workerinput[session.WORKERINPUT_KEY] = node.config.stash[STATE].for_worker()
+
+    @pytest.hookimpl
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+        """Record the run of a test whose worker died as crashed, metrics rebuilt."""
+        from . import crashes
+
+        state = self.config.stash[STATE]
+        worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", None)
+        for record in crashes.record_crash(state.settings.root, state.stamp, crashitem, worker):
+            records.attach(report, record)
 
 
 @pytest.hookimpl(tryfirst=True)
