@@ -6,6 +6,7 @@ import io
 import json
 import os
 import secrets
+import weakref
 from pathlib import Path, PurePath
 from typing import IO, Any
 
@@ -43,8 +44,9 @@ def json_bytes(name: object, obj: Any) -> bytes:
     return (json.dumps(encode(obj, f"commit_json({name!r})"), indent=2) + "\n").encode()
 
 
-def figure_bytes(name: str, fig: Any, **savefig: Any) -> tuple[str, bytes]:
+def figure_bytes(name: str | os.PathLike[str], fig: Any, **savefig: Any) -> tuple[str, bytes]:
     """Render a matplotlib figure; the name gets '.png' when it has no suffix."""
+    name = os.fspath(name)
     if not hasattr(fig, "savefig"):
         raise TypeError(f"commit_fig({name!r}): expected a matplotlib figure, got {type(fig)}")
     suffix = PurePath(name).suffix.lstrip(".")
@@ -69,6 +71,23 @@ class AtomicFile:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._handle, name)
 
+    # Defined here, not reached through __getattr__, so that `exp.open(n).write(x)`
+    # keeps this object (and so the file) alive until the write is done.
+    def write(self, data: Any) -> int:
+        return self._handle.write(data)
+
+    def writelines(self, lines: Any) -> None:
+        self._handle.writelines(lines)
+
+    def read(self, size: int = -1) -> Any:
+        return self._handle.read(size)
+
+    def readline(self, size: int = -1) -> Any:
+        return self._handle.readline(size)
+
+    def __iter__(self) -> Any:
+        return iter(self._handle)
+
     def __enter__(self) -> AtomicFile:
         return self
 
@@ -84,11 +103,30 @@ class AtomicFile:
             self._handle.close()
             os.replace(self._tmp, self.path)
 
+    def __del__(self) -> None:
+        # like a plain file, one dropped without close() still lands (CPython: at once)
+        handle = self.__dict__.get("_handle")
+        if handle is not None and not handle.closed:
+            self.close()
+
     def discard(self) -> None:
         """Close and throw the partial file away."""
         if not self._handle.closed:
             self._handle.close()
         self._tmp.unlink(missing_ok=True)
+
+
+OPEN_FILES: weakref.WeakSet[AtomicFile] = weakref.WeakSet()
+
+
+def close_open_files(folder: Path) -> list[str]:
+    """Close (and so commit) the artifact files of a run still open; return their names."""
+    closed = []
+    for handle in list(OPEN_FILES):
+        if folder in handle.path.parents and not handle.closed:
+            handle.close()
+            closed.append(handle.path.name)
+    return closed
 
 
 def open_artifact(folder: Path, name: object, mode: str = "w", **kwargs: Any) -> Any:
@@ -99,7 +137,9 @@ def open_artifact(folder: Path, name: object, mode: str = "w", **kwargs: Any) ->
     if "x" in mode and path.exists():
         raise FileExistsError(f"artifact {name!r} exists already")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return AtomicFile(path, mode.replace("x", "w"), **kwargs)
+    handle = AtomicFile(path, mode.replace("x", "w"), **kwargs)
+    OPEN_FILES.add(handle)
+    return handle
 
 
 def listing(folder: Path) -> list[str]:

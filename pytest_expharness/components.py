@@ -5,8 +5,8 @@
     exp.component("tau").disable("USE_TAU=false", hint="set USE_TAU=True")
 
 An exception inside the block records `failed` with "<Type>: <message>", puts
-the traceback in run.log and is swallowed, so the run goes on. Ctrl-C is not
-swallowed.
+the traceback in run.log and is swallowed, so the run goes on. Ctrl-C,
+pytest.skip/fail and SystemExit are recorded and not swallowed.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from .store import Unstorable, encode
+from .store import encode
 
-SUCCESS, FAILED, DISABLED, PENDING = "success", "failed", "disabled", "pending"
+SUCCESS, FAILED, DISABLED, PENDING, RUNNING = "success", "failed", "disabled", "pending", "running"
 
 
 class Component:
@@ -33,7 +33,7 @@ class Component:
         self._log = log
 
     def __enter__(self) -> Component:
-        self.status, self.reason, self.hint = "running", None, None
+        self.status, self.reason, self.hint = RUNNING, None, None
         return self
 
     def __exit__(
@@ -43,15 +43,21 @@ class Component:
         tb: TracebackType | None,
     ) -> bool:
         if exc is None:
-            self.status = SUCCESS
+            if self.status == RUNNING:  # disable() or fail() inside the block stand
+                self.status = SUCCESS
             return False
-        if not isinstance(exc, Exception):
-            self.status, self.reason = FAILED, f"{type(exc).__name__}: interrupted"
-            return False
-        self.status, self.reason = FAILED, f"{type(exc).__name__}: {exc}"
-        text = "".join(traceback.format_exception(exc_type, exc, tb))
-        self._log("ERROR", f"component {self.name!r} failed:\n{text.rstrip()}")
-        return True
+        if isinstance(exc, Exception):
+            self.status, self.reason = FAILED, f"{type(exc).__name__}: {exc}"
+            text = "".join(traceback.format_exception(exc_type, exc, tb))
+            self._log("ERROR", f"component {self.name!r} failed:\n{text.rstrip()}")
+            return True
+        # Ctrl-C, pytest.skip / pytest.fail, SystemExit: recorded, never swallowed
+        message = str(exc) or "interrupted"
+        if type(exc).__name__ == "Skipped":
+            self.status, self.reason = DISABLED, f"skipped: {message}"
+        else:
+            self.status, self.reason = FAILED, f"{type(exc).__name__}: {message}"
+        return False
 
     def disable(self, reason: str, hint: str | None = None) -> Component:
         """Record that this component was switched off, and why."""
@@ -67,18 +73,16 @@ class Component:
 
     def record(self) -> dict[str, Any]:
         """Return the status as stored in summary.json."""
-        try:
-            data = encode(self.data, f"component {self.name!r} data")
-        except Unstorable as error:
-            data = {}
-            return {
-                "status": FAILED,
-                "reason": f"TypeError: {error}",
-                "data": data,
-                "hint": self.hint,
-            }
-        status = self.status
-        reason = self.reason
-        if status == "running":
+        status, reason = self.status, self.reason
+        if status == RUNNING:
             status, reason = FAILED, "the run ended inside the component's block"
+        elif status == PENDING:
+            reason = "never run: neither entered with 'with' nor disabled"
+        data: dict[str, Any] = {}
+        for key, value in self.data.items():
+            try:
+                data[str(key)] = encode(value, f"component {self.name!r} data[{key!r}]")
+            except (TypeError, RecursionError) as error:
+                status, reason = FAILED, f"TypeError: {error}"
+                self._log("ERROR", f"component {self.name!r}: {error}")
         return {"status": status, "reason": reason, "data": data, "hint": self.hint}

@@ -115,9 +115,11 @@ def _thin(steps: Any, values: Any) -> tuple[Any, Any]:
 
 
 def _fmt(value: Any) -> str:
+    """Return a value as the text of one markdown table cell."""
     if isinstance(value, float):
         return f"{value:.6g}"
-    return "" if value is None else str(value)
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\r\n", "<br>").replace("\n", "<br>")
 
 
 def write_report(folder: Path, config: dict[str, Any], summary: dict[str, Any]) -> None:
@@ -137,11 +139,11 @@ def write_report(folder: Path, config: dict[str, Any], summary: dict[str, Any]) 
         lines.append("- testing mode (smoke-sized parameters)")
     error = summary.get("error")
     if error:
-        lines += ["", "## Error", "", f"`{error['type']}: {error['message']}`"]
+        lines += ["", "## Error", "", "```text", f"{error['type']}: {error['message']}", "```"]
     if summary.get("reason"):
         lines += ["", f"Reason: {summary['reason']}"]
     lines += ["", "## Parameters", "", "| name | value |", "| --- | --- |"]
-    lines += [f"| {k} | `{v!r}` |" for k, v in config["parameters"].items()]
+    lines += [f"| {k} | `{_fmt(repr(v))}` |" for k, v in config["parameters"].items()]
     metrics = summary.get("metrics") or {}
     if metrics:
         lines += ["", "## Metrics", "", "| series | final | min | max | count |"]
@@ -158,7 +160,7 @@ def write_report(folder: Path, config: dict[str, Any], summary: dict[str, Any]) 
         lines += ["", "## Components", "", "| component | status | reason | hint |"]
         lines.append("| --- | --- | --- | --- |")
         for name, c in components.items():
-            cells = [c["status"], c.get("reason") or "", c.get("hint") or ""]
+            cells = [_fmt(c["status"]), _fmt(c.get("reason")), _fmt(c.get("hint"))]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
             for key, value in (c.get("data") or {}).items():
                 lines.append(f"|  ↳ {key} | {_fmt(value)} | | |")

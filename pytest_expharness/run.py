@@ -16,7 +16,7 @@ from .components import Component
 from .flusher import Flusher
 from .session import SessionState
 from .spec import RunSpec
-from .store import DataStore, encode, scalars
+from .store import DataStore, encode, scalars, to_json
 from .tracking import Tracker, csv_text, series_stats
 
 LOGGER = logging.getLogger("pytest_expharness.run")
@@ -28,6 +28,10 @@ _CLOCK = _now()  # refreshed by the flusher every TICK; stamps tracked points
 def _set_clock(now: float) -> None:
     global _CLOCK
     _CLOCK = now
+
+
+def _clock() -> float:
+    return _CLOCK
 
 
 FLUSHER = Flusher(on_tick=_set_clock)
@@ -65,7 +69,7 @@ class Exp:
         self.path, self.run_id = archive.make_run_dir(parent, archive.run_id_for(spec.axes))
         (self.path / archive.ARTIFACTS).mkdir()
         (self.path / archive.PLOTS).mkdir()
-        self._tracker = Tracker(self.path)
+        self._tracker = Tracker(self.path, clock=_clock)
         self._hot = self._tracker.hot
         self.started = _now()
         self._log_file = open(self.path / archive.LOG, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
@@ -184,7 +188,11 @@ class Exp:
             if self._finished:
                 return
             if self._store.dirty:
-                archive.atomic_write_text(self.path / archive.DATA, self._store.dump())
+                try:
+                    tree = self._store.snapshot()
+                except RuntimeError:  # changed while it was read; next time
+                    return
+                archive.atomic_write_text(self.path / archive.DATA, to_json(tree))
             if heartbeat:
                 self._write_summary({"status": "running", "heartbeat": now})
 
@@ -200,12 +208,18 @@ class Exp:
         self._hot = {}
         self._restore_globals()
         ended = _now()
+        for name in artifacts.close_open_files(self.path):
+            self._write_log("WARNING", f"artifact {name} was still open at the end; closed it")
         self._tracker.close()
         columns = self._tracker.columns()
         archive.atomic_write_text(self.path / archive.METRICS, csv_text(columns))
         self._tracker.discard_journal()
-        if self._store.encoded:
-            archive.atomic_write_text(self.path / archive.DATA, self._store.dump())
+        problems: list[str] = []
+        data = self._store.snapshot(problems)
+        for problem in problems:
+            self._write_log("WARNING", f"{problem}; data.json holds its repr")
+        if data:
+            archive.atomic_write_text(self.path / archive.DATA, to_json(data))
         error = outcome.get("error")
         if error and error.get("traceback"):
             self._write_log("ERROR", f"run failed:\n{error['traceback'].rstrip()}")
@@ -219,8 +233,8 @@ class Exp:
             "metrics": {name: series_stats(cols) for name, cols in columns.items()},
             "frames": dict(self._tracker.frames),
             "components": {name: c.record() for name, c in self._components.items()},
-            "data_file": archive.DATA if self._store.encoded else None,
-            "results": dict(scalars(self._store.encoded)),
+            "data_file": archive.DATA if data else None,
+            "results": dict(scalars(data)),
             "artifacts": artifacts.listing(self.path),
             "plots": plots,
         }

@@ -1,8 +1,9 @@
 """The run's nested data store (`exp["results/loss"] = v`) and its JSON encoding.
 
-Values are encoded when assigned, so a value that cannot be stored fails at the
+Values are checked when assigned, so a value that cannot be stored fails at the
 assignment, naming its key, instead of producing an empty file at the end.
-Reads give back the object that was stored; data.json holds the encoding.
+Reads give back the object that was stored (dict nodes are the store's own
+copies); data.json holds its encoding, made again at every save.
 """
 
 from __future__ import annotations
@@ -15,27 +16,27 @@ from pathlib import PurePath
 from typing import Any
 
 
-class Unstorable(TypeError):
-    """A value with no JSON encoding."""
+def encode(value: Any, where: str = "value", problems: list[str] | None = None) -> Any:
+    """Return a JSON-able copy of value: numpy, Path, datetime and sets included.
 
-
-def encode(value: Any, where: str = "value") -> Any:
-    """Return a JSON-able copy of value: numpy, Path, datetime and sets included."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
+    A value with no JSON form raises TypeError naming `where`; given a
+    `problems` list, it is stored as its repr and the problem noted there instead.
+    """
+    if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
             if not isinstance(key, (str, int, float, bool)):
-                raise Unstorable(f"{where}: dict key {key!r} is not a string or number")
-            out[str(key)] = encode(item, f"{where}[{key!r}]")
+                return _unstorable(
+                    value, f"{where}: dict key {key!r} is not a string or number", problems
+                )
+            out[str(key)] = encode(item, f"{where}[{key!r}]", problems)
         return out
     if isinstance(value, (list, tuple)):
-        return [encode(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return [encode(item, f"{where}[{i}]", problems) for i, item in enumerate(value)]
     if isinstance(value, (set, frozenset)):
-        items = [encode(item, where) for item in value]
+        items = [encode(item, where, problems) for item in value]
         try:
             return sorted(items)
         except TypeError:
@@ -48,12 +49,27 @@ def encode(value: Any, where: str = "value") -> Any:
         return value.total_seconds()
     dtype = getattr(value, "dtype", None)
     if dtype is not None and hasattr(value, "tolist") and dtype.kind in "biufUSMO":
-        return encode(value.tolist(), where)
-    raise Unstorable(
+        return encode(value.tolist(), where, problems)
+    message = (
         f"{where}: cannot store a {type(value).__module__}.{type(value).__qualname__}; "
         "store numbers, strings, lists, dicts, numpy arrays, Path, datetime or sets, "
         "or save it as an artifact with exp.commit_raw / exp.commit_json"
     )
+    return _unstorable(value, message, problems)
+
+
+def _unstorable(value: Any, message: str, problems: list[str] | None) -> Any:
+    if problems is None:
+        raise TypeError(message)
+    problems.append(message)
+    return repr(value)
+
+
+def _own_dicts(value: Any) -> Any:
+    """Copy the dict nodes of value, so storing under them never changes the caller's dicts."""
+    if isinstance(value, dict):
+        return {key: _own_dicts(item) for key, item in value.items()}
+    return value
 
 
 def split_key(key: object) -> list[str]:
@@ -67,30 +83,35 @@ def split_key(key: object) -> list[str]:
 
 
 class DataStore:
-    """Nested data addressed by slash keys, with a JSON mirror kept in step."""
+    """Nested data addressed by slash keys.
+
+    Values are checked when assigned and encoded when saved, so a list stored
+    and then appended to is saved with its items.
+    """
 
     def __init__(self) -> None:
         self.live: dict[str, Any] = {}
-        self.encoded: dict[str, Any] = {}
         self.lock = threading.Lock()
         self.dirty = False
 
     def __setitem__(self, key: str, value: Any) -> None:
         parts = split_key(key)
         try:
-            encoded = encode(value, f"exp[{key!r}]")
+            encode(value, f"exp[{key!r}]")
         except RecursionError:
-            raise Unstorable(f"exp[{key!r}]: the value refers to itself") from None
+            raise TypeError(f"exp[{key!r}]: the value refers to itself") from None
+        value = _own_dicts(value)
         with self.lock:
-            live, enc = self.live, self.encoded
+            node = self.live
             for i, part in enumerate(parts[:-1]):
-                if part in live and not isinstance(live[part], dict):
+                child = node.get(part)
+                if child is None:
+                    child = node[part] = {}
+                elif not isinstance(child, dict):
                     where = "/".join(parts[: i + 1])
                     raise KeyError(f"exp[{key!r}]: {where!r} holds a value, not a group")
-                live = live.setdefault(part, {})
-                enc = enc.setdefault(part, {})
-            live[parts[-1]] = value
-            enc[parts[-1]] = encoded
+                node = child
+            node[parts[-1]] = value
             self.dirty = True
 
     def __getitem__(self, key: str) -> Any:
@@ -108,11 +129,23 @@ class DataStore:
             return False
         return True
 
-    def dump(self) -> str:
-        """Return the JSON text of the store and mark it clean."""
+    def snapshot(self, problems: list[str] | None = None) -> dict[str, Any]:
+        """Return the JSON form of the store as it is now (marks it clean)."""
         with self.lock:
             self.dirty = False
-            return json.dumps(self.encoded, indent=2) + "\n"
+            try:
+                tree: dict[str, Any] = encode(
+                    self.live, "exp", problems if problems is not None else []
+                )
+            except BaseException:
+                self.dirty = True
+                raise
+        return tree
+
+
+def to_json(tree: dict[str, Any]) -> str:
+    """Return the text of data.json."""
+    return json.dumps(tree, indent=2) + "\n"
 
 
 def scalars(tree: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -48,8 +48,12 @@ class Columns:
         steps = flat[1::3]
         if steps.count(None) == len(steps):
             self.steps: list[int] | range = range(len(steps))
-        else:
-            self.steps = [i if s is None else s for i, s in enumerate(steps)]
+        else:  # an automatic step follows the step before it
+            resolved, previous = [], -1
+            for step in steps:
+                previous = previous + 1 if step is None else step
+                resolved.append(previous)
+            self.steps = resolved
 
     def __len__(self) -> int:
         return len(self.values)
@@ -58,8 +62,9 @@ class Columns:
 class Tracker:
     """All series of one run: hot lists, flushed columns, the journal and image frames."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, clock: Callable[[], float] = time.time) -> None:
         self.folder = folder
+        self._clock = clock
         self.hot: dict[str, Extend] = {}
         self._lists: dict[str, list[Any]] = {}
         self._flushed: dict[str, int] = {}
@@ -93,16 +98,17 @@ class Tracker:
             flat: list[Any] = []
             self._lists[name] = flat
             extend = self.hot[name] = flat.extend
-        extend((number, step, time.time()))
+        extend((number, step, self._clock()))
 
     def _track_frame(self, name: str, image: Any, step: int | None) -> None:
         if name in self.hot:
             raise TypeError(f"track({name!r}): this name already holds numbers, not images")
         index = self.frames.get(name, 0)
         label = index if step is None else step
+        png = image_png(image)
         target = self.folder / archive.TRACKED / Path(*name.split("/"))
         target.mkdir(parents=True, exist_ok=True)
-        archive.atomic_write_bytes(target / f"{label:06d}.png", image_png(image))
+        archive.atomic_write_bytes(target / f"{label:06d}.png", png)
         self.frames[name] = index + 1
 
     # -- the flusher's side ----------------------------------------------------
@@ -202,6 +208,10 @@ def image_png(image: Any) -> bytes:
             arr = arr[:, :, 0]
         if arr.dtype.kind == "f" and arr.ndim == 3:
             arr = np.clip(arr, 0.0, 1.0)
+        elif arr.dtype.kind in "iu" and arr.ndim == 3:
+            arr = np.clip(arr, 0, 255).astype(np.uint8)
+        elif arr.dtype.kind == "b":
+            arr = arr.astype(np.uint8) * 255
         matplotlib.image.imsave(buffer, arr, format="png")
     return buffer.getvalue()
 

@@ -6,6 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+# Imported here, before any pytester session: pytester restores sys.modules after an
+# in-process run, and numpy cannot be loaded twice in one process.
+import matplotlib.figure  # noqa: F401
+import numpy  # noqa: F401
 import pytest
 import yaml
 
