@@ -155,22 +155,14 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """Finish a run as interrupted, with everything flushed, when Ctrl-C hits it."""
-    try:
+    """Copy the test body's warnings into run.log; finish as interrupted on Ctrl-C."""
+    run = item.stash.get(RUN, None)
+    if run is None:
         return (yield)
+    try:
+        with run.relaying_warnings():
+            return (yield)
     except KeyboardInterrupt:
-        run = item.stash.get(RUN, None)
-        if run is not None:
-            item.config.stash[STATE].interrupted = True
-            run.finish(outcomes.INTERRUPTED)
+        item.config.stash[STATE].interrupted = True
+        run.finish(outcomes.INTERRUPTED)
         raise
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_warning_recorded(warning_message: Any, when: str, nodeid: str, location: Any) -> None:
-    """Copy warnings raised during a run into its run.log."""
-    from .run import current_run
-
-    run = current_run()
-    if run is not None and when == "runtest":
-        run.log_warning(f"{warning_message.category.__name__}: {warning_message.message}")

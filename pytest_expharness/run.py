@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import socket
 import threading
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +80,6 @@ class Exp:
         self._write_summary({"status": "running", "heartbeat": self.started})
         self._patch_globals()
         FLUSHER.register(self)
-        _ACTIVE.append(self)
 
     # -- parameters ----------------------------------------------------------
 
@@ -114,9 +116,28 @@ class Exp:
         if self._session.live_log:
             print(text, flush=True)
 
-    def log_warning(self, text: str) -> None:
-        """Write a warning line into run.log."""
-        self._write_log("WARNING", text)
+    @contextlib.contextmanager
+    def relaying_warnings(self) -> Iterator[None]:
+        """Copy warnings raised inside the block into run.log, then pass them on unchanged.
+
+        pytest reports a test's warnings only after its fixtures are torn down,
+        when this run has already closed its log; so they are caught here, under
+        the filters already in force, and re-emitted for pytest's summary.
+        """
+        caught: list[tuple[Any, ...]] = []
+
+        def show(message: Any, category: Any, filename: str, lineno: int, *_: Any) -> None:
+            where = f"{os.path.basename(filename)}:{lineno}"
+            self._write_log("WARNING", f"{category.__name__}: {message} ({where})")
+            caught.append((message, category, filename, lineno))
+
+        try:
+            with warnings.catch_warnings():  # the filters in force stay as they are
+                warnings.showwarning = show
+                yield
+        finally:
+            for message, category, filename, lineno in caught:
+                warnings.warn_explicit(message, category, filename, lineno)
 
     def _write_log(self, level: str, text: str) -> None:
         stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
@@ -201,8 +222,6 @@ class Exp:
         if self._finished:
             return
         FLUSHER.unregister(self)
-        if self in _ACTIVE:
-            _ACTIVE.remove(self)
         with self._io_lock:
             self._finished = True
         self._hot = {}
@@ -315,11 +334,3 @@ def encode_param(value: Any) -> Any:
         return encode(value)
     except (TypeError, RecursionError):
         return repr(value)
-
-
-def current_run() -> Exp | None:
-    """Return the run active in this process, if any (pytest runs one test at a time)."""
-    return _ACTIVE[-1] if _ACTIVE else None
-
-
-_ACTIVE: list[Exp] = []

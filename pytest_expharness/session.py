@@ -55,7 +55,8 @@ class SessionState:
 def create(config: pytest.Config) -> SessionState:
     """Make the session state for this process (worker data wins under xdist)."""
     settings = read_settings(config)
-    live = config.getoption("capture", "fd") == "no" and not config.getini("log_cli")
+    live_cli = config.getini("log_cli") or config.getoption("log_cli_level", None) is not None
+    live = config.getoption("capture", "fd") == "no" and not live_cli
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and WORKERINPUT_KEY in workerinput:
         data = workerinput[WORKERINPUT_KEY]
