@@ -12,7 +12,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from . import archive, artifacts, report
 from .components import Component
@@ -126,7 +126,14 @@ class Exp:
         """
         caught: list[tuple[Any, ...]] = []
 
-        def show(message: Any, category: Any, filename: str, lineno: int, *_: Any) -> None:
+        def show(
+            message: Warning | str,
+            category: type[Warning],
+            filename: str,
+            lineno: int,
+            file: TextIO | None = None,
+            line: str | None = None,
+        ) -> None:
             where = f"{os.path.basename(filename)}:{lineno}"
             self._write_log("WARNING", f"{category.__name__}: {message} ({where})")
             caught.append((message, category, filename, lineno))
