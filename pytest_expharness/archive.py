@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._=+,\-]+")
 def session_stamp(now: float | None = None) -> str:
     """Return a readable, practically unique stamp for one pytest session."""
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S", time.localtime(now))
-    return f"{stamp}_{secrets.token_hex(2)}"
+    return f"{stamp}_{os.urandom(2).hex()}"
 
 
 def safe_name(text: str) -> str:
@@ -100,7 +99,7 @@ def claim_debug_folder(folder: Path, stamp: str) -> None:
         _lock(lock)
         try:
             if folder.exists() and _read(marker) != stamp:
-                trash = folder.with_name(f".debug-old-{secrets.token_hex(4)}")
+                trash = folder.with_name(f".debug-old-{os.urandom(4).hex()}")
                 folder.rename(trash)
                 shutil.rmtree(trash, ignore_errors=True)
             if not folder.exists():
@@ -135,7 +134,7 @@ def _unlock(handle: Any) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write data to path through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(3).hex()}.tmp")
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)

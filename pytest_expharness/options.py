@@ -1,9 +1,9 @@
-"""Command-line options and ini keys, with their help texts in one place."""
+"""Command-line options and ini keys, with their help texts in one place.
+
+Imported when the plugin loads: it holds nothing but the option definitions.
+"""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -15,6 +15,10 @@ HELP_TAG = "tag every run of this session (repeatable; ini: exp_tags)"
 HELP_CONFIG = "YAML file of parameter overrides (KEY: value), applied before --set"
 HELP_SET = "override a parameter: KEY=VALUE, the value parsed as YAML (repeatable)"
 HELP_DEBUG = "debug mode: runs go to <root>/<experiment>/debug/, replaced each session"
+MARKER_HELP = (
+    "experiment(name=None, description=None, tags=(), testing=None): describe an "
+    "experiment; testing is a dict of parameter overrides used with --exp-testing"
+)
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -32,34 +36,3 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--exp-debug", dest="exp_debug", action="store_true", help=HELP_DEBUG)
     parser.addini("exp_root", HELP_ROOT, default=None)
     parser.addini("exp_tags", HELP_TAG, type="linelist", default=[])
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the options ask for, resolved against the rootdir."""
-
-    root: Path
-    testing: bool = False
-    debug: bool = False
-    tags: tuple[str, ...] = ()
-    config_file: str | None = None
-    set_items: tuple[str, ...] = ()
-
-
-def read_settings(config: pytest.Config) -> Settings:
-    """Resolve the options of this session into Settings."""
-    root_opt = config.getoption("exp_root") or config.getini("exp_root")
-    rootdir = Path(config.rootpath)
-    root = Path(root_opt) if root_opt else rootdir / "results"
-    if not root.is_absolute():
-        base = Path(config.invocation_params.dir) if config.getoption("exp_root") else rootdir
-        root = base / root
-    tags = tuple(dict.fromkeys([*config.getini("exp_tags"), *config.getoption("exp_tags")]))
-    return Settings(
-        root=root,
-        testing=bool(config.getoption("exp_testing")),
-        debug=bool(config.getoption("exp_debug")),
-        tags=tags,
-        config_file=config.getoption("exp_config"),
-        set_items=tuple(config.getoption("exp_set")),
-    )

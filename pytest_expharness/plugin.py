@@ -1,19 +1,28 @@
-"""pytest hooks of the experiment harness; each calls into a module that knows the work."""
+"""pytest hooks of the experiment harness; each calls into a module that knows the work.
+
+Only the option definitions load with the plugin. The rest loads when a session
+has something for it: overrides to check, a test that asks for `exp`, a record
+to summarise. A session without experiments pays for almost nothing.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import options, outcomes, records, session, spec
+from . import options
 
-STATE = pytest.StashKey["session.SessionState"]()
+if TYPE_CHECKING:
+    from .session import SessionState
+
+STAMP = pytest.StashKey[str]()
+STATE = pytest.StashKey["SessionState"]()
 RECORDS = pytest.StashKey[list[dict[str, Any]]]()
 RUN = pytest.StashKey[Any]()
 OUTCOME = pytest.StashKey[dict[str, Any]]()
+RECORD_PROPERTY = "expharness_run"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -23,27 +32,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker, make the session state and read the overrides."""
-    config.addinivalue_line("markers", spec.MARKER_HELP)
-    state = session.create(config)
-    if not state.is_worker:
-        state.overrides = _read_overrides(state.settings)
-    config.stash[STATE] = state
+    """Register the marker, fix the session stamp, and check overrides given on the command line."""
+    from .archive import session_stamp
+
+    config.addinivalue_line("markers", options.MARKER_HELP)
+    config.stash[STAMP] = session_stamp()
     config.stash[RECORDS] = []
     config.pluginmanager.register(_RecordCollector(config.stash[RECORDS]), "expharness-records")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(config), "expharness-xdist")
+    if config.getoption("exp_set") or config.getoption("exp_config"):
+        _state(config)  # a bad --set is a usage error now, before collection
 
 
-def _read_overrides(settings: options.Settings) -> spec.Overrides:
-    from . import params
+def _state(config: pytest.Config) -> SessionState:
+    """Return the session state, making it on first use."""
+    state = config.stash.get(STATE, None)
+    if state is None:
+        from . import session
 
-    try:
-        from_file = params.load_config_file(settings.config_file) if settings.config_file else {}
-        from_cli = params.parse_set_items(settings.set_items)
-    except params.OverrideError as error:
-        raise pytest.UsageError(str(error)) from None
-    return spec.Overrides(from_file, from_cli, settings.config_file)
+        try:
+            state = session.create(config, config.stash[STAMP])
+        except session.OverrideError as error:
+            raise pytest.UsageError(str(error)) from None
+        config.stash[STATE] = state
+    return state
 
 
 class _XdistHooks:
@@ -55,37 +68,43 @@ class _XdistHooks:
     @pytest.hookimpl
     def pytest_configure_node(self, node: Any) -> None:
         """Hand the session stamp, overrides and provenance to each worker."""
-        node.workerinput[session.WORKERINPUT_KEY] = node.config.stash[STATE].for_worker()
+        from .session import WORKERINPUT_KEY
+
+        node.workerinput[WORKERINPUT_KEY] = _state(self.config).for_worker()
 
     @pytest.hookimpl
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
         """Record the run of a test whose worker died as crashed, metrics rebuilt."""
         from . import crashes
 
-        state = self.config.stash[STATE]
+        state = _state(self.config)
         worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", None)
         for record in crashes.record_crash(state.settings.root, state.stamp, crashitem, worker):
-            records.attach(report, record)
+            report.user_properties.append((RECORD_PROPERTY, record))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection(session: pytest.Session) -> None:
     """Under xdist the controller collects nothing; collect here to check overrides first."""
-    state = session.config.stash[STATE]
-    if _is_xdist_controller(session.config) and state.overrides.merged():
-        items = session.perform_collect()
-        _check(session.config, items)
+    config = session.config
+    state = config.stash.get(STATE, None)
+    if state is not None and state.overrides.merged() and _is_xdist_controller(config):
+        _check(config, session.perform_collect())
         session.items = []
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Refuse bad overrides and bad experiment markers before any run starts."""
-    _check(config, items)
+    has_overrides = config.stash.get(STATE, None) is not None
+    if has_overrides or any("exp" in getattr(item, "fixturenames", ()) for item in items):
+        _check(config, items)
 
 
 def _check(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
-    state = config.stash[STATE]
+    from . import spec
+
+    state = _state(config)
     try:
         spec.check_overrides(items, state.overrides, state.settings.testing)
     except spec.SpecError as error:
@@ -99,58 +118,38 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
 @pytest.fixture
 def exp(request: pytest.FixtureRequest) -> Iterator[Any]:
     """One experiment run with its own folder under the archive root."""
+    from . import outcomes, spec
     from .run import Exp
 
     item = request.node
-    state = request.config.stash[STATE]
+    state = _state(request.config)
     run = Exp(spec.build(item, state.overrides, state.settings.testing), state)
     item.stash[RUN] = run
     try:
         yield run
     finally:
-        run.finish(item.stash.get(OUTCOME, None) or _no_outcome(state))
-
-
-def _no_outcome(state: session.SessionState) -> dict[str, Any]:
-    return outcomes.INTERRUPTED if state.interrupted else outcomes.NOT_CALLED
+        default = outcomes.INTERRUPTED if state.interrupted else outcomes.NOT_CALLED
+        run.finish(item.stash.get(OUTCOME, None) or default)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Remember how the test went, for the run's summary."""
+    """Remember how the test went, for the run's summary; send the run's record along."""
     report = yield
     run = item.stash.get(RUN, None)
     if run is None:
         return report
     if call.when == "call" or (report.failed and OUTCOME not in item.stash):
+        from . import outcomes
+
         item.stash[OUTCOME] = outcomes.from_call(report, call)
-    if call.when == "teardown" and run.record is not None:
-        records.attach(report, run.record)
+    if call.when == "teardown":
+        if run.record is not None:
+            report.user_properties.append((RECORD_PROPERTY, run.record))
+        del item.stash[RUN]  # the finished run need not live until the session ends
     return report
-
-
-class _RecordCollector:
-    """Collects run records from reports, wherever the session is summarised."""
-
-    def __init__(self, found: list[dict[str, Any]]) -> None:
-        self.found = found
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Keep the run records a report carries."""
-        self.found.extend(records.extract(report))
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """Say where this session's runs were archived."""
-    found = config.stash.get(RECORDS, [])
-    if not found or hasattr(config, "workerinput"):
-        return
-    terminalreporter.section("experiments")
-    for line in records.summary_lines(found, Path(config.invocation_params.dir)):
-        terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -163,6 +162,36 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         with run.relaying_warnings():
             return (yield)
     except KeyboardInterrupt:
-        item.config.stash[STATE].interrupted = True
+        from . import outcomes
+
+        _state(item.config).interrupted = True
         run.finish(outcomes.INTERRUPTED)
         raise
+
+
+class _RecordCollector:
+    """Collects run records from reports, wherever the session is summarised."""
+
+    def __init__(self, found: list[dict[str, Any]]) -> None:
+        self.found = found
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Keep the run records a report carries (plain data, also from xdist workers)."""
+        for key, value in report.user_properties:
+            if key == RECORD_PROPERTY and isinstance(value, dict):
+                self.found.append(value)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Say where this session's runs were archived."""
+    found = config.stash.get(RECORDS, [])
+    if not found or hasattr(config, "workerinput"):
+        return
+    from pathlib import Path
+
+    from .records import summary_lines
+
+    terminalreporter.section("experiments")
+    for line in summary_lines(found, Path(config.invocation_params.dir)):
+        terminalreporter.write_line(line)

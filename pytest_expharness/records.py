@@ -1,9 +1,9 @@
-"""Per-run records travelling to the controller, and the end-of-session summary.
+"""The end-of-session summary of run records.
 
 A finished run's record (plain JSON-able data) rides on its teardown report's
 `user_properties`, which pytest-xdist carries from the workers; the controller,
-or the lone process without xdist, collects them here. No shared file is written
-by a worker.
+or the lone process without xdist, collects them (see plugin.py). No shared
+file is written by a worker.
 """
 
 from __future__ import annotations
@@ -12,24 +12,6 @@ import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
-
-import pytest
-
-PROPERTY = "expharness_run"
-
-
-def attach(report: pytest.TestReport, record: dict[str, Any]) -> None:
-    """Put a run record on a report."""
-    report.user_properties.append((PROPERTY, record))
-
-
-def extract(report: pytest.TestReport) -> list[dict[str, Any]]:
-    """Return the run records a report carries."""
-    found: list[dict[str, Any]] = []
-    for key, value in report.user_properties:
-        if key == PROPERTY and isinstance(value, dict):
-            found.append(value)
-    return found
 
 
 def summary_lines(records: list[dict[str, Any]], cwd: Path) -> list[str]:

@@ -6,57 +6,15 @@ import io
 from pathlib import Path
 from typing import Any
 
-from . import archive
+from . import archive, yamltext
 from .tracking import Columns
 
 MAX_PLOT_POINTS = 2000
 
 
-def dump_yaml(data: Any) -> str:
-    """Return data as block-style YAML, keys in their given order."""
-    import yaml
-
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
-
-
-def _nested(mapping: dict[str, Any]) -> str:
-    """Return mapping as YAML entries indented to sit under a parent key."""
-    if not mapping:
-        return ""
-    return "".join("  " + line + "\n" for line in dump_yaml(mapping).splitlines())
-
-
-_CONSTANT_CACHE: dict[int, tuple[dict[str, Any], str]] = {}
-
-
-def config_text(config: dict[str, Any], constant: dict[str, Any]) -> str:
-    """Return config.yaml text; `constant` (the session's provenance) is rendered once.
-
-    Representing YAML is pure Python and the provenance block is the same for
-    every run of a session, so it is rendered once and reused.
-    """
-    cached = _CONSTANT_CACHE.get(id(constant))
-    if cached is None or cached[0] is not constant:
-        cached = _CONSTANT_CACHE[id(constant)] = (constant, _nested(constant))
-    header = config["experiment"]
-    keys = list(header)
-    first = keys.index(next(iter(constant))) if constant else len(keys)
-    before = {k: header[k] for k in keys[:first] if k not in constant}
-    after = {k: header[k] for k in keys[first:] if k not in constant}
-    parameters = config["parameters"]
-    return (
-        "experiment:\n"
-        + _nested(before)
-        + cached[1]
-        + _nested(after)
-        + ("parameters:\n" + _nested(parameters) if parameters else "parameters: {}\n")
-    )
-
-
 def write_config(path: Path, config: dict[str, Any], constant: dict[str, Any]) -> None:
     """Write config.yaml atomically."""
-    archive.atomic_write_text(path, config_text(config, constant))
+    archive.atomic_write_text(path, yamltext.config_text(config, constant))
 
 
 def plot_name(series: str) -> str:

@@ -71,7 +71,6 @@ class Exp:
             archive.claim_debug_folder(parent, session.stamp)
         self.path, self.run_id = archive.make_run_dir(parent, archive.run_id_for(spec.axes))
         (self.path / archive.ARTIFACTS).mkdir()
-        (self.path / archive.PLOTS).mkdir()
         self._tracker = Tracker(self.path, clock=_clock)
         self._hot = self._tracker.hot
         self.started = _now()

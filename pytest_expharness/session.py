@@ -13,11 +13,44 @@ from typing import Any
 
 import pytest
 
-from . import archive, provenance
-from .options import Settings, read_settings
+from . import params, provenance
+from .params import OverrideError
 from .spec import Overrides
 
+__all__ = ["OverrideError", "SessionState", "Settings", "create"]
+
 WORKERINPUT_KEY = "expharness"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the options ask for, resolved against the rootdir."""
+
+    root: Path
+    testing: bool = False
+    debug: bool = False
+    tags: tuple[str, ...] = ()
+    config_file: str | None = None
+    set_items: tuple[str, ...] = ()
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """Resolve the options of this session into Settings."""
+    root_opt = config.getoption("exp_root") or config.getini("exp_root")
+    rootdir = Path(config.rootpath)
+    root = Path(root_opt) if root_opt else rootdir / "results"
+    if not root.is_absolute():
+        base = Path(config.invocation_params.dir) if config.getoption("exp_root") else rootdir
+        root = base / root
+    tags = tuple(dict.fromkeys([*config.getini("exp_tags"), *config.getoption("exp_tags")]))
+    return Settings(
+        root=root,
+        testing=bool(config.getoption("exp_testing")),
+        debug=bool(config.getoption("exp_debug")),
+        tags=tags,
+        config_file=config.getoption("exp_config"),
+        set_items=tuple(config.getoption("exp_set")),
+    )
 
 
 @dataclass
@@ -52,7 +85,7 @@ class SessionState:
         }
 
 
-def create(config: pytest.Config) -> SessionState:
+def create(config: pytest.Config, stamp: str) -> SessionState:
     """Make the session state for this process (worker data wins under xdist)."""
     settings = read_settings(config)
     live_cli = config.getini("log_cli") or config.getoption("log_cli_level", None) is not None
@@ -73,8 +106,17 @@ def create(config: pytest.Config) -> SessionState:
     command = ["pytest", *config.invocation_params.args]
     return SessionState(
         settings=settings,
-        stamp=archive.session_stamp(),
+        stamp=stamp,
         rootdir=Path(config.rootpath),
         command=command,
+        overrides=read_overrides(settings),
         live_log=live,
     )
+
+
+def read_overrides(settings: Settings) -> Overrides:
+    """Read --exp-config and --set; raise OverrideError saying what is wrong."""
+    if not settings.config_file and not settings.set_items:
+        return Overrides()
+    from_file = params.load_config_file(settings.config_file) if settings.config_file else {}
+    return Overrides(from_file, params.parse_set_items(settings.set_items), settings.config_file)

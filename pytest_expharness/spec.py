@@ -18,10 +18,6 @@ import pytest
 from . import params as P
 
 MARKER = "experiment"
-MARKER_HELP = (
-    "experiment(name=None, description=None, tags=(), testing=None): describe an "
-    "experiment; testing is a dict of parameter overrides used with --exp-testing"
-)
 MARKER_KEYS = ("name", "description", "tags", "testing")
 
 

@@ -149,8 +149,7 @@ class Tracker:
         return self._journal
 
     def close(self) -> None:
-        """Flush everything and stop accepting flushes."""
-        self.flush()
+        """Stop flushing; the run writes metrics.csv from memory next, so no last flush."""
         with self._lock:
             self._closed = True
             if self._journal is not None:

@@ -13,6 +13,25 @@ import numpy  # noqa: F401
 import pytest
 import yaml
 
+import pytest_expharness
+
+
+def _preload_package() -> None:
+    """Import every module of the plugin once, before any pytester session.
+
+    The plugin imports its modules lazily; pytester drops modules first imported
+    inside an in-process session, and a module imported again is a new module
+    (new exception classes) while the package still points at the old one.
+    """
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(pytest_expharness.__path__):
+        importlib.import_module(f"pytest_expharness.{module.name}")
+
+
+_preload_package()
+
 # pytester sessions run our plugin through its entry point; make runs in them quick to find
 pytest_plugins: list[str] = []
 

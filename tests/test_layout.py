@@ -52,13 +52,15 @@ def test_one_folder_per_run_one_stamp_per_session(
     for run in runs:
         names = {p.name for p in run.iterdir()}
         assert names >= RUN_FILES
-        assert (run / "artifacts").is_dir() and (run / "plots").is_dir()
+        assert (run / "artifacts").is_dir()
+        assert not (run / "plots").exists(), "one point per series: nothing to plot, no folder"
         assert "metrics.journal" not in names, "a finished run keeps metrics.csv, not the journal"
         summary = archive.summary(run)
         assert summary["status"] == "completed"
         assert summary["session"] == session.name
         assert summary["run_id"] == run.name
         assert summary["duration"] >= 0
+        assert summary["plots"] == []
 
 
 def test_config_header(pytester: pytest.Pytester, archive: Archive) -> None:
