@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import archive
-from .tracking import columns_from_journal, csv_text, series_stats
+from .tracking import Columns, columns_from_journal, csv_text, series_stats
 
 STALE_AFTER = 60.0
 
@@ -59,35 +59,44 @@ def read_summary(folder: Path) -> dict[str, Any]:
     return summary
 
 
-def rebuild_metrics(folder: Path) -> dict[str, dict[str, Any]]:
-    """Rebuild metrics.csv from the journal of a dead run; return per-series stats."""
+def rebuild_metrics(folder: Path) -> dict[str, Columns]:
+    """Rebuild metrics.csv from the journal of a dead run; return its series."""
     journal_path = folder / archive.JOURNAL
-    if not journal_path.exists():
-        if not (folder / archive.METRICS).exists():
-            archive.atomic_write_text(folder / archive.METRICS, csv_text({}))
-        return {}
-    columns = columns_from_journal(journal_path)
+    columns = columns_from_journal(journal_path) if journal_path.exists() else {}
     archive.atomic_write_text(folder / archive.METRICS, csv_text(columns))
-    return {name: series_stats(cols) for name, cols in columns.items()}
+    return columns
 
 
 def mark_crashed(folder: Path, reason: str, **details: Any) -> dict[str, Any]:
-    """Record a dead run as crashed: summary.json status and a rebuilt metrics.csv."""
+    """Record a dead run as crashed, writing what it could not: metrics.csv, plots, REPORT.md."""
+    from . import artifacts, report, yamltext
+    from .store import scalars
+
     summary: dict[str, Any] = json.loads((folder / archive.SUMMARY).read_text("utf-8"))
     if summary.get("status") != "running":
         return summary
-    metrics = rebuild_metrics(folder)
+    columns = rebuild_metrics(folder)
+    plots, _ = report.make_plots(folder, columns)
     data_path = folder / archive.DATA
+    data = json.loads(data_path.read_text("utf-8")) if data_path.exists() else {}
+    times = [cols.times[-1] for cols in columns.values() if len(cols)]
     summary.update(
         status="crashed",
-        crash={"reason": reason, "last_heartbeat": summary.get("heartbeat"), **details},
-        metrics=metrics,
+        crash={
+            "reason": reason,
+            "last_heartbeat": summary.get("heartbeat"),
+            "last_point": max(times) if times else None,
+            **details,
+        },
+        duration=None,
+        metrics={name: series_stats(cols) for name, cols in columns.items()},
+        results=dict(scalars(data)),
+        artifacts=artifacts.listing(folder),
+        plots=plots,
     )
-    if data_path.exists():
-        from .store import scalars
-
-        summary["results"] = dict(scalars(json.loads(data_path.read_text("utf-8"))))
     archive.write_json(folder / archive.SUMMARY, summary)
+    config = yamltext.load((folder / archive.CONFIG).read_text("utf-8"))
+    report.write_report(folder, config, summary)
     return summary
 
 

@@ -80,6 +80,18 @@ def _fmt(value: Any) -> str:
     return text.replace("|", "\\|").replace("\r\n", "<br>").replace("\n", "<br>")
 
 
+def _duration(summary: dict[str, Any]) -> str:
+    duration = summary.get("duration")
+    if isinstance(duration, (int, float)):
+        return f"{duration:.3f} s"
+    crash = summary.get("crash") or {}
+    seen = [t for t in (summary.get("heartbeat"), crash.get("last_point")) if t is not None]
+    start = summary.get("started_unix")
+    if seen and isinstance(start, (int, float)):
+        return f"unknown (alive for at least {max(seen) - start:.1f} s)"
+    return "unknown"
+
+
 def write_report(folder: Path, config: dict[str, Any], summary: dict[str, Any]) -> None:
     """Write REPORT.md: parameters, status, timing, metrics, components, artifacts, plots."""
     head = config["experiment"]
@@ -88,7 +100,7 @@ def write_report(folder: Path, config: dict[str, Any], summary: dict[str, Any]) 
         lines += [head["description"], ""]
     lines += [
         f"- status: **{summary['status']}**",
-        f"- started: {summary['started']}, duration: {summary.get('duration', 0):.3f} s",
+        f"- started: {summary['started']}, duration: {_duration(summary)}",
         f"- session: {head['session']}, node: `{head['node_id']}`",
         f"- git: {head.get('git_commit') or 'not a git repository'}"
         + (" (dirty)" if head.get("git_dirty") else ""),
@@ -96,6 +108,10 @@ def write_report(folder: Path, config: dict[str, Any], summary: dict[str, Any]) 
     if head.get("testing"):
         lines.append("- testing mode (smoke-sized parameters)")
     error = summary.get("error")
+    crash = summary.get("crash")
+    if crash:
+        lines += ["", "## Crash", "", f"The run's process died: {_fmt(crash.get('reason'))}."]
+        lines.append("Everything tracked up to about a second before is kept.")
     if error:
         lines += ["", "## Error", "", "```text", f"{error['type']}: {error['message']}", "```"]
     if summary.get("reason"):

@@ -28,6 +28,14 @@ def dump(data: Any) -> str:
     return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
+def load(text: str) -> Any:
+    """Read YAML text (safe loader, C-accelerated when available)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)
+
+
 def scalar(value: Any) -> str | None:
     """Return the YAML text of a simple value, or None when PyYAML must write it."""
     if value is None:

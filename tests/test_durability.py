@@ -489,3 +489,32 @@ def test_point_times_never_go_backwards(pytester: pytest.Pytester, archive: Arch
     assert before <= min(times) and max(times) <= time.time()
     assert times[20] > times[19]  # the pause shows
     assert times == sorted(times), [round(t - times[0], 4) for t in times]
+
+
+def test_a_repaired_crash_folder_explains_itself(
+    pytester: pytest.Pytester, archive: Archive
+) -> None:
+    pytester.makepyfile(
+        test_exp="""
+        import os, time
+
+        def test_train(exp):
+            for i in range(20):
+                exp.track("loss", 1.0 / (i + 1))
+            exp.commit_raw("notes.txt", "half way")
+            time.sleep(1.2)
+            os._exit(9)
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:xdist")
+    run = archive.run("train")
+    assert not (run / "REPORT.md").exists(), "the process died before writing its report"
+    summary = read_run(run)
+    assert summary["status"] == "crashed" and summary["duration"] is None
+    assert summary["plots"] == ["plots/loss.png"] and (run / "plots" / "loss.png").is_file()
+    assert summary["artifacts"] == ["notes.txt"]
+    assert summary["crash"]["last_point"] >= summary["started_unix"]
+    report = (run / "REPORT.md").read_text()
+    assert "- status: **crashed**" in report
+    assert "## Crash" in report and "is gone" in report
+    assert "| loss | 0.05 | 0.05 | 1 | 20 |" in report
