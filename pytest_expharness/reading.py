@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import archive
-from .tracking import Columns, columns_from_journal, csv_text, series_stats
+from .tracking import Columns, columns_from_csv, columns_from_journal, csv_text, series_stats
 
 STALE_AFTER = 60.0
 
@@ -60,10 +60,19 @@ def read_summary(folder: Path) -> dict[str, Any]:
 
 
 def rebuild_metrics(folder: Path) -> dict[str, Columns]:
-    """Rebuild metrics.csv from the journal of a dead run; return its series."""
-    journal_path = folder / archive.JOURNAL
-    columns = columns_from_journal(journal_path) if journal_path.exists() else {}
-    archive.atomic_write_text(folder / archive.METRICS, csv_text(columns))
+    """Rebuild metrics.csv from the journal of a dead run; return its series.
+
+    Without a journal the run died after writing metrics.csv (it removes the
+    journal only then), so the CSV is complete and is read instead.
+    """
+    journal_path, csv_path = folder / archive.JOURNAL, folder / archive.METRICS
+    if journal_path.exists():
+        columns = columns_from_journal(journal_path)
+    elif csv_path.exists():
+        return columns_from_csv(csv_path)
+    else:
+        columns = {}
+    archive.atomic_write_text(csv_path, csv_text(columns))
     return columns
 
 

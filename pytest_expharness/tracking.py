@@ -240,6 +240,17 @@ def csv_text(columns: dict[str, Columns]) -> str:
     return "".join(out)
 
 
+def columns_from_csv(path: Path) -> dict[str, Columns]:
+    """Read metrics.csv back into series columns."""
+    flat: dict[str, list[Any]] = {}
+    with open(path, encoding="utf-8") as handle:
+        next(handle, None)
+        for line in handle:
+            step, name, value, when = line.rstrip("\n").split(",")
+            flat.setdefault(name, []).extend((float(value), int(step), float(when)))
+    return {name: Columns(points) for name, points in flat.items()}
+
+
 def columns_from_journal(path: Path) -> dict[str, Columns]:
     """Rebuild series columns from a journal left by a run that died."""
     return {name: Columns(flat) for name, flat in journal.read_journal(path).items()}
