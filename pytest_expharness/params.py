@@ -69,26 +69,84 @@ def _is_code(value: Any) -> bool:
 _INFERABLE = (bool, int, float, str, list, dict, tuple, Path)
 
 
-def parse_set_items(items: typing.Iterable[str]) -> dict[str, Any]:
-    """Parse `KEY=VALUE` items; each value is read as YAML."""
-    parsed: dict[str, Any] = {}
-    for item in items:
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+_LOADER: Any = None
+
+
+def _loader() -> Any:
+    """A safe YAML loader that also reads 1e-3 as a float (YAML 1.1 needs a dot)."""
+    global _LOADER
+    if _LOADER is None:
         import yaml
 
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise OverrideError(f"--set {item!r}: expected KEY=VALUE, for example --set EPOCHS=50")
-        if not PARAM_NAME.match(key):
-            raise OverrideError(
-                f"--set {item!r}: {key!r} is not a parameter name "
-                "(parameters are UPPERCASE module constants such as EPOCHS)"
-            )
+        class Loader(yaml.SafeLoader):
+            pass
+
+        Loader.add_implicit_resolver(
+            "tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789.")
+        )
+        _LOADER = Loader
+    return _LOADER
+
+
+def read_value(raw: str) -> Any:
+    """Read a command-line value as YAML: `1e-3` is a number, `"1e-3"` a string."""
+    import yaml
+
+    text = raw.strip()
+    return yaml.load(text, Loader=_loader()) if text else ""
+
+
+def _split_item(option: str, item: str, example: str) -> tuple[str, str]:
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise OverrideError(
+            f"{option} {item!r}: expected KEY=VALUE, for example {option} {example}"
+        )
+    if not PARAM_NAME.match(key):
+        raise OverrideError(
+            f"{option} {item!r}: {key!r} is not a parameter name "
+            "(parameters are UPPERCASE module constants such as EPOCHS)"
+        )
+    return key, raw
+
+
+def _yaml_error(option: str, item: str, error: Exception) -> OverrideError:
+    first = str(error).splitlines()[0]
+    return OverrideError(f"{option} {item!r}: the value is not valid YAML ({first})")
+
+
+def parse_set_items(items: typing.Iterable[str]) -> dict[str, Any]:
+    """Parse `KEY=VALUE` items; each value is read as YAML."""
+    import yaml
+
+    parsed: dict[str, Any] = {}
+    for item in items:
+        key, raw = _split_item("--set", item, "EPOCHS=50")
         try:
-            parsed[key] = yaml.safe_load(raw) if raw.strip() else ""
+            parsed[key] = read_value(raw)
         except yaml.YAMLError as error:
-            first = str(error).splitlines()[0]
-            raise OverrideError(f"--set {item!r}: the value is not valid YAML ({first})") from None
+            raise _yaml_error("--set", item, error) from None
+    return parsed
+
+
+def parse_sweep_items(items: typing.Iterable[str]) -> dict[str, list[Any]]:
+    """Parse `NAME=v1,v2,...` items into the values of each new sweep axis."""
+    import yaml
+
+    parsed: dict[str, list[Any]] = {}
+    for item in items:
+        key, raw = _split_item("--sweep", item, "LEARNING_RATE=1e-3,1e-4")
+        try:
+            values = read_value(f"[{raw}]") if raw.strip() else []
+        except yaml.YAMLError as error:
+            raise _yaml_error("--sweep", item, error) from None
+        if not values:
+            raise OverrideError(f"--sweep {item!r}: no values; give them as {key}=v1,v2")
+        if key in parsed:
+            raise OverrideError(f"--sweep {key}: given twice; list all values in one --sweep")
+        parsed[key] = values
     return parsed
 
 
@@ -101,7 +159,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     except OSError as error:
         raise OverrideError(f"--exp-config {path}: cannot read it ({error.strerror})") from None
     try:
-        loaded = yaml.safe_load(text)
+        loaded = yaml.load(text, Loader=_loader())
     except yaml.YAMLError as error:
         raise OverrideError(f"--exp-config {path}: not valid YAML ({error})") from None
     if loaded is None:

@@ -285,3 +285,23 @@ def test_unknown_marker_argument(pytester: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*unknown argument 'tag' (did you mean tags?)*"])
     assert not (pytester.path / "results").exists()
+
+
+def test_exponent_floats_are_numbers_quoted_ones_strings(
+    pytester: pytest.Pytester, archive: Archive
+) -> None:
+    pytester.makepyfile(
+        test_exp="""
+        LEARNING_RATE: float = 0.1
+        DECAY: float = 0.0
+        TAG: str = "x"
+        def test_a(exp):
+            exp["v"] = [exp.LEARNING_RATE, exp.DECAY, exp.TAG]
+        """
+    )
+    pytester.makefile(".yaml", overrides="DECAY: 5e-4\n")
+    result = pytester.runpytest(
+        "--set", "LEARNING_RATE=1e-3", "--set", 'TAG="1e-3"', "--exp-config", "overrides.yaml"
+    )
+    result.assert_outcomes(passed=1)
+    assert archive.data(archive.run()) == {"v": [0.001, 0.0005, "1e-3"]}
