@@ -15,9 +15,16 @@ HELP_TAG = "tag every run of this session (repeatable; ini: exp_tags)"
 HELP_CONFIG = "YAML file of parameter overrides (KEY: value), applied before --set"
 HELP_SET = "override a parameter: KEY=VALUE, the value parsed as YAML (repeatable)"
 HELP_DEBUG = "debug mode: runs go to <root>/<experiment>/debug/, replaced each session"
+HELP_SWEEP = "make a parameter a sweep axis: NAME=v1,v2,... values parsed as YAML (repeatable)"
+HELP_REPEATS = "run every grid point N times with distinct, recorded seeds"
+HELP_RESUME = (
+    "skip grid points that already have a completed run with the same parameters and "
+    "experiment source under the root; the table shows them as reused"
+)
 MARKER_HELP = (
-    "experiment(name=None, description=None, tags=(), testing=None): describe an "
-    "experiment; testing is a dict of parameter overrides used with --exp-testing"
+    "experiment(name=None, description=None, tags=(), testing=None, repeats=None, "
+    "metric=None, mode='min'): describe an experiment; testing is a dict of parameter "
+    "overrides used with --exp-testing; metric names the main metric of its sweep table"
 )
 
 
@@ -34,5 +41,17 @@ def add_options(parser: pytest.Parser) -> None:
         "--set", dest="exp_set", action="append", default=[], metavar="KEY=VALUE", help=HELP_SET
     )
     group.addoption("--exp-debug", dest="exp_debug", action="store_true", help=HELP_DEBUG)
+    group.addoption(
+        "--sweep",
+        dest="exp_sweep",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help=HELP_SWEEP,
+    )
+    group.addoption(
+        "--exp-repeats", dest="exp_repeats", type=int, default=None, metavar="N", help=HELP_REPEATS
+    )
+    group.addoption("--exp-resume", dest="exp_resume", action="store_true", help=HELP_RESUME)
     parser.addini("exp_root", HELP_ROOT, default=None)
     parser.addini("exp_tags", HELP_TAG, type="linelist", default=[])

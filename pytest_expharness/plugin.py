@@ -41,8 +41,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_RecordCollector(config.stash[RECORDS]), "expharness-records")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(config), "expharness-xdist")
-    if config.getoption("exp_set") or config.getoption("exp_config"):
-        _state(config)  # a bad --set is a usage error now, before collection
+    if any(config.getoption(o) for o in ("exp_set", "exp_config", "exp_sweep", "exp_repeats")):
+        _state(config)  # a bad --set or --sweep is a usage error now, before collection
 
 
 def _state(config: pytest.Config) -> SessionState:
@@ -88,7 +88,7 @@ def pytest_collection(session: pytest.Session) -> None:
     """Under xdist the controller collects nothing; collect here to check overrides first."""
     config = session.config
     state = config.stash.get(STATE, None)
-    if state is not None and state.overrides.merged() and _is_xdist_controller(config):
+    if state is not None and state.overrides.any() and _is_xdist_controller(config):
         _check(config, session.perform_collect())
         session.items = []
 

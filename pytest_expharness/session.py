@@ -32,6 +32,9 @@ class Settings:
     tags: tuple[str, ...] = ()
     config_file: str | None = None
     set_items: tuple[str, ...] = ()
+    sweep_items: tuple[str, ...] = ()
+    repeats: int | None = None
+    resume: bool = False
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -50,6 +53,9 @@ def read_settings(config: pytest.Config) -> Settings:
         tags=tags,
         config_file=config.getoption("exp_config"),
         set_items=tuple(config.getoption("exp_set")),
+        sweep_items=tuple(config.getoption("exp_sweep")),
+        repeats=config.getoption("exp_repeats"),
+        resume=bool(config.getoption("exp_resume")),
     )
 
 
@@ -81,6 +87,7 @@ class SessionState:
             "from_file": self.overrides.from_file,
             "from_cli": self.overrides.from_cli,
             "file_path": self.overrides.file_path,
+            "sweep": self.overrides.sweep,
             "provenance": self.provenance(),
         }
 
@@ -98,7 +105,9 @@ def create(config: pytest.Config, stamp: str) -> SessionState:
             stamp=data["stamp"],
             rootdir=Path(config.rootpath),
             command=list(data["command"]),
-            overrides=Overrides(data["from_file"], data["from_cli"], data["file_path"]),
+            overrides=Overrides(
+                data["from_file"], data["from_cli"], data["file_path"], data["sweep"]
+            ),
             live_log=live,
             is_worker=True,
             _provenance=data["provenance"],
@@ -116,7 +125,14 @@ def create(config: pytest.Config, stamp: str) -> SessionState:
 
 def read_overrides(settings: Settings) -> Overrides:
     """Read --exp-config and --set; raise OverrideError saying what is wrong."""
-    if not settings.config_file and not settings.set_items:
+    if settings.repeats is not None and settings.repeats < 1:
+        raise OverrideError(f"--exp-repeats {settings.repeats}: give a whole number of at least 1")
+    if not (settings.config_file or settings.set_items or settings.sweep_items):
         return Overrides()
     from_file = params.load_config_file(settings.config_file) if settings.config_file else {}
-    return Overrides(from_file, params.parse_set_items(settings.set_items), settings.config_file)
+    from_cli = params.parse_set_items(settings.set_items)
+    sweep = params.parse_sweep_items(settings.sweep_items)
+    both = sorted(set(sweep) & set(from_cli))
+    if both:
+        raise OverrideError(f"--sweep {both[0]} and --set {both[0]}: give one or the other")
+    return Overrides(from_file, from_cli, settings.config_file, sweep)

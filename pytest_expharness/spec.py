@@ -11,6 +11,7 @@ import inspect
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,9 @@ import pytest
 from . import params as P
 
 MARKER = "experiment"
-MARKER_KEYS = ("name", "description", "tags", "testing")
+MARKER_KEYS = ("name", "description", "tags", "testing", "repeats", "metric", "mode")
+POINT = "_expharness_point"  # the fixture parametrized with --sweep values and repeat indices
+MODES = ("min", "max")
 
 
 class SpecError(ValueError):
@@ -32,9 +35,14 @@ class Overrides:
     from_file: dict[str, Any] = field(default_factory=dict)
     from_cli: dict[str, Any] = field(default_factory=dict)
     file_path: str | None = None
+    sweep: dict[str, list[Any]] = field(default_factory=dict)
 
     def merged(self) -> dict[str, Any]:
         return {**self.from_file, **self.from_cli}
+
+    def any(self) -> bool:
+        """Whether the session was given anything to check against the experiments."""
+        return bool(self.from_file or self.from_cli or self.sweep)
 
 
 @dataclass
@@ -52,6 +60,12 @@ class RunSpec:
     applied: dict[str, Any]
     testing: bool
     patch_targets: list[Any]
+    repeat: int = 0
+    repeats: int = 1
+    seed: int = 0
+    metric: str | None = None
+    mode: str = "min"
+    source_hash: str | None = None
 
 
 def uses_exp(item: pytest.Item) -> bool:
@@ -107,7 +121,7 @@ def axes_of(item: pytest.Item) -> dict[str, Any]:
     callspec = getattr(item, "callspec", None)
     if callspec is None:
         return {}
-    params = dict(callspec.params)
+    params = {k: v for k, v in callspec.params.items() if k != POINT}
     order = {name: i for i, name in enumerate(_signature_names(item))}
     return dict(sorted(params.items(), key=lambda kv: order.get(kv[0], len(order))))
 
@@ -119,11 +133,60 @@ def _signature_names(item: pytest.Item) -> tuple[str, ...]:
     return tuple(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
 
 
-def build(item: pytest.Item, overrides: Overrides, testing: bool) -> RunSpec:
+def repeats_of(kwargs: dict[str, Any], option: int | None, where: str) -> int:
+    """Return how many times each grid point runs: --exp-repeats, else the marker's repeats."""
+    repeats = option if option is not None else kwargs.get("repeats") or 1
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise SpecError(f"{where}: repeats must be a whole number of at least 1, got {repeats!r}")
+    return repeats
+
+
+def sweep_points(
+    declared: Sequence[str], sweep: dict[str, list[Any]], repeats: int
+) -> tuple[list[dict[str, Any]], list[str]] | None:
+    """Return the points (and their ids) that --sweep and repeats add to one test, if any."""
+    axes = {name: values for name, values in sweep.items() if name in declared}
+    if not axes and repeats == 1:
+        return None
+    points: list[dict[str, Any]] = [{"sweep": {}, "repeat": 0}]
+    ids = [""]
+    for name, values in axes.items():
+        points = [{**p, "sweep": {**p["sweep"], name: v}} for p in points for v in values]
+        ids = [f"{i}-{name}={v}".lstrip("-") for i in ids for v in values]
+    if repeats > 1:
+        points = [{**p, "repeat": r} for p in points for r in range(repeats)]
+        ids = [f"{i}-rep{r}".lstrip("-") for i in ids for r in range(repeats)]
+    return points, ids
+
+
+_SOURCE_HASHES: dict[str, str] = {}
+
+
+def source_hash(path: str | None) -> str | None:
+    """Return the sha256 of an experiment module's source (cached per process)."""
+    if path is None:
+        return None
+    found = _SOURCE_HASHES.get(path)
+    if found is None:
+        import hashlib
+
+        try:
+            found = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            return None
+        _SOURCE_HASHES[path] = found
+    return found
+
+
+def build(
+    item: pytest.Item, overrides: Overrides, testing: bool, repeats_option: int | None = None
+) -> RunSpec:
     """Resolve the item's experiment spec, raising SpecError for anything invalid."""
     kwargs = marker_kwargs(item)
     declared = declared_params(item)
     axes = axes_of(item)
+    callspec = getattr(item, "callspec", None)
+    point = callspec.params.get(POINT) if callspec is not None else None
     values = {name: p.value for name, p in declared.items()}
     applied: dict[str, Any] = {}
     layers: list[tuple[str, dict[str, Any]]] = []
@@ -152,7 +215,23 @@ def build(item: pytest.Item, overrides: Overrides, testing: bool) -> RunSpec:
                 raise SpecError(f"{source} {error} ({key} is declared in {where})") from None
             if source != "testing override":
                 applied[key] = raw
+    for key in overrides.sweep:
+        if key in axes:
+            raise SpecError(f"--sweep {key}: {key} is a parametrize axis of {item.nodeid} already")
+    if point:
+        for key, raw in point["sweep"].items():
+            try:
+                axes[key] = P.check_value(key, raw, declared[key].declared)
+            except P.OverrideError as error:
+                where = item.nodeid.split("::")[0]
+                raise SpecError(f"--sweep {error} ({key} is declared in {where})") from None
     values.update(axes)
+    repeat = point["repeat"] if point else 0
+    base_seed = values.get("SEED")
+    seed = (base_seed if isinstance(base_seed, int) else 0) + repeat
+    mode = kwargs.get("mode", "min")
+    if mode not in MODES:
+        raise SpecError(f"{item.nodeid}: experiment(mode={mode!r}): use 'min' or 'max'")
     tags = kwargs.get("tags") or ()
     if isinstance(tags, str):
         tags = (tags,)
@@ -169,6 +248,12 @@ def build(item: pytest.Item, overrides: Overrides, testing: bool) -> RunSpec:
         applied=applied,
         testing=testing,
         patch_targets=[t for t in (module, getattr(item, "cls", None)) if t is not None],
+        repeat=repeat,
+        repeats=repeats_of(kwargs, repeats_option, item.nodeid),
+        seed=seed,
+        metric=kwargs.get("metric"),
+        mode=mode,
+        source_hash=source_hash(getattr(module, "__file__", None)),
     )
 
 
@@ -188,18 +273,29 @@ def _docstring(item: pytest.Item) -> str | None:
     return doc or None
 
 
-def check_overrides(items: Sequence[pytest.Item], overrides: Overrides, testing: bool) -> None:
+def check_overrides(
+    items: Sequence[pytest.Item],
+    overrides: Overrides,
+    testing: bool,
+    repeats_option: int | None = None,
+) -> None:
     """Check every override against the selected experiments; raise SpecError if any is wrong."""
     experiments = [item for item in items if uses_exp(item)]
     known: set[str] = set()
     for item in experiments:
-        if overrides.merged() or testing:
-            known.update(build(item, overrides, testing).declared)
+        if overrides.any() or testing:
+            known.update(build(item, overrides, testing, repeats_option).declared)
         else:
-            marker_kwargs(item)
-    for key in overrides.merged():
+            repeats_of(marker_kwargs(item), repeats_option, item.nodeid)
+    for key in [*overrides.merged(), *overrides.sweep]:
         if key not in known:
-            source = "--set" if key in overrides.from_cli else "--exp-config"
+            source = (
+                "--sweep"
+                if key in overrides.sweep
+                else "--set"
+                if key in overrides.from_cli
+                else "--exp-config"
+            )
             where = (
                 f"any of the {len(experiments)} selected experiments"
                 if experiments
