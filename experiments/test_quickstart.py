@@ -81,7 +81,8 @@ def test_quickstart(exp, learning_rate: float) -> None:
     if exp.PATIENCE is None:
         exp.component("early_stopping").disable("PATIENCE is None", hint="--set PATIENCE=10")
     else:
-        exp.component("early_stopping").data["stopped_after"] = epoch + 1
+        with exp.component("early_stopping") as early_stopping:
+            early_stopping.data["stopped_after"] = epoch + 1
 
     with exp.component("calibration") as calibration:
         probabilities = sigmoid(x_test @ weights)

@@ -44,12 +44,19 @@ def safe_name(text: str) -> str:
     return cleaned
 
 
-def run_id_for(axes: dict[str, Any]) -> str:
-    """Return a readable run id made from the sweep axes, e.g. 'latent=vq,beta=10'."""
+def run_id_for(axes: dict[str, Any], fallback: str | None = None) -> str:
+    """Return a readable run id made from the sweep axes, e.g. 'latent=vq,beta=10'.
+
+    When a value is not a plain scalar (a list, an object), pytest's id of the
+    test (`fallback`, which honours parametrize ids) is used instead.
+    """
     if not axes:
         return "run"
-    parts = [f"{name}={_short(value)}" for name, value in axes.items()]
-    text = safe_name(",".join(parts))
+    plain = all(isinstance(v, (str, int, float, bool)) or v is None for v in axes.values())
+    if not plain and fallback:
+        text = safe_name(fallback)
+    else:
+        text = safe_name(",".join(f"{name}={_short(value)}" for name, value in axes.items()))
     if len(text) > MAX_ID:
         import hashlib
 
@@ -61,9 +68,7 @@ def run_id_for(axes: dict[str, Any]) -> str:
 def _short(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
-    if isinstance(value, (str, int, bool)) or value is None:
-        return str(value)
-    return getattr(value, "__name__", None) or type(value).__name__
+    return str(value)
 
 
 def make_run_dir(parent: Path, base_id: str) -> tuple[Path, str]:

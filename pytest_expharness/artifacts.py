@@ -122,6 +122,7 @@ OPEN_FILES: weakref.WeakSet[AtomicFile] = weakref.WeakSet()
 def close_open_files(folder: Path) -> list[str]:
     """Close (and so commit) the artifact files of a run still open; return their names."""
     closed = []
+    folder = folder.resolve()
     for handle in list(OPEN_FILES):
         if folder in handle.path.parents and not handle.closed:
             handle.close()

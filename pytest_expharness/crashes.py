@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from . import archive
 from .reading import mark_crashed
+from .records import record_from_folder
 
 
 def running_runs(root: Path, stamp: str, node_id: str) -> list[Path]:
@@ -35,15 +37,9 @@ def record_crash(root: Path, stamp: str, node_id: str, worker: str | None) -> li
     records = []
     for folder in running_runs(root, stamp, node_id):
         reason = f"worker {worker} died while running it" if worker else "its process died"
-        summary = mark_crashed(folder, reason, worker=worker)
-        records.append(
-            {
-                "experiment": summary.get("experiment"),
-                "run_id": summary.get("run_id"),
-                "status": summary.get("status"),
-                "path": str(folder),
-                "duration": None,
-                "testing": archive.TESTING_DIR in folder.parts,
-            }
-        )
+        try:
+            mark_crashed(folder, reason, worker=worker)
+            records.append(record_from_folder(folder))
+        except Exception as error:  # the session goes on; read_run can try again later
+            print(f"expharness: could not record {folder} as crashed: {error}", file=sys.stderr)
     return records

@@ -54,6 +54,8 @@ class _PlainUnpickler(pickle.Unpickler):
 def read_journal(path: Path) -> dict[str, list[Any]]:
     """Return series name -> flat [value, step, time, ...] from every complete record."""
     data = path.read_bytes()
+    if len(data) < len(MAGIC) and MAGIC.startswith(data):
+        return {}  # created, but the process died before anything reached it
     if not data.startswith(MAGIC):
         raise ValueError(f"{path}: not a metrics journal")
     names: dict[int, str] = {}

@@ -43,7 +43,13 @@ def discover(
             continue
         declared = hints.get(name)
         if declared is None and value is not None:
-            declared = type(value) if type(value) in _INFERABLE else None
+            declared = (
+                Path
+                if isinstance(value, PurePath)
+                else type(value)
+                if type(value) in _INFERABLE
+                else None
+            )
         found[name] = Param(value, declared)
     return found
 
@@ -69,7 +75,9 @@ def _is_code(value: Any) -> bool:
 _INFERABLE = (bool, int, float, str, list, dict, tuple, Path)
 
 
-_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+_EXPONENT_FLOAT = re.compile(
+    r"^(?:[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+|[-+]?(?:inf|nan))$"
+)
 _LOADER: Any = None
 
 
@@ -83,10 +91,18 @@ def _loader() -> Any:
             pass
 
         Loader.add_implicit_resolver(
-            "tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789.")
+            "tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789.in")
         )
+        Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
         _LOADER = Loader
     return _LOADER
+
+
+def _construct_float(loader: Any, node: Any) -> float:
+    text = loader.construct_scalar(node).replace("_", "").lower().lstrip("+")
+    if text in ("inf", "-inf", "nan"):
+        return float(text)
+    return float(loader.construct_yaml_float(node))
 
 
 def read_value(raw: str) -> Any:
@@ -105,9 +121,10 @@ def _split_item(option: str, item: str, example: str) -> tuple[str, str]:
             f"{option} {item!r}: expected KEY=VALUE, for example {option} {example}"
         )
     if not PARAM_NAME.match(key):
+        hint = f"did you mean {key.upper()}?" if PARAM_NAME.match(key.upper()) else ""
         raise OverrideError(
             f"{option} {item!r}: {key!r} is not a parameter name "
-            "(parameters are UPPERCASE module constants such as EPOCHS)"
+            f"(parameters are UPPERCASE module constants{'; ' + hint if hint else ''})"
         )
     return key, raw
 

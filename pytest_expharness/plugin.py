@@ -22,6 +22,8 @@ STATE = pytest.StashKey["SessionState"]()
 RECORDS = pytest.StashKey[list[dict[str, Any]]]()
 RUN = pytest.StashKey[Any]()
 OUTCOME = pytest.StashKey[dict[str, Any]]()
+USAGE_ERROR = pytest.StashKey[str]()
+WORKER_USAGE_ERROR = "expharness_usage_error"
 RECORD_PROPERTY = "expharness_run"
 
 
@@ -73,6 +75,13 @@ class _XdistHooks:
         node.workerinput[WORKERINPUT_KEY] = _state(self.config).for_worker()
 
     @pytest.hookimpl
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """Keep a usage error a worker found in its collection."""
+        message = getattr(node, "workeroutput", {}).get(WORKER_USAGE_ERROR)
+        if message and USAGE_ERROR not in self.config.stash:
+            self.config.stash[USAGE_ERROR] = message
+
+    @pytest.hookimpl
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
         """Record the run of a test whose worker died as crashed, metrics rebuilt."""
         from . import crashes
@@ -104,15 +113,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _check(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
     from . import spec
 
-    state = _state(config)
     try:
-        spec.check_overrides(items, state.overrides, state.settings.testing)
-    except spec.SpecError as error:
-        raise pytest.UsageError(str(error)) from None
+        state = _state(config)
+        spec.check_overrides(items, state.overrides, state.settings.testing, state.settings.repeats)
+    except (spec.SpecError, pytest.UsageError) as error:
+        workeroutput = getattr(config, "workeroutput", None)
+        if workeroutput is None or not isinstance(items, list):
+            raise pytest.UsageError(str(error)) from None
+        # An xdist worker cannot stop the session cleanly: it runs nothing and tells the
+        # controller, which reports the usage error as pytest would without xdist.
+        workeroutput[WORKER_USAGE_ERROR] = str(error)
+        items.clear()
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput") and config.pluginmanager.has_plugin("dsession")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Report a usage error found by xdist workers as pytest reports its own."""
+    message = session.config.stash.get(USAGE_ERROR, None)
+    if message is not None:
+        import sys
+
+        print(f"ERROR: {message}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
 
 @pytest.fixture
@@ -146,6 +172,10 @@ def pytest_runtest_makereport(
 
         item.stash[OUTCOME] = outcomes.from_call(report, call)
     if call.when == "teardown":
+        if report.failed and run.record is not None and run.record["status"] == "completed":
+            from . import outcomes
+
+            run.amend(outcomes.from_call(report, call))  # a later fixture's teardown failed
         if run.record is not None:
             report.user_properties.append((RECORD_PROPERTY, run.record))
         del item.stash[RUN]  # the finished run need not live until the session ends
@@ -161,11 +191,14 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     try:
         with run.relaying_warnings():
             return (yield)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, pytest.exit.Exception) as stop:
         from . import outcomes
 
         _state(item.config).interrupted = True
-        run.finish(outcomes.INTERRUPTED)
+        if isinstance(stop, KeyboardInterrupt):
+            run.finish(outcomes.INTERRUPTED)
+        else:
+            run.finish({"status": "interrupted", "reason": f"pytest.exit: {stop.msg}"})
         raise
 
 

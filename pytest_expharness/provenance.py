@@ -29,17 +29,33 @@ def _git(cwd: Path, *args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def git_state(cwd: Path) -> dict[str, Any]:
-    """Return commit, branch and dirty flag of the repository at cwd (all None outside git)."""
+def git_state(cwd: Path, archive_root: Path | None = None) -> dict[str, Any]:
+    """Return commit, branch and dirty flag of the repository at cwd (all None outside git).
+
+    Untracked files count as dirty (an experiment never committed cannot be
+    checked out again), except those inside the archive root itself.
+    """
     commit = _git(cwd, "rev-parse", "HEAD")
     if commit is None:
         return {"git_commit": None, "git_branch": None, "git_dirty": None}
     branch = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
-    status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
+    top = _git(cwd, "rev-parse", "--show-toplevel")
+    status = _git(cwd, "status", "--porcelain", "--untracked-files=normal")
+    skip = None
+    if archive_root is not None and top:
+        try:
+            skip = archive_root.resolve().relative_to(Path(top).resolve()).as_posix() + "/"
+        except ValueError:
+            skip = None
+    changes = [
+        line
+        for line in (status or "").splitlines()
+        if not (skip and line[3:].strip('"').startswith(skip))
+    ]
     return {
         "git_commit": commit,
         "git_branch": branch,
-        "git_dirty": bool(status) if status is not None else None,
+        "git_dirty": bool(changes) if status is not None else None,
     }
 
 
@@ -61,10 +77,10 @@ def _user() -> str | None:
         return os.environ.get("USER")
 
 
-def collect(rootdir: Path, command: list[str]) -> dict[str, Any]:
+def collect(rootdir: Path, command: list[str], archive_root: Path | None = None) -> dict[str, Any]:
     """Return the session's provenance as plain JSON-able data."""
     return {
-        **git_state(rootdir),
+        **git_state(rootdir, archive_root),
         "host": socket.gethostname(),
         "user": _user(),
         "python": sys.version.split()[0],

@@ -67,7 +67,12 @@ def rebuild_metrics(folder: Path) -> dict[str, Columns]:
     """
     journal_path, csv_path = folder / archive.JOURNAL, folder / archive.METRICS
     if journal_path.exists():
-        columns = columns_from_journal(journal_path)
+        try:
+            columns = columns_from_journal(journal_path)
+        except ValueError:  # not a journal at all: keep it, say so, lose nothing else
+            with open(folder / archive.LOG, "a", encoding="utf-8") as log:
+                log.write(f"WARNING {journal_path.name} is not a metrics journal; left as is\n")
+            columns = {}
     elif csv_path.exists():
         return columns_from_csv(csv_path)
     else:

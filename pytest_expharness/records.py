@@ -14,6 +14,54 @@ from pathlib import Path
 from typing import Any
 
 
+def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Return the plain-data record of a run, from its config and summary (live or on disk)."""
+    header = config.get("experiment", {})
+    parameters = config.get("parameters", {})
+    error = summary.get("error") or {}
+    crash = summary.get("crash") or {}
+    reason = summary.get("reason")
+    if error:
+        reason = f"{error.get('type')}: {error.get('message')}"
+    elif crash:
+        reason = crash.get("reason")
+    metric = header.get("main_metric") or {}
+    return {
+        "experiment": header.get("name"),
+        "session": header.get("session"),
+        "run_id": header.get("run_id"),
+        "path": str(path),
+        "node_id": header.get("node_id"),
+        "status": summary.get("status"),
+        "reason": reason,
+        "testing": bool(header.get("testing")),
+        "axes": {name: parameters.get(name) for name in header.get("axes") or []},
+        "repeat": header.get("repeat", 0),
+        "repeats": header.get("repeats", 1),
+        "seed": header.get("seed"),
+        "duration": summary.get("duration"),
+        "metrics": {name: s.get("final") for name, s in (summary.get("metrics") or {}).items()},
+        "results": {
+            key: value
+            for key, value in (summary.get("results") or {}).items()
+            if key.startswith("results/")
+        },
+        "metric": metric.get("name"),
+        "mode": metric.get("mode", "min"),
+        "source_hash": header.get("source_hash"),
+    }
+
+
+def record_from_folder(path: Path) -> dict[str, Any]:
+    """Return the record of an archived run folder (crashes inferred and recorded)."""
+    from .reading import read_run
+    from .yamltext import load
+
+    summary = read_run(path)
+    config = load((path / "config.yaml").read_text("utf-8"))
+    return make_record(config, summary, path)
+
+
 def summary_lines(records: list[dict[str, Any]], cwd: Path) -> list[str]:
     """Return one line per experiment: how many runs, their statuses, and where they are."""
     by_folder: dict[tuple[str, str], list[dict[str, Any]]] = {}

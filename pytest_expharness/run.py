@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import os
 import socket
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import archive, artifacts, report
+from . import archive, artifacts, records, report
 from .components import Component
 from .flusher import Flusher
 from .session import SessionState
@@ -53,6 +54,9 @@ class Exp:
         self._params = dict(spec.params)
         self.testing: bool = spec.testing
         self.experiment: str = spec.experiment
+        self.seed: int = spec.seed
+        self.repeat: int = spec.repeat
+        self._rng: Any = None
         self._store = DataStore()
         self._components: dict[str, Component] = {}
         self._io_lock = threading.Lock()
@@ -69,7 +73,8 @@ class Exp:
         )
         if settings.debug:
             archive.claim_debug_folder(parent, session.stamp)
-        self.path, self.run_id = archive.make_run_dir(parent, archive.run_id_for(spec.axes))
+        base_id = archive.run_id_for(spec.axes, spec.callspec_id)
+        self.path, self.run_id = archive.make_run_dir(parent, base_id)
         (self.path / archive.ARTIFACTS).mkdir()
         self._tracker = Tracker(self.path, clock=_clock)
         self._hot = self._tracker.hot
@@ -93,6 +98,15 @@ class Exp:
             return params[name]
         known = ", ".join(sorted(params or ())) or "none"
         raise AttributeError(f"exp has no parameter or attribute {name!r}; parameters: {known}")
+
+    @property
+    def rng(self) -> Any:
+        """A numpy Generator seeded with exp.seed, made on first use."""
+        if self._rng is None:
+            import numpy as np
+
+            self._rng = np.random.default_rng(self.seed)
+        return self._rng
 
     # -- data store ----------------------------------------------------------
 
@@ -214,7 +228,7 @@ class Exp:
         with self._io_lock:
             if self._finished:
                 return
-            if self._store.dirty:
+            if self._store.dirty or heartbeat:  # heartbeat: values changed in place too
                 try:
                     tree = self._store.snapshot()
                 except RuntimeError:  # changed while it was read; next time
@@ -224,7 +238,12 @@ class Exp:
                 self._write_summary({"status": "running", "heartbeat": now})
 
     def finish(self, outcome: dict[str, Any]) -> None:
-        """Write the final files of the run: metrics.csv, data, plots, summary, report."""
+        """Write the final files of the run: metrics.csv, data, plots, summary, report.
+
+        Each step that can fail is attempted on its own, so the final summary is
+        always written; a failed step is named in its `problems`. A second Ctrl-C
+        during the slow steps skips them, and is raised again once the summary is safe.
+        """
         if self._finished:
             return
         FLUSHER.unregister(self)
@@ -233,24 +252,32 @@ class Exp:
         self._hot = {}
         self._restore_globals()
         ended = _now()
-        for name in artifacts.close_open_files(self.path):
+        problems: list[str] = []
+        interrupted = False
+
+        def attempt(what: str, step: Callable[[], Any], default: Any = None) -> Any:
+            nonlocal interrupted
+            try:
+                return step()
+            except KeyboardInterrupt:
+                interrupted = True
+                problems.append(f"{what}: skipped after a second Ctrl-C")
+            except Exception as error:
+                problems.append(f"{what}: {type(error).__name__}: {error}")
+            return default
+
+        for name in attempt("closing open artifacts", self._close_artifacts, []):
             self._write_log("WARNING", f"artifact {name} was still open at the end; closed it")
         self._tracker.close()
         columns = self._tracker.columns()
-        archive.atomic_write_text(self.path / archive.METRICS, csv_text(columns))
-        self._tracker.discard_journal()
-        problems: list[str] = []
-        data = self._store.snapshot(problems)
-        for problem in problems:
-            self._write_log("WARNING", f"{problem}; data.json holds its repr")
-        if data:
-            archive.atomic_write_text(self.path / archive.DATA, to_json(data))
+        attempt("metrics.csv", lambda: self._write_metrics(columns))
+        data = attempt("data.json", lambda: self._write_data(problems), {})
         error = outcome.get("error")
         if error and error.get("traceback"):
             self._write_log("ERROR", f"run failed:\n{error['traceback'].rstrip()}")
-        plots, plot_error = report.make_plots(self.path, columns)
-        if plot_error:
-            self._write_log("WARNING", plot_error)
+        plots = attempt("plots", lambda: report.make_plots(self.path, columns), ([], None))
+        if plots[1]:
+            problems.append(plots[1])
         summary = {
             **outcome,
             "ended": _iso(ended),
@@ -260,21 +287,48 @@ class Exp:
             "components": {name: c.record() for name, c in self._components.items()},
             "data_file": archive.DATA if data else None,
             "results": dict(scalars(data)),
-            "artifacts": artifacts.listing(self.path),
-            "plots": plots,
+            "artifacts": attempt("listing artifacts", lambda: artifacts.listing(self.path), []),
+            "plots": plots[0],
+            "problems": problems,
         }
+        for problem in problems:
+            self._write_log("WARNING", problem)
         self._write_summary(summary)
-        self.record = {
-            "experiment": self.experiment,
-            "run_id": self.run_id,
-            "status": outcome["status"],
-            "path": str(self.path),
-            "duration": summary["duration"],
-            "testing": self.testing,
-        }
-        report.write_report(self.path, self._config(), self._summary_base(summary))
+        config = self._config()
+        self.record = records.make_record(config, self._summary_base(summary), self.path)
+        attempt(
+            "REPORT.md", lambda: report.write_report(self.path, config, self._summary_base(summary))
+        )
         self._write_log("INFO", f"run {outcome['status']} in {ended - self.started:.3f} s")
         self._log_file.close()
+        if interrupted:
+            raise KeyboardInterrupt
+
+    def amend(self, outcome: dict[str, Any]) -> None:
+        """Change a finished run's outcome (an error after it ended, in a fixture's teardown)."""
+        path = self.path / archive.SUMMARY
+        summary = {**json.loads(path.read_text("utf-8")), **outcome}
+        archive.write_json(path, summary)
+        config = self._config()
+        self.record = records.make_record(config, summary, self.path)
+        with open(self.path / archive.LOG, "a", encoding="utf-8") as log:
+            log.write(f"ERROR after the run: {outcome.get('error', {}).get('traceback', '')}\n")
+        report.write_report(self.path, config, summary)
+
+    def _close_artifacts(self) -> list[str]:
+        return artifacts.close_open_files(self.path)
+
+    def _write_metrics(self, columns: dict[str, Any]) -> None:
+        archive.atomic_write_text(self.path / archive.METRICS, csv_text(columns))
+        self._tracker.discard_journal()
+
+    def _write_data(self, problems: list[str]) -> dict[str, Any]:
+        found: list[str] = []
+        data = self._store.snapshot(found)
+        problems.extend(f"{problem}; data.json holds its repr" for problem in found)
+        if data:
+            archive.atomic_write_text(self.path / archive.DATA, to_json(data))
+        return data
 
     def _summary_base(self, extra: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -308,6 +362,11 @@ class Exp:
             "base_config": session.overrides.file_path,
             "cli_overrides": {k: encode_param(v) for k, v in spec.applied.items()},
             "axes": list(spec.axes),
+            "repeat": spec.repeat,
+            "repeats": spec.repeats,
+            "seed": spec.seed,
+            "main_metric": {"name": spec.metric, "mode": spec.mode} if spec.metric else None,
+            "source_hash": spec.source_hash,
             "testing": spec.testing,
             "debug": session.settings.debug,
         }

@@ -45,6 +45,8 @@ def read_settings(config: pytest.Config) -> Settings:
     if not root.is_absolute():
         base = Path(config.invocation_params.dir) if config.getoption("exp_root") else rootdir
         root = base / root
+    if root.exists() and not root.is_dir():
+        raise OverrideError(f"--exp-root {root}: exists and is not a folder")
     tags = tuple(dict.fromkeys([*config.getini("exp_tags"), *config.getoption("exp_tags")]))
     return Settings(
         root=root,
@@ -76,7 +78,7 @@ class SessionState:
     def provenance(self) -> dict[str, Any]:
         """Return the session provenance, gathering it on first use."""
         if self._provenance is None:
-            self._provenance = provenance.collect(self.rootdir, self.command)
+            self._provenance = provenance.collect(self.rootdir, self.command, self.settings.root)
         return self._provenance
 
     def for_worker(self) -> dict[str, Any]:

@@ -66,6 +66,7 @@ class RunSpec:
     metric: str | None = None
     mode: str = "min"
     source_hash: str | None = None
+    callspec_id: str | None = None
 
 
 def uses_exp(item: pytest.Item) -> bool:
@@ -254,6 +255,7 @@ def build(
         metric=kwargs.get("metric"),
         mode=mode,
         source_hash=source_hash(getattr(module, "__file__", None)),
+        callspec_id=callspec.id if callspec is not None else None,
     )
 
 

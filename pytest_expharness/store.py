@@ -16,31 +16,29 @@ from pathlib import PurePath
 from typing import Any
 
 
-def encode(value: Any, where: str = "value", problems: list[str] | None = None) -> Any:
+def encode(
+    value: Any,
+    where: str = "value",
+    problems: list[str] | None = None,
+    _open: set[int] | None = None,
+) -> Any:
     """Return a JSON-able copy of value: numpy, Path, datetime and sets included.
 
-    A value with no JSON form raises TypeError naming `where`; given a
-    `problems` list, it is stored as its repr and the problem noted there instead.
+    A value with no JSON form (or one that contains itself) raises TypeError
+    naming `where`; given a `problems` list, it is stored as its repr and the
+    problem noted there instead.
     """
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if not isinstance(key, (str, int, float, bool)):
-                return _unstorable(
-                    value, f"{where}: dict key {key!r} is not a string or number", problems
-                )
-            out[str(key)] = encode(item, f"{where}[{key!r}]", problems)
-        return out
-    if isinstance(value, (list, tuple)):
-        return [encode(item, f"{where}[{i}]", problems) for i, item in enumerate(value)]
-    if isinstance(value, (set, frozenset)):
-        items = [encode(item, where, problems) for item in value]
+    if isinstance(value, (dict, list, tuple, set, frozenset)):
+        inside = set() if _open is None else _open
+        if id(value) in inside:
+            return _unstorable(value, f"{where}: the value contains itself", problems)
+        inside.add(id(value))
         try:
-            return sorted(items)
-        except TypeError:
-            return items
+            return _encode_container(value, where, problems, inside)
+        finally:
+            inside.discard(id(value))
     if isinstance(value, PurePath):
         return str(value)
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
@@ -48,14 +46,32 @@ def encode(value: Any, where: str = "value", problems: list[str] | None = None) 
     if isinstance(value, dt.timedelta):
         return value.total_seconds()
     dtype = getattr(value, "dtype", None)
-    if dtype is not None and hasattr(value, "tolist") and dtype.kind in "biufUSMO":
-        return encode(value.tolist(), where, problems)
+    if getattr(dtype, "kind", None) in tuple("biufUSMO") and hasattr(value, "tolist"):
+        return encode(value.tolist(), where, problems, _open)
     message = (
         f"{where}: cannot store a {type(value).__module__}.{type(value).__qualname__}; "
         "store numbers, strings, lists, dicts, numpy arrays, Path, datetime or sets, "
         "or save it as an artifact with exp.commit_raw / exp.commit_json"
     )
     return _unstorable(value, message, problems)
+
+
+def _encode_container(value: Any, where: str, problems: list[str] | None, inside: set[int]) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, (str, int, float, bool)):
+                message = f"{where}: dict key {key!r} is not a string or number"
+                return _unstorable(value, message, problems)
+            out[str(key)] = encode(item, f"{where}[{key!r}]", problems, inside)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [encode(item, f"{where}[{i}]", problems, inside) for i, item in enumerate(value)]
+    items = [encode(item, where, problems, inside) for item in value]
+    try:
+        return sorted(items)
+    except TypeError:
+        return items
 
 
 def _unstorable(value: Any, message: str, problems: list[str] | None) -> Any:
@@ -96,10 +112,7 @@ class DataStore:
 
     def __setitem__(self, key: str, value: Any) -> None:
         parts = split_key(key)
-        try:
-            encode(value, f"exp[{key!r}]")
-        except RecursionError:
-            raise TypeError(f"exp[{key!r}]: the value refers to itself") from None
+        encode(value, f"exp[{key!r}]")
         value = _own_dicts(value)
         with self.lock:
             node = self.live

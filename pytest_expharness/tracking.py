@@ -108,7 +108,10 @@ class Tracker:
         png = image_png(image)
         target = self.folder / archive.TRACKED / Path(*name.split("/"))
         target.mkdir(parents=True, exist_ok=True)
-        archive.atomic_write_bytes(target / f"{label:06d}.png", png)
+        path, n = target / f"{label:06d}.png", 1
+        while path.exists():  # a second frame at the same step is kept beside the first
+            path, n = target / f"{label:06d}-{n}.png", n + 1
+        archive.atomic_write_bytes(path, png)
         self.frames[name] = index + 1
 
     # -- the flusher's side ----------------------------------------------------
@@ -149,7 +152,13 @@ class Tracker:
         return self._journal
 
     def close(self) -> None:
-        """Stop flushing; the run writes metrics.csv from memory next, so no last flush."""
+        """Stop flushing, after a last flush if the run is long enough to have a journal.
+
+        A short run (no journal yet) writes metrics.csv from memory right after;
+        a long one keeps its journal complete in case that is interrupted.
+        """
+        if self._journal is not None:
+            self.flush()
         with self._lock:
             self._closed = True
             if self._journal is not None:
@@ -167,11 +176,14 @@ def _as_step(name: str, step: Any) -> int:
 
 
 def _as_number(value: Any) -> float | None:
-    if isinstance(value, (int, float)):  # bool is an int
-        return float(value)
-    dtype = getattr(value, "dtype", None)
-    if dtype is not None and getattr(value, "ndim", None) == 0 and dtype.kind in "biuf":
-        return float(value)
+    try:
+        if isinstance(value, (int, float)):  # bool is an int
+            return float(value)
+        kind = getattr(getattr(value, "dtype", None), "kind", None)
+        if kind is not None and kind in "biuf" and getattr(value, "ndim", None) == 0:
+            return float(value)
+    except OverflowError:
+        return None
     return None
 
 
@@ -180,8 +192,8 @@ def _is_image(value: Any) -> bool:
     if figure_module is not None and isinstance(value, figure_module.Figure):
         return True
     shape = getattr(value, "shape", None)
-    dtype = getattr(value, "dtype", None)
-    if shape is None or dtype is None or dtype.kind not in "biuf":
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if shape is None or kind is None or kind not in "biuf":
         return False
     return (len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4))) and min(shape[:2]) > 1
 
