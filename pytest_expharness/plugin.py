@@ -23,6 +23,7 @@ RECORDS = pytest.StashKey[list[dict[str, Any]]]()
 RUN = pytest.StashKey[Any]()
 OUTCOME = pytest.StashKey[dict[str, Any]]()
 USAGE_ERROR = pytest.StashKey[str]()
+TABLES = pytest.StashKey[list[Any]]()
 WORKER_USAGE_ERROR = "expharness_usage_error"
 RECORD_PROPERTY = "expharness_run"
 
@@ -130,26 +131,71 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput") and config.pluginmanager.has_plugin("dsession")
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Report a usage error found by xdist workers as pytest reports its own."""
-    message = session.config.stash.get(USAGE_ERROR, None)
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write every sweep's comparison table (controller or lone process), whatever happened.
+
+    Also reports a usage error that xdist workers found, as pytest reports its own.
+    """
+    config = session.config
+    message = config.stash.get(USAGE_ERROR, None)
     if message is not None:
         import sys
 
         print(f"ERROR: {message}", file=sys.stderr)
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        return
+    records = config.stash.get(RECORDS, [])
+    state = config.stash.get(STATE, None)
+    if hasattr(config, "workerinput") or state is None:
+        return
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or state.interrupted
+    if not records and not interrupted:
+        return
+    from .sweepfiles import write_sweeps
+
+    config.stash[TABLES] = write_sweeps(records, state.settings.root, state.stamp, interrupted)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Add the points of --sweep axes and repeats to an experiment's grid."""
+    if "exp" not in metafunc.fixturenames:
+        return
+    from . import spec
+
+    config = metafunc.config
+    mark = metafunc.definition.get_closest_marker(spec.MARKER)
+    kwargs = dict(mark.kwargs) if mark is not None else {}
+    state = config.stash.get(STATE, None)
+    sweep = state.overrides.sweep if state is not None else {}
+    try:
+        repeats = spec.repeats_of(
+            kwargs, config.getoption("exp_repeats"), metafunc.definition.nodeid
+        )
+    except spec.SpecError:
+        return  # reported as a usage error when the items are checked
+    declared = spec.declared_names(metafunc.module, metafunc.cls)
+    found = spec.sweep_points(declared, sweep, repeats)
+    if found is not None:
+        metafunc.parametrize(spec.POINT, found[0], ids=found[1])
 
 
 @pytest.fixture
-def exp(request: pytest.FixtureRequest) -> Iterator[Any]:
+def _expharness_point(request: pytest.FixtureRequest) -> Any:
+    """The --sweep values and repeat index of this run (parametrized by the plugin)."""
+    return getattr(request, "param", None)
+
+
+@pytest.fixture
+def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]:
     """One experiment run with its own folder under the archive root."""
     from . import outcomes, spec
     from .run import Exp
 
     item = request.node
     state = _state(request.config)
-    run = Exp(spec.build(item, state.overrides, state.settings.testing), state)
+    built = spec.build(item, state.overrides, state.settings.testing, state.settings.repeats)
+    run = Exp(built, state)
     item.stash[RUN] = run
     try:
         yield run
@@ -217,14 +263,21 @@ class _RecordCollector:
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """Say where this session's runs were archived."""
-    found = config.stash.get(RECORDS, [])
-    if not found or hasattr(config, "workerinput"):
+    """Print each sweep's comparison table and where its files are."""
+    tables = config.stash.get(TABLES, [])
+    if not tables or hasattr(config, "workerinput"):
         return
-    from pathlib import Path
+    import os
 
-    from .records import summary_lines
+    from .sweepfiles import TERMINAL_ROWS, render, title
 
+    here = str(config.invocation_params.dir)
     terminalreporter.section("experiments")
-    for line in summary_lines(found, Path(config.invocation_params.dir)):
-        terminalreporter.write_line(line)
+    for table in tables:
+        where = (
+            os.path.relpath(table.folder, here) if table.folder.startswith(here) else table.folder
+        )
+        terminalreporter.write_line("")
+        terminalreporter.write_line(title(table), bold=True)
+        terminalreporter.write_line(render(table, "simple", TERMINAL_ROWS))
+        terminalreporter.write_line(f"-> {where}/comparison.md (.csv, .json)")

@@ -1,4 +1,4 @@
-"""The end-of-session summary of run records.
+"""Run records: the plain data a finished run sends to the controller.
 
 A finished run's record (plain JSON-able data) rides on its teardown report's
 `user_properties`, which pytest-xdist carries from the workers; the controller,
@@ -8,8 +8,6 @@ file is written by a worker.
 
 from __future__ import annotations
 
-import os
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -60,18 +58,3 @@ def record_from_folder(path: Path) -> dict[str, Any]:
     summary = read_run(path)
     config = load((path / "config.yaml").read_text("utf-8"))
     return make_record(config, summary, path)
-
-
-def summary_lines(records: list[dict[str, Any]], cwd: Path) -> list[str]:
-    """Return one line per experiment: how many runs, their statuses, and where they are."""
-    by_folder: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for record in records:
-        folder = str(Path(record["path"]).parent)
-        by_folder.setdefault((record["experiment"], folder), []).append(record)
-    lines = []
-    for (experiment, folder), runs in sorted(by_folder.items()):
-        counts = Counter(r["status"] for r in runs)
-        states = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        where = os.path.relpath(folder, cwd) if folder.startswith(str(cwd)) else folder
-        lines.append(f"{experiment}: {len(runs)} run{'s' * (len(runs) != 1)} ({states}) in {where}")
-    return lines

@@ -73,7 +73,8 @@ class Exp:
         )
         if settings.debug:
             archive.claim_debug_folder(parent, session.stamp)
-        base_id = archive.run_id_for(spec.axes, spec.callspec_id)
+        id_axes = {**spec.axes, "rep": spec.repeat} if spec.repeats > 1 else spec.axes
+        base_id = archive.run_id_for(id_axes, spec.callspec_id)
         self.path, self.run_id = archive.make_run_dir(parent, base_id)
         (self.path / archive.ARTIFACTS).mkdir()
         self._tracker = Tracker(self.path, clock=_clock)

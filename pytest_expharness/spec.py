@@ -102,8 +102,8 @@ def experiment_name(item: pytest.Item, kwargs: dict[str, Any]) -> str:
     return name
 
 
-def declared_params(item: pytest.Item) -> dict[str, P.Param]:
-    """Return the parameters the item's module and class declare."""
+def declared_params(item: Any) -> dict[str, P.Param]:
+    """Return the parameters the item's (or metafunc's) module and class declare."""
     module = getattr(item, "module", None)
     found = P.module_params(module) if module is not None else {}
     cls = getattr(item, "cls", None)
@@ -132,6 +132,17 @@ def _signature_names(item: pytest.Item) -> tuple[str, ...]:
     if code is None:
         return ()
     return tuple(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+
+
+def declared_names(module: Any, cls: Any) -> list[str]:
+    """Return the names of the parameters a module and class declare."""
+
+    class _Where:
+        pass
+
+    where = _Where()
+    where.module, where.cls = module, cls  # type: ignore[attr-defined]
+    return list(declared_params(where))
 
 
 def repeats_of(kwargs: dict[str, Any], option: int | None, where: str) -> int:
