@@ -22,6 +22,7 @@ STATE = pytest.StashKey["SessionState"]()
 RECORDS = pytest.StashKey[list[dict[str, Any]]]()
 RUN = pytest.StashKey[Any]()
 OUTCOME = pytest.StashKey[dict[str, Any]]()
+REUSED = pytest.StashKey[dict[str, Any]]()
 USAGE_ERROR = pytest.StashKey[str]()
 TABLES = pytest.StashKey[list[Any]]()
 WORKER_USAGE_ERROR = "expharness_usage_error"
@@ -195,6 +196,8 @@ def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]
     item = request.node
     state = _state(request.config)
     built = spec.build(item, state.overrides, state.settings.testing, state.settings.repeats)
+    if state.settings.resume:
+        _reuse_if_done(item, built, state)
     run = Exp(built, state)
     item.stash[RUN] = run
     try:
@@ -202,6 +205,27 @@ def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]
     finally:
         default = outcomes.INTERRUPTED if state.interrupted else outcomes.NOT_CALLED
         run.finish(item.stash.get(OUTCOME, None) or default)
+
+
+def _reuse_if_done(item: pytest.Item, built: Any, state: SessionState) -> None:
+    """Skip a grid point that has a completed run already, sending that run's record."""
+    from . import archive, resume
+    from .run import encode_param
+
+    params = {name: encode_param(value) for name, value in built.params.items()}
+    index = state.resume_index()
+    found = index.find(built.experiment, built.testing, params, built.repeat, built.source_hash)
+    if found is None:
+        return
+    sweep = archive.experiment_parent(
+        state.settings.root,
+        built.experiment,
+        state.stamp,
+        testing=built.testing,
+        debug=state.settings.debug,
+    )
+    item.stash[REUSED] = resume.reused_record(found, sweep)
+    pytest.skip(f"reused: completed run {found}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -212,6 +236,8 @@ def pytest_runtest_makereport(
     report = yield
     run = item.stash.get(RUN, None)
     if run is None:
+        if call.when == "teardown" and REUSED in item.stash:
+            report.user_properties.append((RECORD_PROPERTY, item.stash[REUSED]))
         return report
     if call.when == "call" or (report.failed and OUTCOME not in item.stash):
         from . import outcomes

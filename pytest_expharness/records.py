@@ -29,6 +29,7 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
         "session": header.get("session"),
         "run_id": header.get("run_id"),
         "path": str(path),
+        "sweep": str(path.parent),
         "node_id": header.get("node_id"),
         "status": summary.get("status"),
         "reason": reason,

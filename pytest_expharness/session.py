@@ -74,6 +74,15 @@ class SessionState:
     is_worker: bool = False
     interrupted: bool = False
     _provenance: dict[str, Any] | None = None
+    _resume: Any = None
+
+    def resume_index(self) -> Any:
+        """Return this process's index of completed runs (for --exp-resume)."""
+        if self._resume is None:
+            from .resume import ResumeIndex
+
+            self._resume = ResumeIndex(self.settings.root, self.stamp)
+        return self._resume
 
     def provenance(self) -> dict[str, Any]:
         """Return the session provenance, gathering it on first use."""

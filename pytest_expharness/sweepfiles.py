@@ -24,7 +24,7 @@ def group(records: list[dict[str, Any]]) -> dict[Path, list[dict[str, Any]]]:
     """Group run records by sweep folder (<root>/<experiment>/<session>)."""
     sweeps: dict[Path, list[dict[str, Any]]] = {}
     for record in records:
-        sweeps.setdefault(Path(record["path"]).parent, []).append(record)
+        sweeps.setdefault(Path(record["sweep"]), []).append(record)
     return sweeps
 
 
@@ -39,6 +39,8 @@ def fill_gaps(
         folders.update(p for p in base.glob(f"*/{stamp}") if p.is_dir())
     for folder in folders:
         known = {Path(r["path"]).name for r in sweeps.get(folder, [])}
+        if not folder.is_dir():
+            continue
         for run in sorted(folder.iterdir()):
             if run.name in known or not archive.is_run_folder(run):
                 continue
@@ -131,6 +133,7 @@ def markdown(table: SweepTable) -> str:
 def write(table: SweepTable) -> None:
     """Write comparison.csv, comparison.md and comparison.json into the sweep folder."""
     folder = Path(table.folder)
+    folder.mkdir(parents=True, exist_ok=True)  # every point reused: no run made it
     archive.atomic_write_text(folder / "comparison.csv", csv_text(table))
     archive.atomic_write_text(folder / "comparison.md", markdown(table))
     archive.write_json(folder / "comparison.json", table.as_json())

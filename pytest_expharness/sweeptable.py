@@ -14,7 +14,6 @@ import contextlib
 import math
 import statistics
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 OK_STATUSES = ("completed", "reused")
@@ -94,7 +93,7 @@ def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTabl
     table = SweepTable(
         experiment=first["experiment"],
         session=first["session"],
-        folder=str(Path(first["path"]).parent),
+        folder=str(first["sweep"]),
         testing=bool(first.get("testing")),
         interrupted=interrupted,
         axes=axes,

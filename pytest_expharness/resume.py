@@ -1,0 +1,78 @@
+"""--exp-resume: finding an archived, completed run of the same grid point.
+
+A point is the same when the experiment name, the resolved parameters, the
+repeat index and the hash of the experiment's module all match. Each process
+scans an experiment's archived run folders once, on its first lookup.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from . import archive
+from .records import record_from_folder
+from .yamltext import load
+
+
+def point_key(params: dict[str, Any], repeat: int, source: str | None) -> str:
+    """Return the identity of a grid point, as text."""
+    return json.dumps(
+        {"params": params, "repeat": repeat, "source": source}, sort_keys=True, default=repr
+    )
+
+
+class ResumeIndex:
+    """Completed runs of each experiment under one archive root, by grid point."""
+
+    def __init__(self, root: Path, stamp: str) -> None:
+        self.root = root
+        self.stamp = stamp
+        self._found: dict[tuple[str, bool], dict[str, Path]] = {}
+
+    def find(
+        self,
+        experiment: str,
+        testing: bool,
+        params: dict[str, Any],
+        repeat: int,
+        source: str | None,
+    ) -> Path | None:
+        """Return the newest completed run of this point, if there is one."""
+        key = (experiment, testing)
+        if key not in self._found:
+            self._found[key] = self._scan(experiment, testing)
+        return self._found[key].get(point_key(params, repeat, source))
+
+    def _scan(self, experiment: str, testing: bool) -> dict[str, Path]:
+        base = self.root / archive.TESTING_DIR if testing else self.root
+        found: dict[str, tuple[str, Path]] = {}
+        for summary_path in base.glob(f"{archive.safe_name(experiment)}/*/*/{archive.SUMMARY}"):
+            folder = summary_path.parent
+            if folder.parent.name in (self.stamp, archive.DEBUG_DIR):
+                continue
+            try:
+                summary = json.loads(summary_path.read_text("utf-8"))
+                if summary.get("status") != "completed":
+                    continue
+                config = load((folder / archive.CONFIG).read_text("utf-8"))
+            except (OSError, ValueError):
+                continue
+            header = config.get("experiment", {})
+            if header.get("name") != experiment:
+                continue
+            key = point_key(
+                config.get("parameters", {}), header.get("repeat", 0), header.get("source_hash")
+            )
+            started = str(summary.get("started", ""))
+            if key not in found or started > found[key][0]:
+                found[key] = (started, folder)
+        return {key: folder for key, (_, folder) in found.items()}
+
+
+def reused_record(folder: Path, sweep: Path) -> dict[str, Any]:
+    """Return the record of an archived run reused in the sweep at `sweep`."""
+    record = record_from_folder(folder)
+    record.update(status="reused", reason=f"from session {folder.parent.name}", sweep=str(sweep))
+    return record
