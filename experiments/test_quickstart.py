@@ -42,7 +42,9 @@ def log_loss(weights: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
-@pytest.mark.experiment(tags=["demo"], testing={"N_SAMPLES": 400, "EPOCHS": 8})
+@pytest.mark.experiment(
+    tags=["demo"], metric="loss/test", mode="min", testing={"N_SAMPLES": 400, "EPOCHS": 8}
+)
 @pytest.mark.parametrize("learning_rate", [0.003, 0.03, 0.3])
 def test_quickstart(exp, learning_rate: float) -> None:
     """Logistic regression on two Gaussian classes; which learning rate converges best?"""

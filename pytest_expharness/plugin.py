@@ -299,11 +299,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
     here = str(config.invocation_params.dir)
     terminalreporter.section("experiments")
-    for table in tables:
+    for i, table in enumerate(tables):
         where = (
             os.path.relpath(table.folder, here) if table.folder.startswith(here) else table.folder
         )
-        terminalreporter.write_line("")
+        if i:
+            terminalreporter.write_line("")
         terminalreporter.write_line(title(table), bold=True)
         terminalreporter.write_line(render(table, "simple", TERMINAL_ROWS))
         terminalreporter.write_line(f"-> {where}/comparison.md (.csv, .json)")
