@@ -40,22 +40,18 @@ def git_state(cwd: Path, archive_root: Path | None = None) -> dict[str, Any]:
         return {"git_commit": None, "git_branch": None, "git_dirty": None}
     branch = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
     top = _git(cwd, "rev-parse", "--show-toplevel")
-    status = _git(cwd, "status", "--porcelain", "--untracked-files=normal")
-    skip = None
+    exclude: list[str] = []
     if archive_root is not None and top:
         try:
-            skip = archive_root.resolve().relative_to(Path(top).resolve()).as_posix() + "/"
-        except ValueError:
-            skip = None
-    changes = [
-        line
-        for line in (status or "").splitlines()
-        if not (skip and line[3:].strip('"').startswith(skip))
-    ]
+            inside = archive_root.resolve().relative_to(Path(top).resolve()).as_posix()
+            exclude = ["--", f":(top,exclude){inside}"]
+        except ValueError:  # the archive lies outside the repository
+            exclude = []
+    status = _git(cwd, "status", "--porcelain", "--untracked-files=normal", *exclude)
     return {
         "git_commit": commit,
         "git_branch": branch,
-        "git_dirty": bool(changes) if status is not None else None,
+        "git_dirty": bool(status) if status is not None else None,
     }
 
 

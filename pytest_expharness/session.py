@@ -45,8 +45,12 @@ def read_settings(config: pytest.Config) -> Settings:
     if not root.is_absolute():
         base = Path(config.invocation_params.dir) if config.getoption("exp_root") else rootdir
         root = base / root
-    if root.exists() and not root.is_dir():
-        raise OverrideError(f"--exp-root {root}: exists and is not a folder")
+    for folder in (root, *root.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                what = "exists" if folder == root else f"lies inside {folder}, which exists"
+                raise OverrideError(f"--exp-root {root}: {what} and is not a folder")
+            break
     tags = tuple(dict.fromkeys([*config.getini("exp_tags"), *config.getoption("exp_tags")]))
     return Settings(
         root=root,

@@ -110,7 +110,8 @@ def title(table: SweepTable) -> str:
     for row in table.rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     states = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    parts = [f"{table.experiment}: {len(table.rows)} runs ({states})"]
+    runs = f"{len(table.rows)} run{'' if len(table.rows) == 1 else 's'}"
+    parts = [f"{table.experiment}: {runs} ({states})"]
     if table.metric:
         parts.append(f"main metric {table.metric} ({table.mode})")
         if table.metric_column is None:
