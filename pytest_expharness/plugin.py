@@ -109,6 +109,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Refuse bad overrides and bad experiment markers before any run starts."""
     has_overrides = config.stash.get(STATE, None) is not None
     if has_overrides or any("exp" in getattr(item, "fixturenames", ()) for item in items):
+        from .spec import remember_order
+
+        remember_order(items)
         _check(config, items)
 
 
@@ -150,7 +153,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = config.stash.get(STATE, None)
     if hasattr(config, "workerinput") or state is None:
         return
-    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or state.interrupted
+    stopped_early = bool(session.shouldstop or session.shouldfail)  # -x, --maxfail
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or state.interrupted or stopped_early
     if not records and not interrupted:
         return
     from .sweepfiles import write_sweeps

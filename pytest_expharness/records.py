@@ -35,6 +35,7 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
         "reason": reason,
         "testing": bool(header.get("testing")),
         "axes": {name: parameters.get(name) for name in header.get("axes") or []},
+        "order": header.get("order", 0),
         "repeat": header.get("repeat", 0),
         "repeats": header.get("repeats", 1),
         "seed": header.get("seed"),

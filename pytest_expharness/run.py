@@ -363,6 +363,7 @@ class Exp:
             "base_config": session.overrides.file_path,
             "cli_overrides": {k: encode_param(v) for k, v in spec.applied.items()},
             "axes": list(spec.axes),
+            "order": spec.order,
             "repeat": spec.repeat,
             "repeats": spec.repeats,
             "seed": spec.seed,

@@ -67,6 +67,7 @@ class RunSpec:
     mode: str = "min"
     source_hash: str | None = None
     callspec_id: str | None = None
+    order: int = 0
 
 
 def uses_exp(item: pytest.Item) -> bool:
@@ -171,22 +172,32 @@ def sweep_points(
     return points, ids
 
 
-_SOURCE_HASHES: dict[str, str] = {}
+_ORDER: dict[str, int] = {}
+
+
+def remember_order(items: Sequence[pytest.Item]) -> None:
+    """Remember the collection order, which sweep tables keep where no metric decides."""
+    _ORDER.clear()
+    _ORDER.update((item.nodeid, i) for i, item in enumerate(items))
+
+
+_SOURCE_HASHES: dict[tuple[str, int, int], str] = {}
 
 
 def source_hash(path: str | None) -> str | None:
-    """Return the sha256 of an experiment module's source (cached per process)."""
+    """Return the sha256 of an experiment module's source (cached while the file is unchanged)."""
     if path is None:
         return None
-    found = _SOURCE_HASHES.get(path)
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    found = _SOURCE_HASHES.get(key)
     if found is None:
         import hashlib
 
-        try:
-            found = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        except OSError:
-            return None
-        _SOURCE_HASHES[path] = found
+        found = _SOURCE_HASHES[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return found
 
 
@@ -267,6 +278,7 @@ def build(
         mode=mode,
         source_hash=source_hash(getattr(module, "__file__", None)),
         callspec_id=callspec.id if callspec is not None else None,
+        order=_ORDER.get(item.nodeid, 0),
     )
 
 
@@ -309,8 +321,9 @@ def check_overrides(
                 if key in overrides.from_cli
                 else "--exp-config"
             )
+            count = len({item.nodeid.split("[")[0] for item in experiments})
             where = (
-                f"any of the {len(experiments)} selected experiments"
+                f"any of the {count} selected experiment{'s' * (count != 1)}"
                 if experiments
                 else "any selected experiment (none of the selected tests uses the exp fixture)"
             )

@@ -64,6 +64,7 @@ def _number(value: Any) -> float | None:
 
 def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTable:
     """Build the table of one sweep from its run records."""
+    records = sorted(records, key=lambda r: (r.get("order", 0), r.get("repeat", 0), r["run_id"]))
     first = records[0]
     axes: list[str] = []
     for record in records:
