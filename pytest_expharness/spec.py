@@ -323,7 +323,9 @@ def check_overrides(
             )
             count = len({item.nodeid.split("[")[0] for item in experiments})
             where = (
-                f"any of the {count} selected experiment{'s' * (count != 1)}"
+                "the selected experiment"
+                if count == 1
+                else f"any of the {count} selected experiments"
                 if experiments
                 else "any selected experiment (none of the selected tests uses the exp fixture)"
             )
