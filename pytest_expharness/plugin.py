@@ -94,16 +94,6 @@ class _XdistHooks:
             report.user_properties.append((RECORD_PROPERTY, record))
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection(session: pytest.Session) -> None:
-    """Under xdist the controller collects nothing; collect here to check overrides first."""
-    config = session.config
-    state = config.stash.get(STATE, None)
-    if state is not None and state.overrides.any() and _is_xdist_controller(config):
-        _check(config, session.perform_collect())
-        session.items = []
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Refuse bad overrides and bad experiment markers before any run starts."""
@@ -129,10 +119,6 @@ def _check(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
         # controller, which reports the usage error as pytest would without xdist.
         workeroutput[WORKER_USAGE_ERROR] = str(error)
         items.clear()
-
-
-def _is_xdist_controller(config: pytest.Config) -> bool:
-    return not hasattr(config, "workerinput") and config.pluginmanager.has_plugin("dsession")
 
 
 @pytest.hookimpl(tryfirst=True)
