@@ -298,6 +298,21 @@ def _docstring(item: pytest.Item) -> str | None:
     return doc or None
 
 
+def _check_names(experiments: Sequence[pytest.Item]) -> None:
+    """Refuse two different test functions that would share one experiment name (and table)."""
+    owners: dict[str, str] = {}
+    for item in experiments:
+        name = experiment_name(item, marker_kwargs(item))
+        owner = item.nodeid.split("[")[0]
+        first = owners.setdefault(name, owner)
+        if first != owner:
+            raise SpecError(
+                f"experiment name {name!r} is used by both {first} and {owner}; their runs "
+                "would share one folder and one table: name one with "
+                "@pytest.mark.experiment(name=...)"
+            )
+
+
 def check_overrides(
     items: Sequence[pytest.Item],
     overrides: Overrides,
@@ -306,6 +321,7 @@ def check_overrides(
 ) -> None:
     """Check every override against the selected experiments; raise SpecError if any is wrong."""
     experiments = [item for item in items if uses_exp(item)]
+    _check_names(experiments)
     known: set[str] = set()
     for item in experiments:
         if overrides.any() or testing:

@@ -304,3 +304,20 @@ def test_exponent_floats_are_numbers_quoted_ones_strings(
     )
     result.assert_outcomes(passed=1)
     assert archive.data(archive.run()) == {"v": [0.001, 0.0005, "1e-3"]}
+
+
+@pytest.mark.parametrize("mode", XDIST_MODES)
+def test_two_functions_cannot_share_an_experiment_name(
+    pytester: pytest.Pytester, mode: list[str]
+) -> None:
+    pytester.makepyfile(
+        test_a="def test_train(exp):\n    pass\n", test_b="def test_train(exp):\n    pass\n"
+    )
+    result = pytester.runpytest(*mode)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert (
+        "experiment name 'train' is used by both test_a.py::test_train and test_b.py::test_train"
+        in result.stderr.str()
+    )
+    assert not (pytester.path / "results").exists()
+    pytester.runpytest(*mode, "test_a.py").assert_outcomes(passed=1)
