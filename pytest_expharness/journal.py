@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import pickle
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -51,38 +52,53 @@ class _PlainUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"journal refers to {module}.{name}: not allowed")
 
 
+def iter_journal(path: Path) -> Iterator[tuple[str, list[Any]]]:
+    """Yield (series name, flat chunk) for every complete record, reading as it goes.
+
+    A series' first record yields an empty chunk, so series with no points show.
+    Raises ValueError for a file that is not a journal; a torn end is dropped.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(len(MAGIC))
+        if len(head) < len(MAGIC) and MAGIC.startswith(head):
+            return  # created, but the process died before anything reached it
+        if head != MAGIC:
+            raise ValueError(f"{path}: not a metrics journal")
+        names: dict[int, str] = {}
+        while True:
+            kind = handle.read(1)
+            if kind == b"S":
+                rest = handle.read(_SERIES.size - 1)
+                if len(rest) < _SERIES.size - 1:
+                    return
+                _, sid, length = _SERIES.unpack(kind + rest)
+                raw = handle.read(length)
+                if len(raw) < length:
+                    return
+                names[sid] = raw.decode("utf-8")
+                yield names[sid], []
+            elif kind == b"C":
+                rest = handle.read(_CHUNK.size - 1)
+                if len(rest) < _CHUNK.size - 1:
+                    return
+                _, sid, length = _CHUNK.unpack(kind + rest)
+                payload = handle.read(length)
+                if len(payload) < length or sid not in names:
+                    return
+                try:
+                    chunk = _PlainUnpickler(io.BytesIO(payload)).load()
+                except (pickle.UnpicklingError, EOFError, ValueError):
+                    return
+                if not isinstance(chunk, list) or len(chunk) % 3:
+                    return
+                yield names[sid], chunk
+            else:
+                return
+
+
 def read_journal(path: Path) -> dict[str, list[Any]]:
     """Return series name -> flat [value, step, time, ...] from every complete record."""
-    data = path.read_bytes()
-    if len(data) < len(MAGIC) and MAGIC.startswith(data):
-        return {}  # created, but the process died before anything reached it
-    if not data.startswith(MAGIC):
-        raise ValueError(f"{path}: not a metrics journal")
-    names: dict[int, str] = {}
     out: dict[str, list[Any]] = {}
-    pos, end = len(MAGIC), len(data)
-    while pos < end:
-        kind = data[pos : pos + 1]
-        if kind == b"S" and pos + _SERIES.size <= end:
-            _, sid, length = _SERIES.unpack_from(data, pos)
-            stop = pos + _SERIES.size + length
-            if stop > end:
-                break
-            names[sid] = data[pos + _SERIES.size : stop].decode("utf-8")
-            out.setdefault(names[sid], [])
-        elif kind == b"C" and pos + _CHUNK.size <= end:
-            _, sid, length = _CHUNK.unpack_from(data, pos)
-            stop = pos + _CHUNK.size + length
-            if stop > end or sid not in names:
-                break
-            try:
-                chunk = _PlainUnpickler(io.BytesIO(data[pos + _CHUNK.size : stop])).load()
-            except (pickle.UnpicklingError, EOFError, ValueError):
-                break
-            if not isinstance(chunk, list) or len(chunk) % 3:
-                break
-            out[names[sid]].extend(chunk)
-        else:
-            break
-        pos = stop
+    for name, chunk in iter_journal(path):
+        out.setdefault(name, []).extend(chunk)
     return out

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import archive
-from .tracking import Columns, columns_from_csv, columns_from_journal, csv_text, series_stats
+from .tracking import Columns, columns_from_csv, csv_text, rebuild_from_journal, series_stats
 
 STALE_AFTER = 60.0
 
@@ -68,17 +68,14 @@ def rebuild_metrics(folder: Path) -> dict[str, Columns]:
     journal_path, csv_path = folder / archive.JOURNAL, folder / archive.METRICS
     if journal_path.exists():
         try:
-            columns = columns_from_journal(journal_path)
+            return rebuild_from_journal(journal_path, csv_path)
         except ValueError:  # not a journal at all: keep it, say so, lose nothing else
             with open(folder / archive.LOG, "a", encoding="utf-8") as log:
                 log.write(f"WARNING {journal_path.name} is not a metrics journal; left as is\n")
-            columns = {}
     elif csv_path.exists():
         return columns_from_csv(csv_path)
-    else:
-        columns = {}
-    archive.atomic_write_text(csv_path, csv_text(columns))
-    return columns
+    archive.atomic_write_text(csv_path, csv_text({}))
+    return {}
 
 
 def mark_crashed(folder: Path, reason: str, **details: Any) -> dict[str, Any]:

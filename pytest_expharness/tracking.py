@@ -11,11 +11,13 @@ from __future__ import annotations
 import io
 import math
 import operator
+import os
 import re
 import sys
 import threading
 import time
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, MutableSequence, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -40,14 +42,15 @@ def check_name(name: object) -> str:
 
 
 class Columns:
-    """The points of one series, as the lists the CSV, stats and plots read."""
+    """The points of one series: lists for a finished run, compact arrays for a rebuilt one."""
 
     def __init__(self, flat: list[Any]) -> None:
-        self.values: list[float] = flat[0::3]
-        self.times: list[float] = flat[2::3]
+        self.values: MutableSequence[float] = flat[0::3]
+        self.times: MutableSequence[float] = flat[2::3]
         steps = flat[1::3]
+        self.steps: Sequence[int]
         if steps.count(None) == len(steps):
-            self.steps: list[int] | range = range(len(steps))
+            self.steps = range(len(steps))
         else:  # an automatic step follows the step before it
             resolved, previous = [], -1
             for step in steps:
@@ -57,6 +60,25 @@ class Columns:
 
     def __len__(self) -> int:
         return len(self.values)
+
+    @classmethod
+    def compact(cls) -> Columns:
+        """Empty columns held as arrays (8 bytes a number), filled with `extend`."""
+        cols = cls([])
+        cols.values, cols.times, cols.steps = array("d"), array("d"), array("q")
+        return cols
+
+    def extend(self, flat: list[Any]) -> list[int]:
+        """Append a flat chunk to compact columns; return its resolved steps."""
+        steps, previous = [], self.steps[-1] if len(self.steps) else -1
+        for step in flat[1::3]:
+            previous = previous + 1 if step is None else step
+            steps.append(previous)
+        assert isinstance(self.steps, array), "extend() is for compact columns"
+        self.values.extend(array("d", flat[0::3]))
+        self.times.extend(array("d", flat[2::3]))
+        self.steps.extend(steps)
+        return steps
 
 
 class Tracker:
@@ -263,6 +285,39 @@ def columns_from_csv(path: Path) -> dict[str, Columns]:
     return {name: Columns(points) for name, points in flat.items()}
 
 
-def columns_from_journal(path: Path) -> dict[str, Columns]:
-    """Rebuild series columns from a journal left by a run that died."""
-    return {name: Columns(flat) for name, flat in journal.read_journal(path).items()}
+def rebuild_from_journal(path: Path, csv_path: Path) -> dict[str, Columns]:
+    """Write metrics.csv from the journal of a run that died, chunk by chunk; return the series.
+
+    Points are kept as compact arrays only (a journal can hold hundreds of
+    millions of them), and CSV lines go to one temporary file per series,
+    joined at the end so the CSV is grouped by series as a finished run's is.
+    """
+    import shutil
+    import tempfile
+
+    columns: dict[str, Columns] = {}
+    with tempfile.TemporaryDirectory(dir=csv_path.parent) as tmp:
+        parts: dict[str, Any] = {}
+        try:
+            for name, chunk in journal.iter_journal(path):
+                cols = columns.get(name)
+                if cols is None:
+                    cols = columns[name] = Columns.compact()
+                    parts[name] = open(Path(tmp) / f"{len(parts)}.csv", "w", encoding="utf-8")  # noqa: SIM115
+                steps = cols.extend(chunk)
+                prefix = f",{name},"
+                parts[name].writelines(
+                    f"{s}{prefix}{v!r},{t!r}\n"
+                    for s, v, t in zip(steps, chunk[0::3], chunk[2::3], strict=True)
+                )
+        finally:
+            for handle in parts.values():
+                handle.close()
+        out = Path(tmp) / "metrics.csv"
+        with open(out, "w", encoding="utf-8") as target:
+            target.write("step,name,value,time\n")
+            for i in range(len(parts)):
+                with open(Path(tmp) / f"{i}.csv", encoding="utf-8") as part:
+                    shutil.copyfileobj(part, target)
+        os.replace(out, csv_path)
+    return columns
