@@ -48,7 +48,7 @@ def log_loss(weights: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
 @pytest.mark.parametrize("learning_rate", [0.003, 0.03, 0.3])
 def test_quickstart(exp, learning_rate: float) -> None:
     """Logistic regression on two Gaussian classes; which learning rate converges best?"""
-    rng = np.random.default_rng(exp.SEED)
+    rng = exp.rng  # seeded with exp.seed: SEED, plus the repeat index with --exp-repeats
     x, y = make_data(rng)
     x = np.hstack([x, np.ones((len(x), 1))])
     split = int(0.8 * len(x))

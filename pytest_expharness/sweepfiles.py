@@ -128,7 +128,7 @@ def markdown(table: SweepTable) -> str:
     head = [f"# {table.experiment}: session {table.session}", "", title(table), ""]
     if table.best:
         head += [f"Best run by {table.metric_column} ({table.mode}): **{table.best}**", ""]
-    return "\n".join(head) + render(table, "github") + "\n"
+    return "\n".join(head) + "\n" + render(table, "github") + "\n"
 
 
 def write(table: SweepTable) -> None:
