@@ -10,14 +10,14 @@ import os
 import socket
 import threading
 import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from . import archive, artifacts, records, report
 from .components import Component
 from .flusher import Flusher
+from .relay import ConstantPatch, relaying_warnings
 from .session import SessionState
 from .spec import RunSpec
 from .store import DataStore, encode, scalars, to_json
@@ -61,7 +61,7 @@ class Exp:
         self._components: dict[str, Component] = {}
         self._io_lock = threading.Lock()
         self._finished = False
-        self._patched: list[tuple[Any, str, Any]] = []
+        self._constants = ConstantPatch()
         self.record: dict[str, Any] | None = None  # plain data for the controller, once finished
         settings = session.settings
         parent = archive.experiment_parent(
@@ -83,7 +83,7 @@ class Exp:
         self._log_file = open(self.path / archive.LOG, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
         report.write_config(self.path / archive.CONFIG, self._config(), session.provenance())
         self._write_summary({"status": "running", "heartbeat": self.started})
-        self._patch_globals()
+        self._constants.apply(spec.patch_targets, spec.declared, self._params)
         FLUSHER.register(self)
 
     # -- parameters ----------------------------------------------------------
@@ -130,35 +130,9 @@ class Exp:
         if self._session.live_log:
             print(text, flush=True)
 
-    @contextlib.contextmanager
-    def relaying_warnings(self) -> Iterator[None]:
-        """Copy warnings raised inside the block into run.log, then pass them on unchanged.
-
-        pytest reports a test's warnings only after its fixtures are torn down,
-        when this run has already closed its log; so they are caught here, under
-        the filters already in force, and re-emitted for pytest's summary.
-        """
-        caught: list[tuple[Any, ...]] = []
-
-        def show(
-            message: Warning | str,
-            category: type[Warning],
-            filename: str,
-            lineno: int,
-            file: TextIO | None = None,
-            line: str | None = None,
-        ) -> None:
-            where = f"{os.path.basename(filename)}:{lineno}"
-            self._write_log("WARNING", f"{category.__name__}: {message} ({where})")
-            caught.append((message, category, filename, lineno))
-
-        try:
-            with warnings.catch_warnings():  # the filters in force stay as they are
-                warnings.showwarning = show
-                yield
-        finally:
-            for message, category, filename, lineno in caught:
-                warnings.warn_explicit(message, category, filename, lineno)
+    def relaying_warnings(self) -> contextlib.AbstractContextManager[None]:
+        """Copy warnings raised inside the block into run.log (see relay.py)."""
+        return relaying_warnings(self._write_log)
 
     def _write_log(self, level: str, text: str) -> None:
         stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
@@ -251,7 +225,7 @@ class Exp:
         with self._io_lock:
             self._finished = True
         self._hot = {}
-        self._restore_globals()
+        self._constants.restore()
         ended = _now()
         problems: list[str] = []
         interrupted = False
@@ -376,20 +350,6 @@ class Exp:
             "experiment": header,
             "parameters": {k: encode_param(v) for k, v in self._params.items()},
         }
-
-    def _patch_globals(self) -> None:
-        """Let module constants hold this run's values while it runs (restored after)."""
-        for target in self._spec.patch_targets:
-            namespace = vars(target)
-            for name in self._spec.declared:
-                if name in namespace and namespace[name] is not self._params[name]:
-                    self._patched.append((target, name, namespace[name]))
-                    setattr(target, name, self._params[name])
-
-    def _restore_globals(self) -> None:
-        for target, name, old in reversed(self._patched):
-            setattr(target, name, old)
-        self._patched.clear()
 
     def __repr__(self) -> str:
         return f"<Exp {self.experiment}/{self.run_id} at {self.path}>"
