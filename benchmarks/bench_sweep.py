@@ -130,7 +130,7 @@ def aggregation() -> float:
         times = []
         for _ in range(5):
             start = time.perf_counter()
-            (table,) = write_sweeps(records, root, "2026-01-01_00-00-00_abcd", False)
+            (table,), _ = write_sweeps(records, root, "2026-01-01_00-00-00_abcd", False)
             render(table, "simple", TERMINAL_ROWS)
             times.append(time.perf_counter() - start)
             shutil.rmtree(root / "big")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Exp", "read_run"]
+__all__ = ["Archive", "Exp", "load_run", "read_run"]
 
 
 def __getattr__(name: str) -> Any:
@@ -16,6 +16,10 @@ def __getattr__(name: str) -> Any:
         from .run import Exp
 
         return Exp
+    if name in ("load_run", "Archive"):
+        from . import loading
+
+        return getattr(loading, name)
     if name == "read_run":
         from .reading import read_run
 

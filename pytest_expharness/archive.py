@@ -165,5 +165,17 @@ def is_run_folder(path: Path) -> bool:
 
 
 def iter_run_folders(root: Path) -> list[Path]:
-    """Return every run folder under root, sorted by path."""
-    return sorted(p.parent for p in root.rglob(SUMMARY) if (p.parent / CONFIG).is_file())
+    """Return every run folder of an archive root, sorted by path.
+
+    Testing runs (<root>/_testing) form an archive of their own, and debug runs
+    are replaced each session, so neither is listed.
+    """
+    found = []
+    for summary in root.rglob(SUMMARY):
+        folder = summary.parent
+        inside = folder.relative_to(root).parts
+        if (TESTING_DIR in inside[:1] and root.name != TESTING_DIR) or DEBUG_DIR in inside[1:2]:
+            continue
+        if (folder / CONFIG).is_file():
+            found.append(folder)
+    return sorted(found)

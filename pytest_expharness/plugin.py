@@ -8,6 +8,7 @@ to summarise. A session without experiments pays for almost nothing.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -145,7 +146,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     from .sweepfiles import write_sweeps
 
-    config.stash[TABLES] = write_sweeps(records, state.settings.root, state.stamp, interrupted)
+    root = state.settings.root
+    config.stash[TABLES], every = write_sweeps(records, root, state.stamp, interrupted)
+    from .archive import DEBUG_DIR, TESTING_DIR
+
+    new = [r for r in every if r["status"] != "reused" and Path(r["sweep"]).name != DEBUG_DIR]
+    for testing in (False, True):
+        chosen = [r for r in new if r["testing"] == testing]
+        if not chosen:
+            continue
+        from .index import index_records
+
+        try:
+            index_records(root / TESTING_DIR if testing else root, chosen, state.stamp)
+        except Exception as error:  # the folders hold everything; reindex can catch up
+            import warnings
+
+            warnings.warn(f"expharness: the index was not updated: {error}", stacklevel=1)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

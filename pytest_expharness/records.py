@@ -49,6 +49,14 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
         "metric": metric.get("name"),
         "mode": metric.get("mode", "min"),
         "source_hash": header.get("source_hash"),
+        "params": parameters,
+        "tags": list(header.get("tags") or []),
+        "label": header.get("label"),
+        "git_commit": header.get("git_commit"),
+        "git_dirty": header.get("git_dirty"),
+        "started": summary.get("started"),
+        "started_unix": summary.get("started_unix"),
+        "all_results": dict(summary.get("results") or {}),
     }
 
 

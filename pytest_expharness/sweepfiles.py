@@ -142,8 +142,8 @@ def write(table: SweepTable) -> None:
 
 def write_sweeps(
     records: list[dict[str, Any]], root: Path, stamp: str, interrupted: bool
-) -> list[SweepTable]:
-    """Build and write the table of every sweep of the session; return them."""
+) -> tuple[list[SweepTable], list[dict[str, Any]]]:
+    """Build and write the table of every sweep of the session; return them and all records."""
     sweeps = fill_gaps(group(records), root, stamp) if interrupted or records else {}
     tables = []
     for _, found in sorted(sweeps.items()):
@@ -152,4 +152,4 @@ def write_sweeps(
         table = build(found, interrupted=interrupted)
         write(table)
         tables.append(table)
-    return tables
+    return tables, [record for found in sweeps.values() for record in found]

@@ -245,7 +245,11 @@ def test_names_that_leave_artifacts_raise_and_write_nothing(
     run_files = [p for p in created if p.startswith(run.relative_to(pytester.path).as_posix())]
     sweep = run.parent.relative_to(pytester.path).as_posix()
     tables = [f"{sweep}/comparison.{ext}" for ext in ("csv", "json", "md")]
-    assert created == sorted(run_files + tables), "something was written outside the run folder"
+    index = [p for p in created if p.startswith("results/index.sqlite")]
+    assert index, "the session indexed its run"
+    assert created == sorted(run_files + tables + index), (
+        "something was written outside the run folder"
+    )
     assert not list(pytester.path.rglob("*escape*"))
     assert not list(pytester.path.rglob("absolute*"))
     assert not list(pytester.path.rglob("fine_but_refused*"))

@@ -855,6 +855,7 @@ def test_testing_mode_tables_stay_under_testing(pytester: pytest.Pytester, mode:
     result.assert_outcomes(passed=3)
     assert list(sweeps) == ["_testing/fit"]
     assert [p.name for p in root.iterdir()] == ["_testing"], "nothing outside _testing/"
+    assert (root / "_testing" / "index.sqlite").is_file(), "testing runs have their own index"
     testing = sweeps["_testing/fit"]
     assert testing.table["testing"] is True
     assert [row["loss"] for row in testing.rows] == [1.0, 2.0, 3.0]

@@ -1,0 +1,223 @@
+"""Loading archived runs back into Python: `load_run` and `Archive`.
+
+from pytest_expharness import load_run, Archive
+run = load_run("results/train/2026-11-23_15-40-00_c8fc/latent=vq")
+run.params["EPOCHS"], run.metrics["loss"], run.metrics["loss"].steps
+Archive("results").runs(experiment="train", status="completed")
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import archive
+
+
+class RunNotFound(LookupError):
+    """No run, or more than one, matches what was asked for."""
+
+
+@dataclass
+class RunRecord:
+    """One archived run, read from its folder (the truth)."""
+
+    path: Path
+    config: dict[str, Any]
+    summary: dict[str, Any]
+    data: dict[str, Any]
+    metrics: dict[str, Any] = field(repr=False)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.config.get("parameters") or {})
+
+    @property
+    def status(self) -> str:
+        return str(self.summary.get("status"))
+
+    @property
+    def components(self) -> dict[str, Any]:
+        return dict(self.summary.get("components") or {})
+
+    @property
+    def run_id(self) -> str:
+        return str(self.config.get("experiment", {}).get("run_id"))
+
+    @property
+    def experiment(self) -> str:
+        return str(self.config.get("experiment", {}).get("name"))
+
+    @property
+    def artifacts(self) -> list[Path]:
+        base = self.path / archive.ARTIFACTS
+        return [base / name for name in self.summary.get("artifacts") or []]
+
+
+_SERIES: Any = None
+
+
+def _series(values: Any, steps: Any) -> Any:
+    """Return a series' values as a numpy array whose `.steps` holds their steps."""
+    global _SERIES
+    import numpy as np
+
+    if _SERIES is None:
+
+        class Series(np.ndarray):
+            """A tracked series' values; `.steps` holds their steps."""
+
+            steps: Any
+
+        _SERIES = Series
+    out = np.asarray(values, dtype=float).view(_SERIES)
+    out.steps = np.asarray(steps, dtype=np.int64)
+    return out
+
+
+def read_folder(folder: Path) -> RunRecord:
+    """Read a run folder (a dead run is recorded crashed and its metrics rebuilt)."""
+    from .reading import read_run
+    from .tracking import columns_from_csv
+    from .yamltext import load
+
+    summary = read_run(folder)
+    config = load((folder / archive.CONFIG).read_text("utf-8"))
+    data_path = folder / archive.DATA
+    data = json.loads(data_path.read_text("utf-8")) if data_path.exists() else {}
+    csv_path = folder / archive.METRICS
+    columns = columns_from_csv(csv_path) if csv_path.exists() else {}
+    metrics = {name: _series(cols.values, cols.steps) for name, cols in columns.items()}
+    return RunRecord(folder, config, summary, data, metrics)
+
+
+def resolve(run: str | Path, root: str | Path | None = None) -> Path:
+    """Find a run folder by path, or by run id, `session/run id` or a unique prefix of either."""
+    path = Path(run)
+    if archive.is_run_folder(path):
+        return path
+    base = Path(root) if root is not None else Path("results")
+    if archive.is_run_folder(base / path):
+        return base / path
+    from .index import open_index
+
+    text = str(run).rstrip("/")
+    conn = open_index(base)
+    try:
+        rows = conn.execute(
+            "SELECT path FROM runs WHERE run_id = ? OR path = ? OR path LIKE ? "
+            "OR (session || '/' || run_id) = ? ORDER BY started_unix",
+            (text, text, f"%/{text}", text),
+        ).fetchall()
+        if not rows:
+            like = text.replace("%", r"\%").replace("_", r"\_") + "%"
+            rows = conn.execute(
+                "SELECT path FROM runs WHERE run_id LIKE ? ESCAPE '\\' "
+                "OR (session || '/' || run_id) LIKE ? ESCAPE '\\' ORDER BY started_unix",
+                (like, like),
+            ).fetchall()
+    finally:
+        conn.close()
+    found = sorted({row[0] for row in rows})
+    if not found:
+        raise RunNotFound(f"no run matches {text!r} under {base}")
+    if len(found) > 1:
+        shown = ", ".join(found[:5]) + (" ..." if len(found) > 5 else "")
+        raise RunNotFound(f"{text!r} matches {len(found)} runs under {base}: {shown}")
+    return base / str(found[0])
+
+
+def load_run(run: str | Path, root: str | Path | None = None) -> RunRecord:
+    """Load an archived run by path, id or unique prefix (ids are looked up under `root`)."""
+    return read_folder(resolve(run, root))
+
+
+class Archive:
+    """All runs under an archive root, found through the index."""
+
+    def __init__(self, root: str | Path = "results") -> None:
+        self.root = Path(root)
+
+    def _rows(self, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+        from .index import COLUMNS, open_index
+
+        conn = open_index(self.root)
+        try:
+            found = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM runs {sql}", args).fetchall()
+        finally:
+            conn.close()
+        rows = []
+        for values in found:
+            row = dict(zip(COLUMNS, values, strict=True))
+            for key in ("tags", "params", "metrics", "results"):
+                row[key] = json.loads(row[key] or "null")
+            rows.append(row)
+        return rows
+
+    def runs(
+        self,
+        experiment: str | None = None,
+        status: str | None = None,
+        tag: str | None = None,
+        label: str | None = None,
+        where: dict[str, Any] | None = None,
+    ) -> RunTable:
+        """Return the matching runs, newest first (`where`: parameters that must be equal)."""
+        clauses, args = [], []
+        for column, value in (("experiment", experiment), ("status", status), ("label", label)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        sql = ("WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY started_unix DESC"
+        rows = self._rows(sql, tuple(args))
+        if tag is not None:
+            rows = [r for r in rows if tag in (r["tags"] or [])]
+        for name, value in (where or {}).items():
+            rows = [r for r in rows if (r["params"] or {}).get(name) == value]
+        return RunTable(self.root, rows)
+
+    def latest(self, experiment: str) -> RunRecord:
+        """Load the newest run of an experiment."""
+        found = self.runs(experiment=experiment)
+        if not found.rows:
+            raise RunNotFound(f"no run of experiment {experiment!r} under {self.root}")
+        return read_folder(self.root / found.rows[0]["path"])
+
+
+class RunTable:
+    """Index rows of some runs; load them one by one or as a DataFrame."""
+
+    def __init__(self, root: Path, rows: list[dict[str, Any]]) -> None:
+        self.root = root
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Any:
+        return iter(self.rows)
+
+    def load(self) -> list[RunRecord]:
+        """Read every run's folder."""
+        return [read_folder(self.root / row["path"]) for row in self.rows]
+
+    def to_dataframe(self) -> Any:
+        """One row per run: identity columns, `param.*`, `metric.*` and `result.*` columns."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "Archive(...).runs().to_dataframe() needs pandas: "
+                "pip install 'pytest-expharness[pandas]' (or pip install pandas)"
+            ) from None
+        flat = []
+        for row in self.rows:
+            entry = {k: v for k, v in row.items() if k not in ("params", "metrics", "results")}
+            entry["tags"] = ",".join(row["tags"] or [])
+            entry.update({f"param.{k}": v for k, v in (row["params"] or {}).items()})
+            entry.update({f"metric.{k}": v for k, v in (row["metrics"] or {}).items()})
+            entry.update({f"result.{k}": v for k, v in (row["results"] or {}).items()})
+            flat.append(entry)
+        return pd.DataFrame(flat)
