@@ -53,39 +53,38 @@ def _connect(path: Path) -> sqlite3.Connection:
 def open_index(root: Path, session: str | None = None) -> sqlite3.Connection:
     """Open the index of an archive root, rebuilding it first if it is missing or corrupt.
 
-    Rebuilding says so with a warning, unless every run found belongs to
-    `session` (the index of a new root, made by its first session).
+    Rebuilding says so with a warning, unless the index was simply not there yet
+    and every run found belongs to `session` (a new root, indexed by its first session).
     """
     path = root / FILE
     root.mkdir(parents=True, exist_ok=True)
-    fresh = not path.exists()
+    problem = None if path.exists() else "missing"
+    conn: sqlite3.Connection | None = None
     try:
         conn = _connect(path)
         conn.executescript(SCHEMA)
         version = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if version is None:
-            fresh = True
+            problem = problem or "empty"
         elif version[0] != SCHEMA_VERSION:
             raise sqlite3.DatabaseError(f"schema {version[0]}, expected {SCHEMA_VERSION}")
     except sqlite3.DatabaseError as error:
+        if conn is not None:
+            conn.close()
         broken = path.with_name(f"{FILE}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         path.replace(broken)
         for extra in ("-wal", "-shm"):
             path.with_name(FILE + extra).unlink(missing_ok=True)
-        warnings.warn(
-            f"{path} was unreadable ({error}); moved to {broken.name} and rebuilt",
-            IndexWarning,
-            stacklevel=2,
-        )
+        problem = f"unreadable ({error}); moved to {broken.name}"
         conn = _connect(path)
         conn.executescript(SCHEMA)
-        fresh = True
-    if fresh:
+    if problem is not None:
         rows = rows_of(archive.iter_run_folders(root), root)
         upsert(conn, rows, replace_all=True)
-        if any(row["session"] != session for row in rows):
+        quiet = problem in ("missing", "empty") and all(r["session"] == session for r in rows)
+        if not quiet:
             warnings.warn(
-                f"{path} was missing; rebuilt from {len(rows)} run folders", IndexWarning, 2
+                f"{path} was {problem}; rebuilt from {len(rows)} run folders", IndexWarning, 2
             )
     return conn
 
