@@ -56,6 +56,11 @@ class Flusher:
             if run in self._runs:
                 self._runs.remove(run)
 
+    def active(self) -> list[Durable]:
+        """Return the runs still registered (not finished) in this process."""
+        with self._lock:
+            return list(self._runs)
+
     def _loop(self) -> None:
         last_flush = last_beat = idle_since = time.time()
         while True:

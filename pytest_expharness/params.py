@@ -163,6 +163,9 @@ def parse_sweep_items(items: typing.Iterable[str]) -> dict[str, list[Any]]:
             raise OverrideError(f"--sweep {item!r}: no values; give them as {key}=v1,v2")
         if key in parsed:
             raise OverrideError(f"--sweep {key}: given twice; list all values in one --sweep")
+        repeated = [v for i, v in enumerate(values) if v in values[:i]]
+        if repeated:
+            raise OverrideError(f"--sweep {item!r}: {repeated[0]!r} is given more than once")
         parsed[key] = values
     return parsed
 

@@ -122,13 +122,18 @@ def _check(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
         items.clear()
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write every sweep's comparison table (controller or lone process), whatever happened.
+
+    trylast: after pytest has torn down the fixtures of a test that Ctrl-C
+    stopped, so its run is finished (interrupted) before the table is read.
 
     Also reports a usage error that xdist workers found, as pytest reports its own.
     """
     config = session.config
+    if config.stash.get(STATE, None) is not None:
+        _finish_open_runs()
     message = config.stash.get(USAGE_ERROR, None)
     if message is not None:
         import sys
@@ -150,7 +155,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config.stash[TABLES], every = write_sweeps(records, root, state.stamp, interrupted)
     from .archive import DEBUG_DIR, TESTING_DIR
 
-    new = [r for r in every if r["status"] != "reused" and Path(r["sweep"]).name != DEBUG_DIR]
+    new = [
+        r
+        for r in every
+        if r["status"] != "reused" and r.get("path") and Path(r["sweep"]).name != DEBUG_DIR
+    ]
     for testing in (False, True):
         chosen = [r for r in new if r["testing"] == testing]
         if not chosen:
@@ -163,6 +172,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             import warnings
 
             warnings.warn(f"expharness: the index was not updated: {error}", stacklevel=1)
+
+
+def _finish_open_runs() -> None:
+    """Finish runs pytest never tore down (an interrupt in another fixture's teardown)."""
+    from .run import FLUSHER
+
+    interrupted = {
+        "status": "interrupted",
+        "reason": "the session ended before the run's teardown (an interrupt)",
+    }
+    for run in FLUSHER.active():
+        finish = getattr(run, "finish", None)
+        if finish is not None:
+            finish(getattr(run, "outcome", None) or interrupted)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -214,6 +237,51 @@ def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]
         run.finish(item.stash.get(OUTCOME, None) or default)
 
 
+def _record_without_run(
+    item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None]
+) -> dict[str, Any] | None:
+    """A table row for a point that failed or was skipped before its run could start."""
+    from . import archive, outcomes, spec
+
+    state = _state(item.config)
+    try:
+        built = spec.build(item, state.overrides, state.settings.testing, state.settings.repeats)
+    except spec.SpecError:
+        return None
+    outcome = outcomes.from_call(report, call)
+    error = outcome.get("error") or {}
+    sweep = archive.experiment_parent(
+        state.settings.root,
+        built.experiment,
+        state.stamp,
+        testing=built.testing,
+        debug=state.settings.debug,
+    )
+    from .run import encode_param
+
+    return {
+        "experiment": built.experiment,
+        "session": state.stamp,
+        "run_id": archive.run_id_for(built.axes, built.callspec_id),
+        "path": None,
+        "sweep": str(sweep),
+        "node_id": item.nodeid,
+        "status": outcome["status"],
+        "reason": f"{error['type']}: {error['message']}" if error else outcome.get("reason"),
+        "testing": built.testing,
+        "axes": {name: encode_param(value) for name, value in built.axes.items()},
+        "order": built.order,
+        "repeat": built.repeat,
+        "repeats": built.repeats,
+        "seed": built.seed,
+        "duration": None,
+        "metrics": {},
+        "results": {},
+        "metric": built.metric,
+        "mode": built.mode,
+    }
+
+
 def _reuse_if_done(item: pytest.Item, built: Any, state: SessionState) -> None:
     """Skip a grid point that has a completed run already, sending that run's record."""
     from . import archive, resume
@@ -231,7 +299,18 @@ def _reuse_if_done(item: pytest.Item, built: Any, state: SessionState) -> None:
         testing=built.testing,
         debug=state.settings.debug,
     )
-    item.stash[REUSED] = resume.reused_record(found, sweep)
+    try:
+        record = resume.reused_record(found, sweep)
+    except Exception:  # deleted or broken since it was indexed: run the point again
+        return
+    record.update(
+        axes={name: params[name] for name in built.axes},
+        order=built.order,
+        repeat=built.repeat,
+        repeats=built.repeats,
+        seed=built.seed,
+    )
+    item.stash[REUSED] = record
     pytest.skip(f"reused: completed run {found}")
 
 
@@ -245,11 +324,20 @@ def pytest_runtest_makereport(
     if run is None:
         if call.when == "teardown" and REUSED in item.stash:
             report.user_properties.append((RECORD_PROPERTY, item.stash[REUSED]))
+        elif (
+            call.when == "setup"
+            and (report.failed or report.skipped)
+            and REUSED not in item.stash
+            and "exp" in getattr(item, "fixturenames", ())
+        ):
+            record = _record_without_run(item, report, call)
+            if record is not None:
+                report.user_properties.append((RECORD_PROPERTY, record))
         return report
-    if call.when == "call" or (report.failed and OUTCOME not in item.stash):
+    if call.when == "call" or ((report.failed or report.skipped) and OUTCOME not in item.stash):
         from . import outcomes
 
-        item.stash[OUTCOME] = outcomes.from_call(report, call)
+        item.stash[OUTCOME] = run.outcome = outcomes.from_call(report, call)
     if call.when == "teardown":
         if report.failed and run.record is not None and run.record["status"] == "completed":
             from . import outcomes

@@ -57,15 +57,15 @@ class ResumeIndex:
                 if summary.get("status") != "completed":
                     continue
                 config = load((folder / archive.CONFIG).read_text("utf-8"))
-            except (OSError, ValueError):
+                header = config["experiment"]
+                if header.get("name") != experiment:
+                    continue
+                key = point_key(
+                    config["parameters"], header.get("repeat", 0), header.get("source_hash")
+                )
+                started = str(summary.get("started", ""))
+            except Exception:  # a broken folder is no completed run: its point runs again
                 continue
-            header = config.get("experiment", {})
-            if header.get("name") != experiment:
-                continue
-            key = point_key(
-                config.get("parameters", {}), header.get("repeat", 0), header.get("source_hash")
-            )
-            started = str(summary.get("started", ""))
             if key not in found or started > found[key][0]:
                 found[key] = (started, folder)
         return {key: folder for key, (_, folder) in found.items()}

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -63,6 +64,7 @@ class Exp:
         self._finished = False
         self._constants = ConstantPatch()
         self.record: dict[str, Any] | None = None  # plain data for the controller, once finished
+        self.outcome: dict[str, Any] | None = None  # how the test body went, once known
         settings = session.settings
         parent = archive.experiment_parent(
             settings.root,
@@ -355,9 +357,16 @@ class Exp:
         return f"<Exp {self.experiment}/{self.run_id} at {self.path}>"
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
 def encode_param(value: Any) -> Any:
-    """Encode a parameter value for config.yaml; objects fall back to their repr."""
+    """Encode a parameter value for config.yaml; objects fall back to their repr.
+
+    Memory addresses are left out of a repr ('<function mean>'): they differ from
+    one process to the next, and resume compares these values.
+    """
     try:
         return encode(value)
     except (TypeError, RecursionError):
-        return repr(value)
+        return _ADDRESS.sub("", repr(value))

@@ -88,7 +88,21 @@ def marker_kwargs(item: pytest.Item) -> dict[str, Any]:
             f"{item.nodeid}: @pytest.mark.experiment got unknown argument {unknown[0]!r}"
             f"{P.suggest(unknown[0], MARKER_KEYS)}; it takes {', '.join(MARKER_KEYS)}"
         )
-    return dict(mark.kwargs)
+    kwargs = dict(mark.kwargs)
+    where = f"{item.nodeid}: @pytest.mark.experiment"
+    if kwargs.get("mode", "min") not in MODES:
+        raise SpecError(f"{where}(mode={kwargs['mode']!r}): use 'min' or 'max'")
+    if kwargs.get("metric") is not None and not isinstance(kwargs["metric"], str):
+        raise SpecError(f"{where}(metric={kwargs['metric']!r}): name a series or a results/ key")
+    repeats = kwargs.get("repeats")
+    if repeats is not None and (
+        isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1
+    ):
+        raise SpecError(f"{where}(repeats={repeats!r}): a whole number of at least 1")
+    for key in ("name", "description"):
+        if kwargs.get(key) is not None and not isinstance(kwargs[key], str):
+            raise SpecError(f"{where}({key}={kwargs[key]!r}): expected a string")
+    return kwargs
 
 
 def experiment_name(item: pytest.Item, kwargs: dict[str, Any]) -> str:
@@ -148,7 +162,7 @@ def declared_names(module: Any, cls: Any) -> list[str]:
 
 def repeats_of(kwargs: dict[str, Any], option: int | None, where: str) -> int:
     """Return how many times each grid point runs: --exp-repeats, else the marker's repeats."""
-    repeats = option if option is not None else kwargs.get("repeats") or 1
+    repeats = option if option is not None else kwargs.get("repeats", 1)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise SpecError(f"{where}: repeats must be a whole number of at least 1, got {repeats!r}")
     return repeats

@@ -38,7 +38,7 @@ def fill_gaps(
     for base in (root, root / archive.TESTING_DIR):
         folders.update(p for p in base.glob(f"*/{stamp}") if p.is_dir())
     for folder in folders:
-        known = {Path(r["path"]).name for r in sweeps.get(folder, [])}
+        known = {Path(r["path"]).name for r in sweeps.get(folder, []) if r.get("path")}
         if not folder.is_dir():
             continue
         for run in sorted(folder.iterdir()):

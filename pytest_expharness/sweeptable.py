@@ -14,6 +14,7 @@ import contextlib
 import math
 import statistics
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 OK_STATUSES = ("completed", "reused")
@@ -75,25 +76,30 @@ def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTabl
     for record in records:
         series.extend(n for n in record["metrics"] if n not in series)
         results.extend(k for k in record["results"] if k not in results)
-    columns = ["run", "status", *axes]
+    fixed = {"best", "run", "status", "repeat", "seed", "duration_s", "reason"}
+    axis_col = {name: f"{name} (axis)" if name in fixed else name for name in axes}
+    series_col = {name: f"{name} (series)" if name in fixed else name for name in series}
+    columns = ["run", "status", *axis_col.values()]
     if repeats > 1:
         columns += ["repeat", "seed"]
-    columns += ["duration_s", *series, *results, "reason"]
+    columns += ["duration_s", *series_col.values(), *results, "reason"]
     rows = []
     for record in records:
         row: dict[str, Any] = {"run": record["run_id"], "status": record["status"]}
-        row.update({name: record["axes"].get(name) for name in axes})
+        row.update({axis_col[name]: record["axes"].get(name) for name in axes})
         if repeats > 1:
             row["repeat"], row["seed"] = record.get("repeat"), record.get("seed")
         duration = record.get("duration")
         row["duration_s"] = round(duration, 3) if isinstance(duration, (int, float)) else None
-        row.update({name: record["metrics"].get(name) for name in series})
+        row.update({series_col[name]: record["metrics"].get(name) for name in series})
         row.update({key: record["results"].get(key) for key in results})
         row["reason"] = record.get("reason")
         rows.append(row)
+    axes = list(axis_col.values())
+    series = list(series_col.values())
     table = SweepTable(
         experiment=first["experiment"],
-        session=first["session"],
+        session=Path(first["sweep"]).name,
         folder=str(first["sweep"]),
         testing=bool(first.get("testing")),
         interrupted=interrupted,

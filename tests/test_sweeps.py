@@ -1041,3 +1041,187 @@ def test_thousand_run_sweep_files_are_complete(tmp_path: Path) -> None:
     for (a, b), value in cells.items():
         values = [r["metrics"]["loss"] for r in good if r["axes"] == {"a": a, "b": b}]
         assert value == pytest.approx(numpy.mean(values), rel=1e-12)
+
+
+# -- fixes from the review of issue 3 ------------------------------------------------
+
+ORDERED = """
+    import pytest
+
+    @pytest.mark.parametrize("k", list("abcdef"))
+    def test_ord(exp, k):
+        exp["results/k"] = k
+"""
+
+
+@pytest.mark.parametrize("mode", XDIST_MODES)
+def test_resume_survives_a_broken_archived_run_and_keeps_grid_order(
+    pytester: pytest.Pytester, mode: list[str]
+) -> None:
+    pytester.makepyfile(test_ord=ORDERED)
+    _, first = session(pytester, *mode, "test_ord.py::test_ord[e]", "test_ord.py::test_ord[f]")
+    session(pytester, *mode, "test_ord.py::test_ord[a]")
+    broken = first["ord"].folder / "k=e" / "config.yaml"
+    broken.write_text("")
+    result, sweeps = session(pytester, *mode, "--exp-resume")
+    result.assert_outcomes(passed=4, skipped=2)
+    rows = sweeps["ord"].rows
+    assert [r["run"] for r in rows] == [f"k={k}" for k in "abcdef"], "the grid's order"
+    statuses = {r["run"]: r["status"] for r in rows}
+    assert statuses == {
+        "k=a": "reused",
+        "k=b": "completed",
+        "k=c": "completed",
+        "k=d": "completed",
+        "k=e": "completed",
+        "k=f": "reused",
+    }, "the broken run's point ran again"
+    assert sweeps["ord"].table["session"] == sweeps["ord"].folder.name
+
+
+def test_reused_rows_take_the_current_grids_axes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_lr="""
+        import pytest
+        LR: float = 0.1
+
+        @pytest.mark.experiment(metric="loss")
+        @pytest.mark.parametrize("k", [0, 1])
+        def test_lr(exp, k):
+            exp.track("loss", exp.LR + k)
+        """
+    )
+    session(pytester, "-p", "no:xdist", "--set", "LR=0.01")
+    result, sweeps = session(pytester, "-p", "no:xdist", "--exp-resume", "--sweep", "LR=0.01,0.1")
+    result.assert_outcomes(passed=2, skipped=2)
+    rows = sweeps["lr"].rows
+    assert sorted((r["k"], r["LR"], r["status"]) for r in rows) == [
+        (0, 0.01, "reused"),
+        (0, 0.1, "completed"),
+        (1, 0.01, "reused"),
+        (1, 0.1, "completed"),
+    ]
+    pivot = sweeps["lr"].table["pivot"]
+    assert pivot["columns"] == [0.01, 0.1] and None not in pivot["columns"]
+
+
+def test_an_axis_named_like_a_table_column_is_kept_apart(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_col="""
+        import pytest
+
+        @pytest.mark.experiment(metric="loss", repeats=2)
+        @pytest.mark.parametrize("seed", [1, 2])
+        def test_col(exp, seed):
+            exp.track("status", 0.5)
+            exp.track("loss", float(seed))
+        """
+    )
+    result, sweeps = session(pytester, "-p", "no:xdist")
+    result.assert_outcomes(passed=4)
+    table = sweeps["col"].table
+    assert {"seed (axis)", "status (series)", "seed", "status"} <= set(table["columns"])
+    assert {r["status"] for r in table["rows"]} == {"completed"}
+    assert sorted(r["seed (axis)"] for r in table["rows"]) == [1, 1, 2, 2]
+    assert table["best"] is not None
+    assert len(sweeps["col"].csv_header()) == len(set(sweeps["col"].csv_header()))
+
+
+@pytest.mark.parametrize("mode", XDIST_MODES)
+def test_points_that_never_start_a_run_keep_their_row(
+    pytester: pytest.Pytester, mode: list[str]
+) -> None:
+    pytester.makepyfile(
+        test_pre="""
+        import pytest
+
+        @pytest.fixture
+        def data(k):
+            if k == 1:
+                raise OSError("no data for 1")
+            if k == 2:
+                pytest.skip("no GPU")
+            return k
+
+        @pytest.fixture
+        def late(exp, k):
+            if k == 4:
+                pytest.skip("late skip")
+
+        @pytest.mark.parametrize(
+            "k", [0, 1, 2, pytest.param(3, marks=pytest.mark.skip(reason="later")), 4]
+        )
+        def test_pre(data, exp, late, k):
+            exp.track("loss", float(k))
+        """
+    )
+    result, sweeps = session(pytester, *mode)
+    result.assert_outcomes(passed=1, errors=1, skipped=3)
+    rows = {r["run"]: (r["status"], r["reason"]) for r in sweeps["pre"].rows}
+    assert rows == {
+        "k=0": ("completed", None),
+        "k=1": ("failed", "OSError: no data for 1"),
+        "k=2": ("skipped", "no GPU"),
+        "k=3": ("skipped", "later"),
+        "k=4": ("skipped", "late skip"),
+    }
+    assert sorted(p.name for p in sweeps["pre"].folder.iterdir() if p.is_dir()) == ["k=0", "k=4"]
+
+
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        ("repeats=0", "(repeats=0): a whole number of at least 1"),
+        ("repeats=False", "(repeats=False): a whole number of at least 1"),
+        ("mode='maximum'", "(mode='maximum'): use 'min' or 'max'"),
+        ("metric=5", "(metric=5): name a series or a results/ key"),
+    ],
+)
+@pytest.mark.parametrize("mode", XDIST_MODES)
+def test_bad_marker_values_are_usage_errors(
+    pytester: pytest.Pytester, mode: list[str], marker: str, message: str
+) -> None:
+    pytester.makepyfile(
+        test_bad=f"""
+        import pytest
+        @pytest.mark.experiment({marker})
+        def test_bad(exp):
+            pass
+        """
+    )
+    result = pytester.runpytest(*mode)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+    assert not (pytester.path / "results").exists()
+
+
+def test_a_repeated_sweep_value_is_refused(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_lr="LR = 0.1\ndef test_lr(exp):\n    pass\n")
+    result = pytester.runpytest("--sweep", "LR=0.1,0.10,1e-1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--sweep 'LR=0.1,0.10,1e-1': 0.1 is given more than once" in result.stderr.str()
+
+
+def test_ctrl_c_during_a_fixture_teardown_leaves_no_running_row(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_slow="""
+        import pytest
+
+        @pytest.fixture
+        def after(exp):
+            yield
+            raise KeyboardInterrupt
+
+        @pytest.mark.parametrize("k", [0, 1, 2])
+        def test_slow(exp, after, k):
+            exp.track("loss", float(k))
+        """
+    )
+    result, sweeps = session(pytester, "-p", "no:xdist", subprocess=True)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    table = sweeps["slow"].table
+    assert table["interrupted"] is True
+    assert [r["status"] for r in table["rows"]] == ["completed"], "its run finished"
+    assert "running" not in (sweeps["slow"].folder / "k=0" / "summary.json").read_text()
