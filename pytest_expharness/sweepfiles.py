@@ -149,7 +149,8 @@ def write_sweeps(
     for _, found in sorted(sweeps.items()):
         if not found:
             continue
-        table = build(found, interrupted=interrupted)
+        stopped = interrupted or any(r["status"] in ("interrupted", "running") for r in found)
+        table = build(found, interrupted=stopped)
         write(table)
         tables.append(table)
     return tables, [record for found in sweeps.values() for record in found]
