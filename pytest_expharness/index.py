@@ -79,7 +79,9 @@ def open_index(root: Path, session: str | None = None) -> sqlite3.Connection:
         conn = _connect(path)
         conn.executescript(SCHEMA)
     if problem is not None:
-        rows = rows_of(archive.iter_run_folders(root), root)
+        # this session's runs come from its records; reading them back would double the work
+        folders = [f for f in archive.iter_run_folders(root) if f.parent.name != session]
+        rows = rows_of(folders, root)
         upsert(conn, rows, replace_all=True)
         quiet = problem in ("missing", "empty") and all(r["session"] == session for r in rows)
         if not quiet:

@@ -36,8 +36,12 @@ def load(text: str) -> Any:
     return yaml.load(text, Loader=loader)
 
 
-def scalar(value: Any) -> str | None:
-    """Return the YAML text of a simple value, or None when PyYAML must write it."""
+def scalar(value: Any, in_flow: bool = False) -> str | None:
+    """Return the YAML text of a simple value, or None when PyYAML must write it.
+
+    Inside a flow collection ([...], {...}) a comma ends a plain scalar, so a
+    string holding one is quoted there.
+    """
     if value is None:
         return "null"
     if value is True:
@@ -57,9 +61,25 @@ def scalar(value: Any) -> str | None:
             text = f"{mantissa}.0e{exponent}"
         return text
     if type(value) is str:
-        if _PLAIN.fullmatch(value) and value.lower() not in _SPECIAL:
+        plain = _PLAIN.fullmatch(value) and value.lower() not in _SPECIAL
+        if plain and not (in_flow and "," in value):
             return value
         return json.dumps(value, ensure_ascii=False)
+    return None
+
+
+def flow(value: Any) -> str | None:
+    """Return a scalar, or a list or mapping of scalars in flow style; None otherwise."""
+    text = scalar(value)
+    if text is not None:
+        return text
+    if isinstance(value, (list, tuple)):
+        items = [scalar(item, in_flow=True) for item in value]
+        return "[" + ", ".join(items) + "]" if None not in items else None  # type: ignore[arg-type]
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        pairs = [(scalar(k, in_flow=True), scalar(v, in_flow=True)) for k, v in value.items()]
+        if all(k is not None and v is not None for k, v in pairs):
+            return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
     return None
 
 
@@ -67,7 +87,7 @@ def entries(mapping: dict[str, Any], indent: str = "") -> str:
     """Return the entries of a mapping as block YAML lines with the given indent."""
     out: list[str] = []
     for key, value in mapping.items():
-        text = scalar(value)
+        text = flow(value)
         name = scalar(key) if isinstance(key, str) else None
         if text is None or name is None:
             out.extend(indent + line + "\n" for line in dump({key: value}).splitlines())

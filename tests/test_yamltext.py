@@ -101,3 +101,15 @@ def test_config_text_nests_header_and_parameters() -> None:
     assert yamltext.config_text(config, provenance) == text, "the cached block is reused as is"
     empty = {"experiment": {"name": "train"}, "parameters": {}}
     assert yaml.safe_load(yamltext.config_text(empty, {})) == empty
+
+
+def test_lists_and_mappings_of_tricky_strings_round_trip() -> None:
+    data = {
+        "LIST": TRICKY_STRINGS,
+        "MAP": {text or "empty": text for text in TRICKY_STRINGS},
+        "NUMBERS": [v for v in VALUES if v == v],
+        "EMPTY_LIST": [],
+        "EMPTY_MAP": {},
+        "NESTED": [[1, "a,b"], {"k": [1]}],
+    }
+    assert yaml.safe_load(yamltext.entries(data)) == data
