@@ -85,6 +85,44 @@ def make_run_dir(parent: Path, base_id: str) -> tuple[Path, str]:
             candidate = f"{base_id}_{n}"
 
 
+GITIGNORE = """\
+# Written by pytest-expharness when this archive was created inside a git repository.
+# Configs, summaries, metrics and comparison tables are small and worth tracking;
+# artifacts, image frames, plots and the index are large or rebuilt.
+artifacts/
+tracked/
+plots/
+metrics.journal
+index.sqlite*
+*.tmp
+.debug.lock
+.debug-old-*/
+*/debug/
+"""
+
+
+def create_root(root: Path) -> None:
+    """Create an archive root; inside a git work tree, give it its .gitignore."""
+    if root.is_dir():
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    import subprocess
+
+    try:
+        inside = subprocess.run(
+            ["git", "rev-parse", "--is-inside-work-tree"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return
+    if inside == "true" and not (root / ".gitignore").exists():
+        atomic_write_text(root / ".gitignore", GITIGNORE)
+
+
 def experiment_parent(
     root: Path, experiment: str, stamp: str, *, testing: bool, debug: bool
 ) -> Path:

@@ -73,6 +73,7 @@ class Exp:
             testing=spec.testing,
             debug=settings.debug,
         )
+        archive.create_root(settings.root)
         if settings.debug:
             archive.claim_debug_folder(parent, session.stamp)
         id_axes = {**spec.axes, "rep": spec.repeat} if spec.repeats > 1 else spec.axes

@@ -190,3 +190,38 @@ def test_run_id_is_filesystem_safe() -> None:
     assert len(long) <= layout.MAX_ID and "/" not in long
     assert layout.run_id_for({"name": "x" * 300}) == long, "stable for the same parameters"
     assert layout.run_id_for({"name": "x" * 299 + "y"}) != long
+
+
+def test_a_new_root_inside_git_gets_a_gitignore(
+    pytester: pytest.Pytester, archive: Archive
+) -> None:
+    pytester.makepyfile(
+        test_exp="""
+        def test_a(exp):
+            exp.track("loss", 1.0)
+            exp.track("loss", 0.5)
+            exp.commit_raw("big.bin", b"x" * 1000)
+        """
+    )
+    subprocess.run(["git", "init", "-q"], cwd=pytester.path, check=True)
+    pytester.runpytest("-p", "no:xdist").assert_outcomes(passed=1)
+    run = archive.run()
+    ignored = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all", "results"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    shown = {line[3:] for line in ignored.splitlines()}
+    base = run.relative_to(pytester.path).as_posix()
+    for kept in ("config.yaml", "summary.json", "metrics.csv", "REPORT.md", "run.log"):
+        assert f"{base}/{kept}" in shown
+    assert f"{run.parent.relative_to(pytester.path).as_posix()}/comparison.csv" in shown
+    assert not any("artifacts/" in p or "plots/" in p or "index.sqlite" in p for p in shown)
+
+
+def test_a_root_outside_git_gets_no_gitignore(pytester: pytest.Pytester, archive: Archive) -> None:
+    pytester.makepyfile(test_exp="def test_a(exp):\n    pass\n")
+    pytester.runpytest("-p", "no:xdist").assert_outcomes(passed=1)
+    assert not (archive.root / ".gitignore").exists()
