@@ -133,7 +133,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """
     config = session.config
     if config.stash.get(STATE, None) is not None:
-        _finish_open_runs()
+        from .run import finish_open_runs
+
+        finish_open_runs()
     message = config.stash.get(USAGE_ERROR, None)
     if message is not None:
         import sys
@@ -172,20 +174,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             import warnings
 
             warnings.warn(f"expharness: the index was not updated: {error}", stacklevel=1)
-
-
-def _finish_open_runs() -> None:
-    """Finish runs pytest never tore down (an interrupt in another fixture's teardown)."""
-    from .run import FLUSHER
-
-    interrupted = {
-        "status": "interrupted",
-        "reason": "the session ended before the run's teardown (an interrupt)",
-    }
-    for run in FLUSHER.active():
-        finish = getattr(run, "finish", None)
-        if finish is not None:
-            finish(getattr(run, "outcome", None) or interrupted)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -227,7 +215,13 @@ def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]
     state = _state(request.config)
     built = spec.build(item, state.overrides, state.settings.testing, state.settings.repeats)
     if state.settings.resume:
-        _reuse_if_done(item, built, state)
+        from .resume import reusable
+
+        settings = state.settings
+        record = reusable(built, settings.root, state.stamp, settings.debug, state.resume_index())
+        if record is not None:
+            item.stash[REUSED] = record
+            pytest.skip(f"reused: completed run {record['path']}")
     run = Exp(built, state)
     item.stash[RUN] = run
     try:
@@ -235,83 +229,6 @@ def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]
     finally:
         default = outcomes.INTERRUPTED if state.interrupted else outcomes.NOT_CALLED
         run.finish(item.stash.get(OUTCOME, None) or default)
-
-
-def _record_without_run(
-    item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None]
-) -> dict[str, Any] | None:
-    """A table row for a point that failed or was skipped before its run could start."""
-    from . import archive, outcomes, spec
-
-    state = _state(item.config)
-    try:
-        built = spec.build(item, state.overrides, state.settings.testing, state.settings.repeats)
-    except spec.SpecError:
-        return None
-    outcome = outcomes.from_call(report, call)
-    error = outcome.get("error") or {}
-    sweep = archive.experiment_parent(
-        state.settings.root,
-        built.experiment,
-        state.stamp,
-        testing=built.testing,
-        debug=state.settings.debug,
-    )
-    from .run import encode_param
-
-    return {
-        "experiment": built.experiment,
-        "session": state.stamp,
-        "run_id": archive.run_id_for(built.axes, built.callspec_id),
-        "path": None,
-        "sweep": str(sweep),
-        "node_id": item.nodeid,
-        "status": outcome["status"],
-        "reason": f"{error['type']}: {error['message']}" if error else outcome.get("reason"),
-        "testing": built.testing,
-        "axes": {name: encode_param(value) for name, value in built.axes.items()},
-        "order": built.order,
-        "repeat": built.repeat,
-        "repeats": built.repeats,
-        "seed": built.seed,
-        "duration": None,
-        "metrics": {},
-        "results": {},
-        "metric": built.metric,
-        "mode": built.mode,
-    }
-
-
-def _reuse_if_done(item: pytest.Item, built: Any, state: SessionState) -> None:
-    """Skip a grid point that has a completed run already, sending that run's record."""
-    from . import archive, resume
-    from .run import encode_param
-
-    params = {name: encode_param(value) for name, value in built.params.items()}
-    index = state.resume_index()
-    found = index.find(built.experiment, built.testing, params, built.repeat, built.source_hash)
-    if found is None:
-        return
-    sweep = archive.experiment_parent(
-        state.settings.root,
-        built.experiment,
-        state.stamp,
-        testing=built.testing,
-        debug=state.settings.debug,
-    )
-    try:
-        record = resume.reused_record(found, sweep)
-    except Exception:  # deleted or broken since it was indexed: run the point again
-        return
-    record.update(
-        axes={name: params[name] for name in built.axes},
-        order=built.order,
-        repeat=built.repeat,
-        repeats=built.repeats,
-        seed=built.seed,
-    )
-    item.stash[REUSED] = record
-    pytest.skip(f"reused: completed run {found}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -330,9 +247,24 @@ def pytest_runtest_makereport(
             and REUSED not in item.stash
             and "exp" in getattr(item, "fixturenames", ())
         ):
-            record = _record_without_run(item, report, call)
-            if record is not None:
-                report.user_properties.append((RECORD_PROPERTY, record))
+            from . import outcomes, spec
+            from .records import record_without_run
+
+            state = _state(item.config)
+            settings = state.settings
+            try:
+                built = spec.build(item, state.overrides, settings.testing, settings.repeats)
+            except spec.SpecError:
+                return report
+            record = record_without_run(
+                built,
+                settings.root,
+                state.stamp,
+                settings.debug,
+                item.nodeid,
+                outcomes.from_call(report, call),
+            )
+            report.user_properties.append((RECORD_PROPERTY, record))
         return report
     if call.when == "call" or ((report.failed or report.skipped) and OUTCOME not in item.stash):
         from . import outcomes

@@ -68,3 +68,37 @@ def record_from_folder(path: Path) -> dict[str, Any]:
     summary = read_run(path)
     config = load((path / "config.yaml").read_text("utf-8"))
     return make_record(config, summary, path)
+
+
+def record_without_run(
+    built: Any, root: Path, stamp: str, debug: bool, nodeid: str, outcome: dict[str, Any]
+) -> dict[str, Any]:
+    """A table row for a point that failed or was skipped before its run could start."""
+    from . import archive
+    from .run import encode_param
+
+    error = outcome.get("error") or {}
+    sweep = archive.experiment_parent(
+        root, built.experiment, stamp, testing=built.testing, debug=debug
+    )
+    return {
+        "experiment": built.experiment,
+        "session": stamp,
+        "run_id": archive.run_id_for(built.axes, built.callspec_id),
+        "path": None,
+        "sweep": str(sweep),
+        "node_id": nodeid,
+        "status": outcome["status"],
+        "reason": f"{error['type']}: {error['message']}" if error else outcome.get("reason"),
+        "testing": built.testing,
+        "axes": {name: encode_param(value) for name, value in built.axes.items()},
+        "order": built.order,
+        "repeat": built.repeat,
+        "repeats": built.repeats,
+        "seed": built.seed,
+        "duration": None,
+        "metrics": {},
+        "results": {},
+        "metric": built.metric,
+        "mode": built.mode,
+    }

@@ -76,3 +76,30 @@ def reused_record(folder: Path, sweep: Path) -> dict[str, Any]:
     record = record_from_folder(folder)
     record.update(status="reused", reason=f"from session {folder.parent.name}", sweep=str(sweep))
     return record
+
+
+def reusable(
+    built: Any, root: Path, stamp: str, debug: bool, index: ResumeIndex
+) -> dict[str, Any] | None:
+    """Return the record of a completed archived run of this point, or None to run it."""
+    from .run import encode_param
+
+    params = {name: encode_param(value) for name, value in built.params.items()}
+    found = index.find(built.experiment, built.testing, params, built.repeat, built.source_hash)
+    if found is None:
+        return None
+    sweep = archive.experiment_parent(
+        root, built.experiment, stamp, testing=built.testing, debug=debug
+    )
+    try:
+        record = reused_record(found, sweep)
+    except Exception:  # deleted or broken since it was indexed: run the point again
+        return None
+    record.update(
+        axes={name: params[name] for name in built.axes},
+        order=built.order,
+        repeat=built.repeat,
+        repeats=built.repeats,
+        seed=built.seed,
+    )
+    return record

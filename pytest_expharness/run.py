@@ -371,3 +371,17 @@ def encode_param(value: Any) -> Any:
         return encode(value)
     except (TypeError, RecursionError):
         return _ADDRESS.sub("", repr(value))
+
+
+def finish_open_runs() -> None:
+    """Finish runs pytest never tore down (an interrupt in another fixture's teardown).
+
+    Each ends with the outcome of its test body when that is known, else interrupted.
+    """
+    interrupted = {
+        "status": "interrupted",
+        "reason": "the session ended before the run's teardown (an interrupt)",
+    }
+    for run in FLUSHER.active():
+        if isinstance(run, Exp):
+            run.finish(run.outcome or interrupted)
