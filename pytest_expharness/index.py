@@ -50,7 +50,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def open_index(root: Path, session: str | None = None) -> sqlite3.Connection:
+def open_index(root: Path, session: str | None = None, repair: bool = True) -> sqlite3.Connection:
     """Open the index of an archive root, rebuilding it first if it is missing or corrupt.
 
     Rebuilding says so with a warning, unless the index was simply not there yet
@@ -78,7 +78,7 @@ def open_index(root: Path, session: str | None = None) -> sqlite3.Connection:
         problem = f"unreadable ({error}); moved to {broken.name}"
         conn = _connect(path)
         conn.executescript(SCHEMA)
-    if problem is not None:
+    if problem is not None and repair:
         # this session's runs come from its records; reading them back would double the work
         folders = [f for f in archive.iter_run_folders(root) if f.parent.name != session]
         rows = rows_of(folders, root)

@@ -1,0 +1,8 @@
+"""`python -m pytest_expharness` runs the `expharness` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

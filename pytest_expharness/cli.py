@@ -1,0 +1,208 @@
+"""The `expharness` command: look back at archived runs.
+
+    expharness list [--experiment E] [--status S] [--tag T] [--label L] [EXPR ...] [--json]
+    expharness show RUN [--json]
+    expharness reindex
+
+EXPR compares a parameter or a final metric with a value: `lr<0.01`,
+`latent=vq`, `loss>=0.5`, `beta!=10` (parsed, never evaluated). Exit codes:
+0 done, 1 nothing matched, 2 usage error; every error is one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import operator
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+EXPRESSION = re.compile(r"^\s*([A-Za-z_][\w./]*)\s*(<=|>=|!=|==|=|<|>)\s*(.+?)\s*$")
+OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "=": operator.eq,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+class UsageError(Exception):
+    """A command line that cannot be carried out as written."""
+
+
+def parse_expression(text: str) -> tuple[str, Callable[[Any, Any], bool], Any]:
+    """Parse `name<op>value`; the value is read as YAML (never eval'd)."""
+    from .params import read_value
+
+    match = EXPRESSION.match(text)
+    if match is None:
+        raise UsageError(
+            f"filter {text!r}: expected NAME<op>VALUE with op one of < <= > >= = != "
+            "(for example lr<0.01 or latent=vq)"
+        )
+    name, op, raw = match.groups()
+    if raw[0] in "<>=!":
+        raise UsageError(f"filter {text!r}: one comparison, e.g. {name}{op}{raw.lstrip('<>=!')}")
+    try:
+        value = read_value(raw)
+    except Exception as error:
+        first = str(error).splitlines()[0]
+        raise UsageError(f"filter {text!r}: the value is not valid YAML ({first})") from None
+    return name, OPERATORS[op], value
+
+
+def _matches(
+    row: dict[str, Any], name: str, compare: Callable[[Any, Any], bool], value: Any
+) -> bool:
+    for source in (row["params"] or {}, row["metrics"] or {}, row["results"] or {}):
+        if name in source:
+            try:
+                return bool(compare(source[name], value))
+            except TypeError:  # e.g. a string parameter compared with a number
+                return False
+    return False
+
+
+def _table(rows: list[list[Any]], headers: list[str]) -> str:
+    from tabulate import tabulate
+
+    return tabulate(rows, headers=headers, tablefmt="simple", floatfmt=".6g", missingval="")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .loading import Archive
+
+    filters = [parse_expression(text) for text in args.filters]
+    found = Archive(args.root).runs(
+        experiment=args.experiment, status=args.status, tag=args.tag, label=args.label
+    )
+    rows = [r for r in found.rows if all(_matches(r, *f) for f in filters)]
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    elif rows:
+        names = [f[0] for f in filters]
+        headers = ["experiment", "session", "run", "status", *names, "duration_s", "path"]
+        body = [
+            [
+                r["experiment"],
+                r["session"],
+                r["run_id"],
+                r["status"],
+                *[{**r["results"], **r["metrics"], **r["params"]}.get(n) for n in names],
+                r["duration"],
+                r["path"],
+            ]
+            for r in rows
+        ]
+        print(_table(body, headers))
+    return 0 if rows else 1
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .loading import load_run
+
+    run = load_run(args.run, root=args.root)
+    summary = run.summary
+    if args.json:
+        print(
+            json.dumps(
+                {"path": str(run.path), "config": run.config, "summary": summary},
+                default=str,
+                indent=2,
+            )
+        )
+        return 0
+    head = run.config.get("experiment", {})
+    print(f"{head.get('name')} / {run.run_id}  ({run.path})")
+    print(
+        f"status: {run.status}" + (f" ({summary.get('reason')})" if summary.get("reason") else "")
+    )
+    error = summary.get("error")
+    if error:
+        print(f"error: {error.get('type')}: {error.get('message')}")
+    print(
+        f"session: {head.get('session')}, started {summary.get('started')}, "
+        f"duration {summary.get('duration')} s, git {head.get('git_commit')}"
+    )
+    print()
+    print(_table([[k, v] for k, v in run.params.items()], ["parameter", "value"]))
+    metrics = summary.get("metrics") or {}
+    if metrics:
+        print()
+        body = [
+            [n, s.get("final"), s.get("min"), s.get("max"), s.get("count")]
+            for n, s in metrics.items()
+        ]
+        print(_table(body, ["series", "final", "min", "max", "count"]))
+    components = summary.get("components") or {}
+    if components:
+        print()
+        body = [[n, c["status"], c.get("reason"), c.get("hint")] for n, c in components.items()]
+        print(_table(body, ["component", "status", "reason", "hint"]))
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from .index import open_index, rebuild
+
+    conn = open_index(Path(args.root), repair=False)
+    try:
+        count = rebuild(conn, Path(args.root))
+    finally:
+        conn.close()
+    print(f"indexed {count} runs under {args.root}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of `expharness`."""
+    main = argparse.ArgumentParser(prog="expharness", description=__doc__.split("\n\n")[0])
+    main.add_argument("--root", default="results", help="archive root (default: results)")
+    commands = main.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="list runs, newest first")
+    listing.add_argument("filters", nargs="*", metavar="EXPR", help="e.g. lr<0.01 latent=vq")
+    listing.add_argument("--experiment")
+    listing.add_argument("--status")
+    listing.add_argument("--tag")
+    listing.add_argument("--label")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_list)
+    show = commands.add_parser("show", help="one run: config, status, metrics, components")
+    show.add_argument("run", help="run id, session/run id, unique prefix or path")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=cmd_show)
+    reindex = commands.add_parser("reindex", help="rebuild the index from the run folders")
+    reindex.set_defaults(handler=cmd_reindex)
+    return main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; return its exit code."""
+    from .loading import RunNotFound
+
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0) and 2
+    if not Path(args.root).is_dir():
+        print(f"expharness: no archive at {args.root} (give --root)", file=sys.stderr)
+        return 1
+    try:
+        result: int = args.handler(args)
+        return result
+    except UsageError as error:
+        print(f"expharness: {error}", file=sys.stderr)
+        return 2
+    except RunNotFound as error:
+        print(f"expharness: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
