@@ -2,6 +2,8 @@
 
     expharness list [--experiment E] [--status S] [--tag T] [--label L] [EXPR ...] [--json]
     expharness show RUN [--json]
+    expharness label RUN keep|baseline|exploratory|failed [--note TEXT]
+    expharness tag RUN TAG
     expharness reindex
 
 EXPR compares a parameter or a final metric with a value: `lr<0.01`,
@@ -148,6 +150,52 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+LABELS = ("keep", "baseline", "exploratory", "failed")
+
+
+def _rewrite_header(args: argparse.Namespace, change: Callable[[dict[str, Any]], None]) -> Path:
+    """Change a run's config.yaml header atomically and update its index row."""
+    from . import archive
+    from .index import open_index, row_of
+    from .loading import resolve
+    from .records import record_from_folder
+    from .yamltext import dump, load
+
+    folder = resolve(args.run, args.root)
+    config = load((folder / archive.CONFIG).read_text("utf-8"))
+    change(config["experiment"])
+    archive.atomic_write_text(folder / archive.CONFIG, dump(config))
+    conn = open_index(Path(args.root))
+    try:
+        from .index import upsert
+
+        upsert(conn, [row_of(record_from_folder(folder), Path(args.root))])
+    finally:
+        conn.close()
+    return folder
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    def change(header: dict[str, Any]) -> None:
+        header["label"] = args.label
+        if args.note is not None:
+            header["label_note"] = args.note
+
+    folder = _rewrite_header(args, change)
+    print(f"{folder}: label {args.label}" + (f" ({args.note})" if args.note else ""))
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    def change(header: dict[str, Any]) -> None:
+        tags = list(header.get("tags") or [])
+        header["tags"] = [*tags, args.tag] if args.tag not in tags else tags
+
+    folder = _rewrite_header(args, change)
+    print(f"{folder}: tagged {args.tag}")
+    return 0
+
+
 def cmd_reindex(args: argparse.Namespace) -> int:
     from .index import open_index, rebuild
 
@@ -177,6 +225,15 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("run", help="run id, session/run id, unique prefix or path")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=cmd_show)
+    label = commands.add_parser("label", help="label a run: keep, baseline, exploratory, failed")
+    label.add_argument("run")
+    label.add_argument("label", choices=LABELS)
+    label.add_argument("--note", help="why (kept in config.yaml as label_note)")
+    label.set_defaults(handler=cmd_label)
+    tag = commands.add_parser("tag", help="add a tag to a run")
+    tag.add_argument("run")
+    tag.add_argument("tag")
+    tag.set_defaults(handler=cmd_tag)
     reindex = commands.add_parser("reindex", help="rebuild the index from the run folders")
     reindex.set_defaults(handler=cmd_reindex)
     return main

@@ -119,3 +119,27 @@ def test_usage_errors_and_the_module_entry_point(root: str) -> None:
         text=True,
     )
     assert missing.returncode == 1 and "no archive at" in missing.stderr
+
+
+def test_label_and_tag_reach_config_and_index(
+    root: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    from pytest_expharness import load_run
+
+    code, out, _ = run(
+        capsys, "--root", root, "label", "latent=vq,lr=0.1", "baseline", "--note", "paper"
+    )
+    assert code == 0 and "label baseline (paper)" in out
+    assert run(capsys, "--root", root, "tag", "latent=vq,lr=0.1", "ablation")[0] == 0
+    assert run(capsys, "--root", root, "tag", "latent=vq,lr=0.1", "ablation")[0] == 0
+    loaded = load_run("latent=vq,lr=0.1", root=root)
+    header = yaml.safe_load((loaded.path / "config.yaml").read_text())["experiment"]
+    assert (header["label"], header["label_note"]) == ("baseline", "paper")
+    assert header["tags"] == ["grid", "ablation"], "a tag is added once"
+    assert loaded.params == {"latent": "vq", "lr": 0.1}, "the rest of the config is kept"
+    code, out, _ = run(capsys, "--root", root, "list", "--label", "baseline", "--tag", "ablation")
+    assert code == 0 and "latent=vq,lr=0.1" in out
+    code, _, err = run(capsys, "--root", root, "label", "latent=vq,lr=0.1", "great")
+    assert code == 2 and "invalid choice: 'great'" in err
