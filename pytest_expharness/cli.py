@@ -2,6 +2,8 @@
 
     expharness list [--experiment E] [--status S] [--tag T] [--label L] [EXPR ...] [--json]
     expharness show RUN [--json]
+    expharness compare RUN RUN... | --session S [--json]
+    expharness diff RUN RUN [--json]
     expharness label RUN keep|baseline|exploratory|failed [--note TEXT]
     expharness tag RUN TAG
     expharness reindex
@@ -150,6 +152,100 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runs_for(args: argparse.Namespace) -> list[Any]:
+    from .loading import Archive, load_run, read_folder
+
+    if getattr(args, "session", None):
+        found = [r for r in Archive(args.root).runs() if r["session"] == args.session]
+        if not found:
+            from .loading import RunNotFound
+
+            raise RunNotFound(f"no run of session {args.session!r} under {args.root}")
+        return [read_folder(Path(args.root) / r["path"]) for r in reversed(found)]
+    if len(args.runs) < 2:
+        raise UsageError("compare needs two runs or more, or --session S")
+    return [load_run(run, root=args.root) for run in args.runs]
+
+
+def _differing(values: list[dict[str, Any]]) -> list[str]:
+    names: list[str] = []
+    for found in values:
+        names.extend(n for n in found if n not in names)
+    return [n for n in names if len({json.dumps(v.get(n), default=str) for v in values}) > 1]
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    runs = _runs_for(args)
+    params = [r.params for r in runs]
+    differing = _differing(params)
+    metrics: list[str] = []
+    for run in runs:
+        metrics.extend(n for n in (run.summary.get("metrics") or {}) if n not in metrics)
+    headers = ["run", "status", *differing, *metrics]
+    body = []
+    for run in runs:
+        finals = {n: s.get("final") for n, s in (run.summary.get("metrics") or {}).items()}
+        body.append(
+            [
+                run.run_id,
+                run.status,
+                *[run.params.get(n) for n in differing],
+                *[finals.get(n) for n in metrics],
+            ]
+        )
+    if args.json:
+        print(
+            json.dumps(
+                [dict(zip(headers, row, strict=True)) for row in body], indent=2, default=str
+            )
+        )
+    else:
+        same = [n for n in params[0] if n not in differing]
+        print(_table(body, headers))
+        if same:
+            print(f"\nsame in every run: {', '.join(f'{n}={params[0][n]!r}' for n in same)}")
+    return 0
+
+
+PROVENANCE = (
+    "git_commit",
+    "git_branch",
+    "git_dirty",
+    "host",
+    "user",
+    "python",
+    "platform",
+    "packages",
+    "command",
+    "base_config",
+    "cli_overrides",
+    "source_hash",
+    "testing",
+)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .loading import load_run
+
+    first, second = (load_run(run, root=args.root) for run in (args.first, args.second))
+    rows = []
+    for name in _differing([first.params, second.params]):
+        rows.append(["parameter", name, first.params.get(name), second.params.get(name)])
+    heads = [r.config.get("experiment", {}) for r in (first, second)]
+    for name in PROVENANCE:
+        a, b = heads[0].get(name), heads[1].get(name)
+        if json.dumps(a, default=str, sort_keys=True) != json.dumps(b, default=str, sort_keys=True):
+            rows.append(["provenance", name, a, b])
+    if args.json:
+        keys = ["kind", "name", "first", "second"]
+        print(json.dumps([dict(zip(keys, r, strict=True)) for r in rows], indent=2, default=str))
+    elif rows:
+        print(_table(rows, ["", "name", first.run_id, second.run_id]))
+    else:
+        print("same parameters and provenance")
+    return 0
+
+
 LABELS = ("keep", "baseline", "exploratory", "failed")
 
 
@@ -225,6 +321,20 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("run", help="run id, session/run id, unique prefix or path")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=cmd_show)
+    compare = commands.add_parser(
+        "compare", help="parameters that differ and metrics, side by side"
+    )
+    compare.add_argument("runs", nargs="*", metavar="RUN")
+    compare.add_argument("--session", help="every run of one session")
+    compare.add_argument("--json", action="store_true")
+    compare.set_defaults(handler=cmd_compare)
+    diff = commands.add_parser(
+        "diff", help="parameters and provenance that differ between two runs"
+    )
+    diff.add_argument("first", metavar="RUN")
+    diff.add_argument("second", metavar="RUN")
+    diff.add_argument("--json", action="store_true")
+    diff.set_defaults(handler=cmd_diff)
     label = commands.add_parser("label", help="label a run: keep, baseline, exploratory, failed")
     label.add_argument("run")
     label.add_argument("label", choices=LABELS)
@@ -258,6 +368,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except RunNotFound as error:
         print(f"expharness: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `expharness list | head`: the reader left; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
 

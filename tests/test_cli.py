@@ -34,6 +34,7 @@ def root(pytester: pytest.Pytester, archive: Archive) -> str:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()  # what earlier steps printed is not this command's output
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
@@ -143,3 +144,49 @@ def test_label_and_tag_reach_config_and_index(
     assert code == 0 and "latent=vq,lr=0.1" in out
     code, _, err = run(capsys, "--root", root, "label", "latent=vq,lr=0.1", "great")
     assert code == 2 and "invalid choice: 'great'" in err
+
+
+def test_compare_shows_differing_parameters_and_metrics(
+    root: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        capsys, "--root", root, "compare", "latent=vq,lr=0.1", "latent=none,lr=0.1", "--json"
+    )
+    assert code == 0
+    rows = json.loads(out)
+    assert [(r["run"], r["latent"], r["loss"]) for r in rows] == [
+        ("latent=vq,lr=0.1", "vq", 0.2),
+        ("latent=none,lr=0.1", "none", 0.1),
+    ]
+    assert "lr" not in rows[0], "a parameter that is the same everywhere is not a column"
+    code, out, _ = run(capsys, "--root", root, "compare", "latent=vq,lr=0.1", "latent=none,lr=0.1")
+    assert "same in every run: lr=0.1" in out
+    session = load_session(root)
+    code, out, _ = run(capsys, "--root", root, "compare", "--session", session, "--json")
+    assert code == 0 and len(json.loads(out)) == 4
+    code, _, err = run(capsys, "--root", root, "compare", "latent=vq,lr=0.1")
+    assert code == 2 and "compare needs two runs or more" in err
+
+
+def test_diff_shows_parameters_and_provenance(
+    root: str, pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        capsys, "--root", root, "diff", "latent=vq,lr=0.1", "latent=vq,lr=0.001", "--json"
+    )
+    assert code == 0
+    assert json.loads(out) == [{"kind": "parameter", "name": "lr", "first": 0.1, "second": 0.001}]
+    pytester.runpytest_subprocess("-p", "no:xdist", "-k", "vq and 0.1", "--tag", "again")
+    newest = load_session(root)
+    code, out, _ = run(
+        capsys, "--root", root, "diff", "latent=vq,lr=0.001", f"{newest}/latent=vq,lr=0.1", "--json"
+    )
+    assert code == 0
+    names = {(d["kind"], d["name"]) for d in json.loads(out)}
+    assert ("parameter", "lr") in names and ("provenance", "command") in names
+
+
+def load_session(root: str) -> str:
+    from pytest_expharness import Archive as RunArchive
+
+    return RunArchive(root).runs().rows[0]["session"]
