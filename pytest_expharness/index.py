@@ -80,13 +80,10 @@ def open_index(root: Path, session: str | None = None, repair: bool = True) -> s
         conn.executescript(SCHEMA)
     if problem is not None and repair:
         # this session's runs come from its records; reading them back would double the work
-        folders = [f for f in archive.iter_run_folders(root) if f.parent.name != session]
-        rows = rows_of(folders, root)
-        upsert(conn, rows, replace_all=True)
-        quiet = problem in ("missing", "empty") and all(r["session"] == session for r in rows)
-        if not quiet:
+        count = rebuild(conn, root, skip_session=session)
+        if count or problem not in ("missing", "empty"):
             warnings.warn(
-                f"{path} was {problem}; rebuilt from {len(rows)} run folders", IndexWarning, 2
+                f"{path} was {problem}; rebuilt from {count} run folders", IndexWarning, 2
             )
     return conn
 
@@ -153,9 +150,10 @@ def rows_of(folders: Iterable[Path], root: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def rebuild(conn: sqlite3.Connection, root: Path) -> int:
-    """Replace every row with what the run folders say; return how many runs."""
-    return upsert(conn, rows_of(archive.iter_run_folders(root), root), replace_all=True)
+def rebuild(conn: sqlite3.Connection, root: Path, skip_session: str | None = None) -> int:
+    """Replace every row with what the run folders say (but one session's); return how many."""
+    folders = [f for f in archive.iter_run_folders(root) if f.parent.name != skip_session]
+    return upsert(conn, rows_of(folders, root), replace_all=True)
 
 
 def index_records(root: Path, records: Iterable[dict[str, Any]], session: str) -> int:

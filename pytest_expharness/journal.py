@@ -94,11 +94,3 @@ def iter_journal(path: Path) -> Iterator[tuple[str, list[Any]]]:
                 yield names[sid], chunk
             else:
                 return
-
-
-def read_journal(path: Path) -> dict[str, list[Any]]:
-    """Return series name -> flat [value, step, time, ...] from every complete record."""
-    out: dict[str, list[Any]] = {}
-    for name, chunk in iter_journal(path):
-        out.setdefault(name, []).extend(chunk)
-    return out

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from array import array
-from collections.abc import Callable, MutableSequence, Sequence
+from collections.abc import Callable, Iterator, MutableSequence, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -262,15 +262,20 @@ def series_stats(cols: Columns) -> dict[str, Any]:
     }
 
 
+CSV_HEADER = "step,name,value,time\n"
+
+
+def csv_lines(name: str, steps: Any, values: Any, times: Any) -> Iterator[str]:
+    """Yield the metrics.csv lines of points of one series."""
+    prefix = f",{name},"
+    return (f"{s}{prefix}{v!r},{t!r}\n" for s, v, t in zip(steps, values, times, strict=True))
+
+
 def csv_text(columns: dict[str, Columns]) -> str:
     """Return metrics.csv (step,name,value,time) for the given series."""
-    out = ["step,name,value,time\n"]
+    out = [CSV_HEADER]
     for name, cols in columns.items():
-        prefix = f",{name},"
-        out.extend(
-            f"{s}{prefix}{v!r},{t!r}\n"
-            for s, v, t in zip(cols.steps, cols.values, cols.times, strict=True)
-        )
+        out.extend(csv_lines(name, cols.steps, cols.values, cols.times))
     return "".join(out)
 
 
@@ -305,17 +310,13 @@ def rebuild_from_journal(path: Path, csv_path: Path) -> dict[str, Columns]:
                     cols = columns[name] = Columns.compact()
                     parts[name] = open(Path(tmp) / f"{len(parts)}.csv", "w", encoding="utf-8")  # noqa: SIM115
                 steps = cols.extend(chunk)
-                prefix = f",{name},"
-                parts[name].writelines(
-                    f"{s}{prefix}{v!r},{t!r}\n"
-                    for s, v, t in zip(steps, chunk[0::3], chunk[2::3], strict=True)
-                )
+                parts[name].writelines(csv_lines(name, steps, chunk[0::3], chunk[2::3]))
         finally:
             for handle in parts.values():
                 handle.close()
         out = Path(tmp) / "metrics.csv"
         with open(out, "w", encoding="utf-8") as target:
-            target.write("step,name,value,time\n")
+            target.write(CSV_HEADER)
             for i in range(len(parts)):
                 with open(Path(tmp) / f"{i}.csv", encoding="utf-8") as part:
                     shutil.copyfileobj(part, target)
