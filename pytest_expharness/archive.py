@@ -206,13 +206,16 @@ def iter_run_folders(root: Path) -> list[Path]:
     """Return every run folder of an archive root, sorted by path.
 
     Testing runs (<root>/_testing) form an archive of their own, and debug runs
-    are replaced each session, so neither is listed.
+    are replaced each session, so neither is listed; nor is anything in a
+    hidden folder (an import being staged, a run being deleted).
     """
     found = []
     for summary in root.rglob(SUMMARY):
         folder = summary.parent
         inside = folder.relative_to(root).parts
         if (TESTING_DIR in inside[:1] and root.name != TESTING_DIR) or DEBUG_DIR in inside[1:2]:
+            continue
+        if any(part.startswith(".") for part in inside):
             continue
         if (folder / CONFIG).is_file():
             found.append(folder)

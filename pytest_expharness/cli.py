@@ -4,8 +4,11 @@
     expharness show RUN [--json]
     expharness compare RUN RUN... | --session S [--json]
     expharness diff RUN RUN [--json]
+    expharness export RUN... | --session S --to FILE.tar.gz
+    expharness import FILE.tar.gz
     expharness label RUN keep|baseline|exploratory|failed [--note TEXT]
     expharness tag RUN TAG
+    expharness gc [--status S] [--older-than 30d] [--keep-last N] [--dry-run]
     expharness reindex
 
 EXPR compares a parameter or a final metric with a value: `lr<0.01`,
@@ -91,13 +94,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2, default=str))
     elif rows:
         names = [f[0] for f in filters]
-        headers = ["experiment", "session", "run", "status", *names, "duration_s", "path"]
+        headers = ["experiment", "session", "run", "status", "label", *names, "duration_s", "path"]
         body = [
             [
                 r["experiment"],
                 r["session"],
                 r["run_id"],
                 r["status"],
+                r["label"],
                 *[{**r["results"], **r["metrics"], **r["params"]}.get(n) for n in names],
                 r["duration"],
                 r["path"],
@@ -152,16 +156,21 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def runs_of_session(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Return the index rows of every run of `args.session`, oldest first."""
+    from .loading import Archive, RunNotFound
+
+    found = [r for r in Archive(args.root).runs() if r["session"] == args.session]
+    if not found:
+        raise RunNotFound(f"no run of session {args.session!r} under {args.root}")
+    return found[::-1]
+
+
 def _runs_for(args: argparse.Namespace) -> list[Any]:
-    from .loading import Archive, load_run, read_folder
+    from .loading import load_run, read_folder
 
     if getattr(args, "session", None):
-        found = [r for r in Archive(args.root).runs() if r["session"] == args.session]
-        if not found:
-            from .loading import RunNotFound
-
-            raise RunNotFound(f"no run of session {args.session!r} under {args.root}")
-        return [read_folder(Path(args.root) / r["path"]) for r in reversed(found)]
+        return [read_folder(Path(args.root) / r["path"]) for r in runs_of_session(args)]
     if len(args.runs) < 2:
         raise UsageError("compare needs two runs or more, or --session S")
     return [load_run(run, root=args.root) for run in args.runs]
@@ -246,64 +255,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
-LABELS = ("keep", "baseline", "exploratory", "failed")
-
-
-def _rewrite_header(args: argparse.Namespace, change: Callable[[dict[str, Any]], None]) -> Path:
-    """Change a run's config.yaml header atomically and update its index row."""
-    from . import archive
-    from .index import open_index, row_of
-    from .loading import resolve
-    from .records import record_from_folder
-    from .yamltext import dump, load
-
-    folder = resolve(args.run, args.root)
-    config = load((folder / archive.CONFIG).read_text("utf-8"))
-    change(config["experiment"])
-    archive.atomic_write_text(folder / archive.CONFIG, dump(config))
-    conn = open_index(Path(args.root))
-    try:
-        from .index import upsert
-
-        upsert(conn, [row_of(record_from_folder(folder), Path(args.root))])
-    finally:
-        conn.close()
-    return folder
-
-
-def cmd_label(args: argparse.Namespace) -> int:
-    def change(header: dict[str, Any]) -> None:
-        header["label"] = args.label
-        if args.note is not None:
-            header["label_note"] = args.note
-
-    folder = _rewrite_header(args, change)
-    print(f"{folder}: label {args.label}" + (f" ({args.note})" if args.note else ""))
-    return 0
-
-
-def cmd_tag(args: argparse.Namespace) -> int:
-    def change(header: dict[str, Any]) -> None:
-        tags = list(header.get("tags") or [])
-        header["tags"] = [*tags, args.tag] if args.tag not in tags else tags
-
-    folder = _rewrite_header(args, change)
-    print(f"{folder}: tagged {args.tag}")
-    return 0
-
-
-def cmd_reindex(args: argparse.Namespace) -> int:
-    from .index import open_index, rebuild
-
-    conn = open_index(Path(args.root), repair=False)
-    try:
-        count = rebuild(conn, Path(args.root))
-    finally:
-        conn.close()
-    print(f"indexed {count} runs under {args.root}")
-    return 0
-
-
 def parser() -> argparse.ArgumentParser:
     """The command line of `expharness`."""
     main = argparse.ArgumentParser(prog="expharness", description=__doc__.split("\n\n")[0])
@@ -335,17 +286,9 @@ def parser() -> argparse.ArgumentParser:
     diff.add_argument("second", metavar="RUN")
     diff.add_argument("--json", action="store_true")
     diff.set_defaults(handler=cmd_diff)
-    label = commands.add_parser("label", help="label a run: keep, baseline, exploratory, failed")
-    label.add_argument("run")
-    label.add_argument("label", choices=LABELS)
-    label.add_argument("--note", help="why (kept in config.yaml as label_note)")
-    label.set_defaults(handler=cmd_label)
-    tag = commands.add_parser("tag", help="add a tag to a run")
-    tag.add_argument("run")
-    tag.add_argument("tag")
-    tag.set_defaults(handler=cmd_tag)
-    reindex = commands.add_parser("reindex", help="rebuild the index from the run folders")
-    reindex.set_defaults(handler=cmd_reindex)
+    from . import cli_manage
+
+    cli_manage.add_commands(commands)
     return main
 
 
@@ -357,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser().parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0) and 2
-    if not Path(args.root).is_dir():
+    if not Path(args.root).is_dir() and args.command != "import":
         print(f"expharness: no archive at {args.root} (give --root)", file=sys.stderr)
         return 1
     try:

@@ -21,6 +21,10 @@ HELP_RESUME = (
     "skip grid points that already have a completed run with the same parameters and "
     "experiment source under the root; the table shows them as reused"
 )
+HELP_REPRODUCIBLE = (
+    "also keep, in every run's code/ folder, the conftest files, the uncommitted git "
+    "changes (uncommitted.patch) and every installed package version (requirements.txt)"
+)
 MARKER_HELP = (
     "experiment(name=None, description=None, tags=(), testing=None, repeats=None, "
     "metric=None, mode='min'): describe an experiment; testing is a dict of parameter "
@@ -53,5 +57,8 @@ def add_options(parser: pytest.Parser) -> None:
         "--exp-repeats", dest="exp_repeats", type=int, default=None, metavar="N", help=HELP_REPEATS
     )
     group.addoption("--exp-resume", dest="exp_resume", action="store_true", help=HELP_RESUME)
+    group.addoption(
+        "--exp-reproducible", dest="exp_reproducible", action="store_true", help=HELP_REPRODUCIBLE
+    )
     parser.addini("exp_root", HELP_ROOT, default=None)
     parser.addini("exp_tags", HELP_TAG, type="linelist", default=[])

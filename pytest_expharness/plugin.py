@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .session import SessionState
 
 STAMP = pytest.StashKey[str]()
+ARCHIVE_ROOT = pytest.StashKey[Path]()
 STATE = pytest.StashKey["SessionState"]()
 RECORDS = pytest.StashKey[list[dict[str, Any]]]()
 RUN = pytest.StashKey[Any]()
@@ -93,6 +94,24 @@ class _XdistHooks:
         worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", None)
         for record in crashes.record_crash(state.settings.root, state.stamp, crashitem, worker):
             report.user_properties.append((RECORD_PROPERTY, record))
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Never collect an archive: run folders hold copies of experiment modules in code/."""
+    root = config.stash.get(ARCHIVE_ROOT, None)
+    if root is None:
+        import os
+
+        from .session import archive_root
+
+        root = config.stash[ARCHIVE_ROOT] = Path(os.path.abspath(archive_root(config)))
+    if collection_path == root:
+        return True
+    if collection_path.name == "code":  # also in archives under other roots
+        from .archive import is_run_folder
+
+        return True if is_run_folder(collection_path.parent) else None
+    return None
 
 
 @pytest.hookimpl(trylast=True)

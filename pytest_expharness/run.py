@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import archive, artifacts, records, report
+from . import archive, artifacts, records, report, snapshot
 from .components import Component
 from .flusher import Flusher
 from .relay import ConstantPatch, relaying_warnings
@@ -80,6 +80,9 @@ class Exp:
         base_id = archive.run_id_for(id_axes, spec.callspec_id)
         self.path, self.run_id = archive.make_run_dir(parent, base_id)
         (self.path / archive.ARTIFACTS).mkdir()
+        self._code = snapshot.write_code(
+            self.path, spec.module_path, session.rootdir, session.reproducible()
+        )
         self._tracker = Tracker(self.path, clock=_clock)
         self._hot = self._tracker.hot
         self.started = _now()
@@ -346,6 +349,8 @@ class Exp:
             "seed": spec.seed,
             "main_metric": {"name": spec.metric, "mode": spec.mode} if spec.metric else None,
             "source_hash": spec.source_hash,
+            "code": self._code,
+            "reproducible": session.settings.reproducible,
             "testing": spec.testing,
             "debug": session.settings.debug,
         }

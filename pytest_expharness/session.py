@@ -35,16 +35,23 @@ class Settings:
     sweep_items: tuple[str, ...] = ()
     repeats: int | None = None
     resume: bool = False
+    reproducible: bool = False
 
 
-def read_settings(config: pytest.Config) -> Settings:
-    """Resolve the options of this session into Settings."""
+def archive_root(config: pytest.Config) -> Path:
+    """Return the absolute archive root the options name (default: <rootdir>/results)."""
     root_opt = config.getoption("exp_root") or config.getini("exp_root")
     rootdir = Path(config.rootpath)
     root = Path(root_opt) if root_opt else rootdir / "results"
     if not root.is_absolute():
         base = Path(config.invocation_params.dir) if config.getoption("exp_root") else rootdir
         root = base / root
+    return root
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """Resolve the options of this session into Settings."""
+    root = archive_root(config)
     for folder in (root, *root.parents):
         if folder.exists():
             if not folder.is_dir():
@@ -62,6 +69,7 @@ def read_settings(config: pytest.Config) -> Settings:
         sweep_items=tuple(config.getoption("exp_sweep")),
         repeats=config.getoption("exp_repeats"),
         resume=bool(config.getoption("exp_resume")),
+        reproducible=bool(config.getoption("exp_reproducible")),
     )
 
 
@@ -79,6 +87,7 @@ class SessionState:
     interrupted: bool = False
     _provenance: dict[str, Any] | None = None
     _resume: Any = None
+    _reproducible: Any = None
 
     def resume_index(self) -> Any:
         """Return this process's index of completed runs (for --exp-resume)."""
@@ -93,6 +102,14 @@ class SessionState:
         if self._provenance is None:
             self._provenance = provenance.collect(self.rootdir, self.command, self.settings.root)
         return self._provenance
+
+    def reproducible(self) -> Any:
+        """Return the --exp-reproducible extras of this process (None without the flag)."""
+        if self.settings.reproducible and self._reproducible is None:
+            from .snapshot import Reproducible
+
+            self._reproducible = Reproducible.gather(self.rootdir, self.settings.root)
+        return self._reproducible
 
     def for_worker(self) -> dict[str, Any]:
         """Return what a worker needs, as plain data."""

@@ -1,0 +1,213 @@
+"""The `expharness` subcommands that change an archive: export, import, label, tag, gc, reindex."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .cli import UsageError, _table
+
+LABELS = ("keep", "baseline", "exploratory", "failed")
+
+
+def _index_folders(root: Path, folders: list[Path]) -> None:
+    """Add or refresh the index rows of some run folders (testing runs in their own index)."""
+    from .archive import TESTING_DIR
+    from .index import FILE, open_index, rebuild, rows_of, upsert
+
+    groups: dict[Path, list[Path]] = {}
+    for folder in folders:
+        inside = folder.relative_to(root).parts
+        base = root / TESTING_DIR if inside[:1] == (TESTING_DIR,) else root
+        groups.setdefault(base, []).append(folder)
+    for base, members in groups.items():
+        new = not (base / FILE).exists()
+        conn = open_index(base, repair=not new)
+        try:
+            if new:  # a new index: read every folder, these among them
+                rebuild(conn, base)
+            else:
+                upsert(conn, rows_of(members, base))
+        finally:
+            conn.close()
+
+
+def _rewrite_header(args: argparse.Namespace, change: Callable[[dict[str, Any]], None]) -> Path:
+    """Change a run's config.yaml header atomically and update its index row."""
+    from . import archive
+    from .loading import resolve
+    from .yamltext import dump, load
+
+    folder = resolve(args.run, args.root)
+    config = load((folder / archive.CONFIG).read_text("utf-8"))
+    change(config["experiment"])
+    archive.atomic_write_text(folder / archive.CONFIG, dump(config))
+    _index_folders(Path(args.root).resolve(), [folder.resolve()])
+    return folder
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    def change(header: dict[str, Any]) -> None:
+        header["label"] = args.label
+        if args.note is not None:
+            header["label_note"] = args.note
+
+    folder = _rewrite_header(args, change)
+    print(f"{folder}: label {args.label}" + (f" ({args.note})" if args.note else ""))
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    def change(header: dict[str, Any]) -> None:
+        tags = list(header.get("tags") or [])
+        header["tags"] = [*tags, args.tag] if args.tag not in tags else tags
+
+    folder = _rewrite_header(args, change)
+    print(f"{folder}: tagged {args.tag}")
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from .index import open_index, rebuild
+
+    conn = open_index(Path(args.root), repair=False)
+    try:
+        count = rebuild(conn, Path(args.root))
+    finally:
+        conn.close()
+    print(f"indexed {count} runs under {args.root}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .cli import runs_of_session
+    from .loading import resolve
+    from .transfer import TransferError, export_runs
+
+    tables: list[Path] = []
+    if args.session:
+        folders = [Path(args.root) / row["path"] for row in runs_of_session(args)]
+        for session in dict.fromkeys(folder.parent for folder in folders):
+            tables += sorted(session.glob("comparison.*"))
+    elif args.runs:
+        folders = [resolve(run, args.root) for run in args.runs]
+    else:
+        raise UsageError("export needs runs (ids, prefixes or paths) or --session S")
+    try:
+        count = export_runs(list(dict.fromkeys(folders)), Path(args.root), Path(args.to), tables)
+    except TransferError as error:
+        raise UsageError(str(error)) from None
+    print(f"exported {_runs(count)} to {args.to}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .transfer import TransferError, import_runs
+
+    root = Path(args.root)
+    try:
+        done = import_runs(Path(args.file), root)
+    except TransferError as error:
+        raise UsageError(str(error)) from None
+    if done.added:
+        _index_folders(root.resolve(), [f.resolve() for f in done.added])
+    print(f"imported {_runs(len(done.added))} into {root}")
+    for run in done.skipped:
+        print(f"  skipped {run}: already in {root} (left as it is)")
+    return 0
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
+
+
+def _runs(count: int) -> str:
+    return f"{count} run" + ("" if count == 1 else "s")
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from . import cleanup
+    from .index import open_index
+    from .loading import Archive
+
+    root = Path(args.root)
+    try:
+        older = cleanup.parse_age(args.older_than) if args.older_than else None
+        statuses = [s for given in args.status for s in given.split(",") if s]
+        found = Archive(root).runs(experiment=args.experiment)
+        chosen = cleanup.plan(found.rows, root, statuses, older, args.keep_last)
+    except cleanup.CleanupError as error:
+        raise UsageError(str(error)) from None
+    now = time.time()
+    body, total = [], 0
+    for row in chosen.delete:
+        size = cleanup.folder_size(root / row["path"])
+        total += size
+        age_days = (now - float(row.get("started_unix") or now)) / 86400
+        body.append(
+            [row["experiment"], row["session"], row["run_id"], row["status"], row["label"],
+             f"{age_days:.1f}", _megabytes(size)]
+        )  # fmt: skip
+    if body:
+        print(_table(body, ["experiment", "session", "run", "status", "label", "age_d", "size"]))
+    for row, reason in chosen.spared:
+        print(f"kept {row['path']}: {reason}")
+    if args.dry_run:
+        print(f"dry run: would delete {_runs(len(body))} ({_megabytes(total)}); nothing deleted")
+        return 0 if body else 1
+    gone = [row["path"] for row in chosen.delete]
+    for path in gone:
+        cleanup.delete_run(root / path)
+    cleanup.clear_leftovers(root)
+    stale = gone + chosen.stale
+    if stale:
+        conn = open_index(root)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("DELETE FROM runs WHERE path = ?", [(p,) for p in stale])
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+    print(f"deleted {_runs(len(gone))} ({_megabytes(total)})")
+    return 0 if gone else 1
+
+
+def add_commands(commands: Any) -> None:
+    """Register the subcommands of this module on the `expharness` parser."""
+    export = commands.add_parser("export", help="pack runs into a .tar.gz (ids kept)")
+    export.add_argument("runs", nargs="*", metavar="RUN")
+    export.add_argument("--session", help="every run of one session")
+    export.add_argument("--to", required=True, metavar="FILE.tar.gz")
+    export.set_defaults(handler=cmd_export)
+    importing = commands.add_parser(
+        "import", help="unpack an export into --root (existing runs are never overwritten)"
+    )
+    importing.add_argument("file", metavar="FILE.tar.gz")
+    importing.set_defaults(handler=cmd_import)
+    label = commands.add_parser("label", help="label a run: keep, baseline, exploratory, failed")
+    label.add_argument("run")
+    label.add_argument("label", choices=LABELS)
+    label.add_argument("--note", help="why (kept in config.yaml as label_note)")
+    label.set_defaults(handler=cmd_label)
+    tag = commands.add_parser("tag", help="add a tag to a run")
+    tag.add_argument("run")
+    tag.add_argument("tag")
+    tag.set_defaults(handler=cmd_tag)
+    gc = commands.add_parser(
+        "gc", help="delete old or failed runs; never those labelled keep or baseline"
+    )
+    gc.add_argument(
+        "--status", action="append", default=[], help="e.g. failed,crashed (repeatable)"
+    )
+    gc.add_argument("--older-than", metavar="AGE", help="e.g. 30d, 12h, 2w")
+    gc.add_argument("--experiment")
+    gc.add_argument(
+        "--keep-last", type=int, default=0, metavar="N", help="spare each experiment's N newest"
+    )
+    gc.add_argument("--dry-run", action="store_true", help="say what would go; delete nothing")
+    gc.set_defaults(handler=cmd_gc)
+    reindex = commands.add_parser("reindex", help="rebuild the index from the run folders")
+    reindex.set_defaults(handler=cmd_reindex)
