@@ -1,6 +1,7 @@
 """The `expharness` command: look back at archived runs.
 
-    expharness list [--experiment E] [--status S] [--tag T] [--label L] [EXPR ...] [--json]
+    expharness list [--experiment E] [--status S] [--tag T] [--label L] [EXPR ...]
+                    [--limit N] [--json]
     expharness show RUN [--json]
     expharness compare RUN RUN... | --session S [--json]
     expharness diff RUN RUN [--json]
@@ -64,16 +65,32 @@ def parse_expression(text: str) -> tuple[str, Callable[[Any, Any], bool], Any]:
     return name, OPERATORS[op], value
 
 
+_MISSING = object()
+
+
+def lookup(row: dict[str, Any], name: str) -> Any:
+    """Return a run's parameter, final metric or result called name (`lr` finds `LR`)."""
+    sources = (row["params"] or {}, row["metrics"] or {}, row["results"] or {})
+    for source in sources:
+        if name in source:
+            return source[name]
+    upper = name.upper()
+    for source in sources:
+        if upper in source:
+            return source[upper]
+    return _MISSING
+
+
 def _matches(
     row: dict[str, Any], name: str, compare: Callable[[Any, Any], bool], value: Any
 ) -> bool:
-    for source in (row["params"] or {}, row["metrics"] or {}, row["results"] or {}):
-        if name in source:
-            try:
-                return bool(compare(source[name], value))
-            except TypeError:  # e.g. a string parameter compared with a number
-                return False
-    return False
+    found = lookup(row, name)
+    if found is _MISSING:
+        return False
+    try:
+        return bool(compare(found, value))
+    except TypeError:  # e.g. a string parameter compared with a number
+        return False
 
 
 def _table(rows: list[list[Any]], headers: list[str]) -> str:
@@ -90,8 +107,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         experiment=args.experiment, status=args.status, tag=args.tag, label=args.label
     )
     rows = [r for r in found.rows if all(_matches(r, *f) for f in filters)]
+    shown = rows[: args.limit] if args.limit > 0 else rows
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+        print(json.dumps(shown, indent=2, default=str))
     elif rows:
         names = [f[0] for f in filters]
         headers = ["experiment", "session", "run", "status", "label", *names, "duration_s", "path"]
@@ -102,13 +120,18 @@ def cmd_list(args: argparse.Namespace) -> int:
                 r["run_id"],
                 r["status"],
                 r["label"],
-                *[{**r["results"], **r["metrics"], **r["params"]}.get(n) for n in names],
+                *[None if (v := lookup(r, n)) is _MISSING else v for n in names],
                 r["duration"],
                 r["path"],
             ]
-            for r in rows
+            for r in shown
         ]
         print(_table(body, headers))
+        if len(shown) < len(rows):
+            print(
+                f"(the newest {len(shown)} of {len(rows)} runs; --limit 0 shows all)",
+                file=sys.stderr,
+            )
     return 0 if rows else 1
 
 
@@ -266,6 +289,9 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--status")
     listing.add_argument("--tag")
     listing.add_argument("--label")
+    listing.add_argument(
+        "--limit", type=int, default=200, metavar="N", help="newest N runs (default 200; 0: all)"
+    )
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=cmd_list)
     show = commands.add_parser("show", help="one run: config, status, metrics, components")

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS runs (
     testing INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs (experiment, started_unix);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_unix);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
@@ -92,9 +93,12 @@ def row_of(record: dict[str, Any], root: Path) -> dict[str, Any]:
     """Return the index row of a run record (see records.make_record)."""
     folder = Path(record["path"])
     try:
-        relative = folder.resolve().relative_to(root.resolve()).as_posix()
+        relative = folder.relative_to(root).as_posix()  # the usual case, without a stat
     except ValueError:
-        relative = str(folder.resolve())
+        try:
+            relative = folder.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            relative = str(folder.resolve())
     return {
         "path": relative,
         "run_id": record.get("run_id"),

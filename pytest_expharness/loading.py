@@ -143,16 +143,27 @@ class Archive:
     def _rows(self, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
         from .index import COLUMNS, open_index
 
+        # the four JSON columns come back as one array: one json.loads a row, not four
+        merged = (
+            "'[' || "
+            + " || ',' || ".join(
+                f"COALESCE({c}, 'null')" for c in ("tags", "params", "metrics", "results")
+            )
+            + " || ']'"
+        )
+        plain = [c for c in COLUMNS if c not in ("tags", "params", "metrics", "results")]
         conn = open_index(self.root)
         try:
-            found = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM runs {sql}", args).fetchall()
+            found = conn.execute(
+                f"SELECT {', '.join(plain)}, {merged} FROM runs {sql}", args
+            ).fetchall()
         finally:
             conn.close()
         rows = []
+        loads = json.loads
         for values in found:
-            row = dict(zip(COLUMNS, values, strict=True))
-            for key in ("tags", "params", "metrics", "results"):
-                row[key] = json.loads(row[key] or "null")
+            row = dict(zip(plain, values, strict=False))  # values has one more
+            row["tags"], row["params"], row["metrics"], row["results"] = loads(values[-1])
             rows.append(row)
         return rows
 
