@@ -339,6 +339,8 @@ class Exp:
             "timestamp": _iso(self.started),
             "node_id": spec.node_id,
             "module": spec.module_path,
+            "test_class": spec.test_class,
+            "parent": spec.parent,
             **session.provenance(),
             "base_config": session.overrides.file_path,
             "cli_overrides": {k: encode_param(v) for k, v in spec.applied.items()},

@@ -68,6 +68,8 @@ class RunSpec:
     source_hash: str | None = None
     callspec_id: str | None = None
     order: int = 0
+    parent: str | None = None
+    test_class: str | None = None
 
 
 def uses_exp(item: pytest.Item) -> bool:
@@ -118,17 +120,23 @@ def experiment_name(item: pytest.Item, kwargs: dict[str, Any]) -> str:
 
 
 def declared_params(item: Any) -> dict[str, P.Param]:
-    """Return the parameters the item's (or metafunc's) module and class declare."""
-    module = getattr(item, "module", None)
-    found = P.module_params(module) if module is not None else {}
+    """Return the parameters the item's (or metafunc's) modules and classes declare.
+
+    Module constants first (those of a variant's base modules, then its own
+    module), then class attributes from the base class down: the class wins.
+    """
+    from .variants import lineage, lineage_modules
+
     cls = getattr(item, "cls", None)
-    if cls is not None:
-        for klass in reversed(cls.__mro__[:-1]):
-            try:
-                hints = typing.get_type_hints(klass)
-            except Exception:
-                hints = dict(inspect.get_annotations(klass))
-            found.update(P.discover(dict(vars(klass)), hints))
+    found: dict[str, P.Param] = {}
+    for module in lineage_modules(cls, getattr(item, "module", None)):
+        found.update(P.module_params(module))
+    for klass in lineage(cls):
+        try:
+            hints = typing.get_type_hints(klass)
+        except Exception:
+            hints = dict(inspect.get_annotations(klass))
+        found.update(P.discover(dict(vars(klass)), hints))
     return found
 
 
@@ -273,6 +281,10 @@ def build(
     if isinstance(tags, str):
         tags = (tags,)
     module = getattr(item, "module", None)
+    cls = getattr(item, "cls", None)
+    from .variants import lineage, lineage_modules, parent_experiment
+
+    function = getattr(item, "originalname", None) or item.name.split("[")[0]
     return RunSpec(
         experiment=experiment_name(item, kwargs),
         description=kwargs.get("description") or _docstring(item),
@@ -284,7 +296,7 @@ def build(
         axes=axes,
         applied=applied,
         testing=testing,
-        patch_targets=[t for t in (module, getattr(item, "cls", None)) if t is not None],
+        patch_targets=[*lineage_modules(cls, module), *lineage(cls)],
         repeat=repeat,
         repeats=repeats_of(kwargs, repeats_option, item.nodeid),
         seed=seed,
@@ -293,6 +305,8 @@ def build(
         source_hash=source_hash(getattr(module, "__file__", None)),
         callspec_id=callspec.id if callspec is not None else None,
         order=_ORDER.get(item.nodeid, 0),
+        parent=parent_experiment(cls, function),
+        test_class=cls.__qualname__ if cls is not None else None,
     )
 
 
@@ -304,6 +318,11 @@ def _testing_overrides(item: pytest.Item, kwargs: dict[str, Any]) -> dict[str, A
 
 
 def _docstring(item: pytest.Item) -> str | None:
+    """A variant's own class docstring, else the test function's, else the module's."""
+    cls = getattr(item, "cls", None)
+    own = vars(cls).get("__doc__") if cls is not None else None
+    if own:
+        return inspect.cleandoc(own)
     func = getattr(item, "function", None)
     doc = inspect.getdoc(func) if func is not None else None
     if not doc:

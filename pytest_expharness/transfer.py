@@ -80,6 +80,30 @@ class Imported:
     skipped: list[str] = field(default_factory=list)
 
 
+def _safe(path: str) -> bool:
+    pure = PurePosixPath(path)
+    return bool(path) and not pure.is_absolute() and ".." not in pure.parts and "\\" not in path
+
+
+def _read_manifest(source: Path, text: bytes) -> tuple[set[str], set[str]]:
+    """Return the runs and extra files a manifest names, refusing anything unsafe."""
+    try:
+        manifest = json.loads(text)
+        if manifest.get("format") != FORMAT:
+            raise TransferError(f"{source}: export format {manifest.get('format')}, need {FORMAT}")
+        runs, files = manifest["runs"], manifest.get("files") or []
+        if not all(isinstance(p, str) for p in [*runs, *files]):
+            raise TypeError("paths must be strings")
+    except TransferError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise TransferError(f"{source}: unreadable {MANIFEST} ({error!r})") from None
+    for path in [*runs, *files]:
+        if not _safe(path):
+            raise TransferError(f"{source}: unsafe path in the manifest: {path!r}")
+    return set(runs), set(files)
+
+
 def _check_member(member: tarfile.TarInfo, runs: set[str], files: set[str]) -> str | None:
     """Return the run a member belongs to, or raise if the member is unsafe."""
     path = PurePosixPath(member.name)
@@ -114,10 +138,7 @@ def import_runs(source: Path, root: Path) -> Imported:
             raise TransferError(f"{source}: damaged archive ({error})") from None
         if head is None:
             raise TransferError(f"{source}: no {MANIFEST}; not made by `expharness export`")
-        manifest = json.loads(head.read())
-        if manifest.get("format") != FORMAT:
-            raise TransferError(f"{source}: export format {manifest.get('format')}, need {FORMAT}")
-        runs, files = set(manifest["runs"]), set(manifest.get("files") or [])
+        runs, files = _read_manifest(source, head.read())
         by_run: dict[str, list[tarfile.TarInfo]] = {run: [] for run in runs}
         for member in members:
             run = _check_member(member, runs, files)
@@ -125,8 +146,6 @@ def import_runs(source: Path, root: Path) -> Imported:
                 by_run[run].append(member)
         root.mkdir(parents=True, exist_ok=True)
         for run in sorted(runs):
-            if ".." in PurePosixPath(run).parts or PurePosixPath(run).is_absolute():
-                raise TransferError(f"unsafe run path in the manifest: {run!r}")
             destination = root / run
             if destination.exists():
                 done.skipped.append(run)

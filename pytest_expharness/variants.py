@@ -1,0 +1,116 @@
+"""Class-based experiments: variants by inheritance, hooks, and where to find them.
+
+    class TestBase:
+        LEARNING_RATE = 1e-3
+        def test_train(self, exp): ...
+
+    class TestHighLR(TestBase):          # a variant: its own experiment, "HighLR.train"
+        LEARNING_RATE = 1e-2
+
+A variant records its parent experiment in config.yaml. Its parameters are the
+module constants of every class in its lineage (base modules first), then the
+class attributes (base classes first), so a variant in another module inherits
+everything its base declares.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+HOOK_ATTR = "__expharness_hook__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def hook(name: str) -> Callable[[F], F]:
+    """Register a module function or a method as the hook called by `exp.apply_hook(name)`."""
+    if not isinstance(name, str) or not name:
+        raise TypeError("@hook needs the hook's name, e.g. @hook('process_data')")
+
+    def mark(func: F) -> F:
+        setattr(func, HOOK_ATTR, name)
+        return func
+
+    return mark
+
+
+def lineage(cls: type | None) -> list[type]:
+    """Return a test class and its bases, base first (without object)."""
+    if cls is None:
+        return []
+    return [klass for klass in reversed(cls.__mro__) if klass is not object]
+
+
+def lineage_modules(cls: type | None, module: types.ModuleType | None) -> list[types.ModuleType]:
+    """Return the modules of a class's lineage, base modules first, the test's own last."""
+    found: list[types.ModuleType] = []
+    for klass in lineage(cls):
+        owner = sys.modules.get(klass.__module__)
+        if owner is not None and owner is not module and owner not in found:
+            found.append(owner)
+    if module is not None:
+        found.append(module)
+    return found
+
+
+def parent_experiment(cls: type | None, function: str) -> str | None:
+    """Return the experiment a variant extends: its nearest base class with the same test."""
+    if cls is None:
+        return None
+    for base in cls.__mro__[1:]:
+        if base is object:
+            break
+        if base.__name__.startswith("Test") and callable(getattr(base, function, None)):
+            return f"{base.__name__.removeprefix('Test') or base.__name__}.{function}"
+    return None
+
+
+def is_imported_class(item: Any) -> bool:
+    """Whether an item's class was imported into its module rather than defined there.
+
+    pytest collects `from base import TestBase` again in the importing module;
+    as an experiment that would run the base twice under one name.
+    """
+    cls = getattr(item, "cls", None)
+    module = getattr(item, "module", None)
+    return cls is not None and module is not None and cls.__module__ != module.__name__
+
+
+def find_marked(
+    attribute: str, value: Any, cls: type | None, module: types.ModuleType | None
+) -> tuple[Any, str, bool] | None:
+    """Find the function carrying `attribute == value` (or any truthy value with None).
+
+    Classes are searched most derived first, so a subclass overrides; then the
+    test's module, then the modules of its base classes. Returns the function
+    (unbound for methods), where it was found, and whether it is a method.
+    """
+
+    def wanted(obj: Any) -> bool:
+        obj = getattr(obj, "__func__", obj)  # staticmethod, classmethod
+        found = getattr(obj, attribute, None)
+        return bool(found) if value is None else bool(found == value)
+
+    for klass in cls.__mro__ if cls is not None else ():
+        for name, obj in vars(klass).items():
+            if wanted(obj):
+                return obj, f"{klass.__qualname__}.{name}", True
+    modules = lineage_modules(cls, module)
+    for owner in [*modules[-1:], *modules[:-1][::-1]]:
+        for name, obj in vars(owner).items():
+            if callable(obj) and not isinstance(obj, type) and wanted(obj):
+                return obj, f"{owner.__name__}.{name}", False
+    return None
+
+
+def bind(found: tuple[Any, str, bool], cls: type | None, instance: Any) -> Callable[..., Any]:
+    """Return a found function ready to call: a method bound to the test's instance
+    (a new one when pytest gave none, as outside a session)."""
+    func, _, is_method = found
+    if not is_method:
+        return func  # type: ignore[no-any-return]
+    if instance is None and cls is not None:
+        instance = cls()
+    return func.__get__(instance, type(instance))  # type: ignore[no-any-return]
