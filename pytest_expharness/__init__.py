@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Archive", "Exp", "load_run", "read_run"]
+__all__ = ["Archive", "Exp", "analysis", "hook", "load_run", "read_run", "sweep_analysis"]
 
 
 def __getattr__(name: str) -> Any:
@@ -20,6 +20,14 @@ def __getattr__(name: str) -> Any:
         from . import loading
 
         return getattr(loading, name)
+    if name == "hook":
+        from .variants import hook
+
+        return hook
+    if name in ("analysis", "sweep_analysis"):
+        from . import analyses
+
+        return getattr(analyses, name)
     if name == "read_run":
         from .reading import read_run
 

@@ -28,6 +28,7 @@ TRACKED = "tracked"
 TESTING_DIR = "_testing"
 DEBUG_DIR = "debug"
 MAX_ID = 80
+LABELS = ("keep", "baseline", "exploratory", "failed")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=+,\-]+")
 

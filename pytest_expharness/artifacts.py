@@ -14,7 +14,7 @@ from . import archive
 from .store import encode
 
 
-def artifact_path(folder: Path, name: object) -> Path:
+def artifact_path(folder: Path, name: object, sub: str = archive.ARTIFACTS) -> Path:
     """Return the path of an artifact, refusing names that leave the artifacts folder."""
     if not isinstance(name, (str, os.PathLike)) or not str(name).strip():
         raise ValueError(f"artifact name {name!r}: expected a relative path such as 'out/a.json'")
@@ -24,16 +24,16 @@ def artifact_path(folder: Path, name: object) -> Path:
         raise ValueError(f"artifact name {text!r} is absolute; use a path relative to artifacts/")
     if ".." in pure.parts or ".." in text.replace("\\", "/").split("/"):
         raise ValueError(f"artifact name {text!r} leaves artifacts/ ('..' is not allowed)")
-    base = (folder / archive.ARTIFACTS).resolve()
+    base = (folder / sub).resolve()
     target = (base / pure).resolve()
     if target == base or base not in target.parents:
         raise ValueError(f"artifact name {text!r} does not name a file inside artifacts/")
     return base / pure
 
 
-def write(folder: Path, name: object, data: bytes) -> Path:
-    """Write bytes as an artifact atomically and return its path."""
-    path = artifact_path(folder, name)
+def write(folder: Path, name: object, data: bytes, sub: str = archive.ARTIFACTS) -> Path:
+    """Write bytes as an artifact (into folder/sub) atomically and return its path."""
+    path = artifact_path(folder, name, sub)
     path.parent.mkdir(parents=True, exist_ok=True)
     archive.atomic_write_bytes(path, data)
     return path

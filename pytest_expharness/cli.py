@@ -11,6 +11,7 @@
     expharness tag RUN TAG
     expharness gc [--status S] [--older-than 30d] [--keep-last N] [--dry-run]
     expharness reindex
+    expharness analyze RUN [--current]
 
 EXPR compares a parameter or a final metric with a value: `lr<0.01`,
 `latent=vq`, `loss>=0.5`, `beta!=10` (parsed, never evaluated). Exit codes:

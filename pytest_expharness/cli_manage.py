@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .archive import LABELS
 from .cli import UsageError, _table
-
-LABELS = ("keep", "baseline", "exploratory", "failed")
 
 
 def _index_folders(root: Path, folders: list[Path]) -> None:
@@ -175,8 +175,37 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 0 if gone else 1
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analyses import rerun
+    from .loading import resolve
+
+    folder = resolve(args.run, args.root)
+    try:
+        outcome, source = rerun(folder, args.current)
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
+    if outcome is None:
+        print(f"{folder}: no @analysis function in {source}", file=sys.stderr)
+        return 1
+    files = ", ".join(f"analysis/{f}" for f in outcome["files"]) or "no files"
+    print(f"{folder}: analysis {outcome['function']} from {source}: {outcome['status']}")
+    if outcome["status"] != "completed":
+        print(outcome.get("traceback", ""), file=sys.stderr, end="")
+        return 1
+    print(f"wrote {files}")
+    return 0
+
+
 def add_commands(commands: Any) -> None:
     """Register the subcommands of this module on the `expharness` parser."""
+    analyze = commands.add_parser(
+        "analyze", help="run a run's @analysis again (from its code/ snapshot by default)"
+    )
+    analyze.add_argument("run")
+    analyze.add_argument(
+        "--current", action="store_true", help="use the module as it is now, not the snapshot"
+    )
+    analyze.set_defaults(handler=cmd_analyze)
     export = commands.add_parser("export", help="pack runs into a .tar.gz (ids kept)")
     export.add_argument("runs", nargs="*", metavar="RUN")
     export.add_argument("--session", help="every run of one session")

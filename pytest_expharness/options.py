@@ -25,6 +25,7 @@ HELP_REPRODUCIBLE = (
     "also keep, in every run's code/ folder, the conftest files, the uncommitted git "
     "changes (uncommitted.patch) and every installed package version (requirements.txt)"
 )
+HELP_NO_CACHE = "compute everything anew: exp.cache neither reads nor writes <root>/.cache/"
 MARKER_HELP = (
     "experiment(name=None, description=None, tags=(), testing=None, repeats=None, "
     "metric=None, mode='min'): describe an experiment; testing is a dict of parameter "
@@ -60,5 +61,6 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--exp-reproducible", dest="exp_reproducible", action="store_true", help=HELP_REPRODUCIBLE
     )
+    group.addoption("--exp-no-cache", dest="exp_no_cache", action="store_true", help=HELP_NO_CACHE)
     parser.addini("exp_root", HELP_ROOT, default=None)
     parser.addini("exp_tags", HELP_TAG, type="linelist", default=[])

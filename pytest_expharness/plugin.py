@@ -120,7 +120,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     has_overrides = config.stash.get(STATE, None) is not None
     if has_overrides or any("exp" in getattr(item, "fixturenames", ()) for item in items):
         from .spec import remember_order
+        from .variants import deselect_imported_classes
 
+        deselect_imported_classes(config, items)
         remember_order(items)
         _check(config, items)
 
@@ -174,6 +176,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     root = state.settings.root
     config.stash[TABLES], every = write_sweeps(records, root, state.stamp, interrupted)
+    if not interrupted:
+        from .sweepanalysis import analyse_sweeps
+
+        analyse_sweeps(config.stash[TABLES], every)
     from .archive import DEBUG_DIR, TESTING_DIR
 
     new = [
@@ -242,12 +248,17 @@ def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]
             item.stash[REUSED] = record
             pytest.skip(f"reused: completed run {record['path']}")
     run = Exp(built, state)
+    run.bind_test(request.cls, request.module, request.instance)
     item.stash[RUN] = run
     try:
         yield run
     finally:
         default = outcomes.INTERRUPTED if state.interrupted else outcomes.NOT_CALLED
         run.finish(item.stash.get(OUTCOME, None) or default)
+    if run.record is not None and run.record["status"] == "completed":
+        from .analyses import analyse_run
+
+        analyse_run(run.path, request.cls, request.module, request.instance, "in-session")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -353,4 +364,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line("")
         terminalreporter.write_line(title(table), bold=True)
         terminalreporter.write_line(render(table, "simple", TERMINAL_ROWS))
+        for line in table.recommendations:
+            terminalreporter.write_line(f"recommendation: {line}", bold=True)
         terminalreporter.write_line(f"-> {where}/comparison.md (.csv, .json)")

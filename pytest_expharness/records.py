@@ -49,6 +49,8 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
         "metric": metric.get("name"),
         "mode": metric.get("mode", "min"),
         "source_hash": header.get("source_hash"),
+        "module": header.get("module"),
+        "test_class": header.get("test_class"),
         "params": parameters,
         "tags": list(header.get("tags") or []),
         "label": header.get("label"),

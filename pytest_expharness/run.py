@@ -11,11 +11,13 @@ import re
 import socket
 import threading
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import archive, artifacts, records, report, snapshot
+from .authoring import Authoring
 from .components import Component
 from .flusher import Flusher
 from .relay import ConstantPatch, relaying_warnings
@@ -46,7 +48,7 @@ def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
 
 
-class Exp:
+class Exp(Authoring):
     """One experiment run: parameters, data store, log, tracked series, artifacts."""
 
     def __init__(self, spec: RunSpec, session: SessionState) -> None:
@@ -64,6 +66,9 @@ class Exp:
         self._finished = False
         self._constants = ConstantPatch()
         self.record: dict[str, Any] | None = None  # plain data for the controller, once finished
+        self._label: tuple[str, str | None] = ("exploratory", None)
+        self._test: tuple[Any, Any, Any] = (None, None, None)  # class, module, instance
+        self._cache: Any = None
         self.outcome: dict[str, Any] | None = None  # how the test body went, once known
         settings = session.settings
         parent = archive.experiment_parent(
@@ -80,8 +85,13 @@ class Exp:
         base_id = archive.run_id_for(id_axes, spec.callspec_id)
         self.path, self.run_id = archive.make_run_dir(parent, base_id)
         (self.path / archive.ARTIFACTS).mkdir()
+        bases = tuple(
+            t.__file__
+            for t in spec.patch_targets
+            if isinstance(t, types.ModuleType) and t.__file__ and t.__file__ != spec.module_path
+        )
         self._code = snapshot.write_code(
-            self.path, spec.module_path, session.rootdir, session.reproducible()
+            self.path, spec.module_path, session.rootdir, session.reproducible(), bases
         )
         self._tracker = Tracker(self.path, clock=_clock)
         self._hot = self._tracker.hot
@@ -266,6 +276,7 @@ class Exp:
             "metrics": {name: series_stats(cols) for name, cols in columns.items()},
             "frames": dict(self._tracker.frames),
             "components": {name: c.record() for name, c in self._components.items()},
+            "cache": self._cache.summary() if self._cache is not None else None,
             "data_file": archive.DATA if data else None,
             "results": dict(scalars(data)),
             "artifacts": attempt("listing artifacts", lambda: artifacts.listing(self.path), []),
@@ -333,7 +344,8 @@ class Exp:
             "name": spec.experiment,
             "description": spec.description,
             "tags": list(dict.fromkeys([*spec.tags, *session.settings.tags])),
-            "label": "exploratory",
+            "label": self._label[0],
+            **({"label_note": self._label[1]} if self._label[1] is not None else {}),
             "run_id": self.run_id,
             "session": session.stamp,
             "timestamp": _iso(self.started),

@@ -36,6 +36,7 @@ class Settings:
     repeats: int | None = None
     resume: bool = False
     reproducible: bool = False
+    no_cache: bool = False
 
 
 def archive_root(config: pytest.Config) -> Path:
@@ -70,6 +71,7 @@ def read_settings(config: pytest.Config) -> Settings:
         repeats=config.getoption("exp_repeats"),
         resume=bool(config.getoption("exp_resume")),
         reproducible=bool(config.getoption("exp_reproducible")),
+        no_cache=bool(config.getoption("exp_no_cache")),
     )
 
 

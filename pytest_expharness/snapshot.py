@@ -143,11 +143,16 @@ def _relative(path: Path, rootdir: Path) -> Path:
 
 
 def write_code(
-    run: Path, module: str | None, rootdir: Path, extra: Reproducible | None
+    run: Path,
+    module: str | None,
+    rootdir: Path,
+    extra: Reproducible | None,
+    bases: tuple[str, ...] = (),
 ) -> list[str]:
     """Write a run's code/ folder, mirroring paths under the rootdir; return what it wrote.
 
-    The returned paths are relative to code/, the module's first.
+    `bases` are the modules of a variant's base classes, copied beside it. The
+    returned paths are relative to code/, the experiment module's first.
     """
     if module is None:
         return []
@@ -157,6 +162,10 @@ def write_code(
         return []
     folder = run / CODE
     files = [(_relative(source, rootdir), data)]
+    for base in bases:
+        found = _source(Path(base))
+        if found is not None:
+            files.append((_relative(Path(base), rootdir), found))
     if extra is not None:
         files += [(_relative(c, rootdir), c.read_bytes()) for c in conftests_of(source, rootdir)]
     for relative, content in files:

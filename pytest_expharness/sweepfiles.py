@@ -128,6 +128,9 @@ def markdown(table: SweepTable) -> str:
     head = [f"# {table.experiment}: session {table.session}", "", title(table), ""]
     if table.best:
         head += [f"Best run by {table.metric_column} ({table.mode}): **{table.best}**", ""]
+    head += [f"Recommendation: {line}" for line in table.recommendations]
+    if table.recommendations:
+        head.append("")
     return "\n".join(head) + "\n" + render(table, "github") + "\n"
 
 

@@ -38,6 +38,8 @@ class SweepTable:
     best: str | None = None
     pivot: dict[str, Any] | None = None
     aggregate: list[dict[str, Any]] = field(default_factory=list)
+    recommendations: list[str] = field(default_factory=list)
+    analysis: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,8 @@ class SweepTable:
             "rows": self.rows,
             "pivot": self.pivot,
             "aggregate": self.aggregate,
+            "recommendations": self.recommendations,
+            "analysis": self.analysis,
         }
 
 

@@ -59,11 +59,12 @@ def parent_experiment(cls: type | None, function: str) -> str | None:
     """Return the experiment a variant extends: its nearest base class with the same test."""
     if cls is None:
         return None
+    short = function.removeprefix("test_") or function
     for base in cls.__mro__[1:]:
         if base is object:
             break
         if base.__name__.startswith("Test") and callable(getattr(base, function, None)):
-            return f"{base.__name__.removeprefix('Test') or base.__name__}.{function}"
+            return f"{base.__name__.removeprefix('Test') or base.__name__}.{short}"
     return None
 
 
@@ -76,6 +77,15 @@ def is_imported_class(item: Any) -> bool:
     cls = getattr(item, "cls", None)
     module = getattr(item, "module", None)
     return cls is not None and module is not None and cls.__module__ != module.__name__
+
+
+def deselect_imported_classes(config: Any, items: list[Any]) -> None:
+    """Drop experiments whose class a module only imported (it runs where it is defined)."""
+    dropped = [i for i in items if "exp" in getattr(i, "fixturenames", ()) and is_imported_class(i)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = {id(i) for i in dropped}
+        items[:] = [i for i in items if id(i) not in gone]
 
 
 def find_marked(

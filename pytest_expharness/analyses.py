@@ -1,0 +1,196 @@
+"""Analysis of finished runs and sweeps.
+
+    @analysis
+    def plot_errors(run):                 # after each completed run, and by `expharness analyze`
+        run.commit_fig("errors.png", fig)  # into <run>/analysis/
+
+    @sweep_analysis
+    def pick(sweep):                      # once per sweep, in the controller
+        sweep.recommend(f"use lr={sweep.best.params['LR']}")
+
+An analysis gets the `load_run` record of the run, with commit helpers that
+write into the run's `analysis/` folder; a sweep analysis gets every run of the
+sweep and writes into the session folder. A failing analysis never changes the
+run's status: it is logged, recorded in summary.json and raised as a warning.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import traceback
+import types
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import archive, artifacts
+from .loading import RunRecord, read_folder
+from .variants import bind, find_marked
+
+ANALYSIS_ATTR = "__expharness_analysis__"
+SWEEP_ATTR = "__expharness_sweep_analysis__"
+FOLDER = "analysis"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class AnalysisWarning(UserWarning):
+    """An analysis function raised; the run itself is unchanged."""
+
+
+def analysis(func: F) -> F:
+    """Mark a function (or method) to analyse each completed run right after it ends."""
+    setattr(func, ANALYSIS_ATTR, True)
+    return func
+
+
+def sweep_analysis(func: F) -> F:
+    """Mark a function (or method) to analyse all runs of a sweep at the end of the session."""
+    setattr(func, SWEEP_ATTR, True)
+    return func
+
+
+class Commits:
+    """commit_json / commit_fig / commit_raw into `<base>/analysis/`."""
+
+    base: Path
+
+    @property
+    def folder(self) -> Path:
+        """Where the commits go."""
+        return self.base / FOLDER
+
+    def commit_json(self, name: str, obj: Any) -> Path:
+        """Write obj as JSON into the analysis folder."""
+        return artifacts.write(self.base, name, artifacts.json_bytes(name, obj), FOLDER)
+
+    def commit_fig(self, name: str, fig: Any, **savefig: Any) -> Path:
+        """Write a matplotlib figure ('.png' unless the name says otherwise)."""
+        name, data = artifacts.figure_bytes(name, fig, **savefig)
+        return artifacts.write(self.base, name, data, FOLDER)
+
+    def commit_raw(self, name: str, content: str | bytes) -> Path:
+        """Write text or bytes."""
+        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        return artifacts.write(self.base, name, data, FOLDER)
+
+
+class AnalysisRun(RunRecord, Commits):
+    """A finished run as an analysis sees it: the load_run record, writing into analysis/."""
+
+    @property
+    def base(self) -> Path:  # type: ignore[override]
+        return self.path
+
+
+def _as_analysis_run(record: RunRecord) -> AnalysisRun:
+    return AnalysisRun(record.path, record.config, record.summary, record.data, record.metrics)
+
+
+def _record_outcome(folder: Path, outcome: dict[str, Any]) -> None:
+    path = folder / archive.SUMMARY
+    summary = json.loads(path.read_text("utf-8"))
+    summary["analysis"] = outcome
+    archive.write_json(path, summary)
+    with open(folder / archive.LOG, "a", encoding="utf-8") as log:
+        text = outcome.get("traceback") or ", ".join(outcome.get("files") or []) or "no files"
+        log.write(
+            f"analysis {outcome['status']} ({outcome['function']}, {outcome['source']}): {text}\n"
+        )
+
+
+def analyse_run(
+    folder: Path, cls: type | None, module: types.ModuleType | None, instance: Any, source: str
+) -> dict[str, Any] | None:
+    """Run the @analysis function of a test on a finished run folder; return what happened."""
+    found = find_marked(ANALYSIS_ATTR, None, cls, module)
+    if found is None:
+        return None
+    run = _as_analysis_run(read_folder(folder))
+    outcome: dict[str, Any] = {"function": found[1], "source": source}
+    try:
+        bind(found, cls, instance)(run)
+    except Exception as error:
+        outcome.update(status="failed", error=f"{type(error).__name__}: {error}")
+        outcome["traceback"] = traceback.format_exc()
+        warnings.warn(
+            f"analysis {found[1]} of {folder} failed: {outcome['error']} (the run stays "
+            f"{run.status}; see its run.log)",
+            AnalysisWarning,
+            stacklevel=2,
+        )
+    else:
+        outcome["status"] = "completed"
+    written = run.folder
+    outcome["files"] = (
+        sorted(p.relative_to(written).as_posix() for p in written.rglob("*") if p.is_file())
+        if written.is_dir()
+        else []
+    )
+    _record_outcome(folder, outcome)
+    return outcome
+
+
+def import_module_at(
+    path: Path, name_hint: str, extra_paths: tuple[Path, ...] = ()
+) -> types.ModuleType:
+    """Import a module from a file (its folder first on sys.path, for its own imports)."""
+    for loaded in list(sys.modules.values()):
+        if getattr(loaded, "__file__", None) == str(path):
+            return loaded
+    name = f"_expharness_{name_hint}_{abs(hash(str(path)))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    added = [str(p) for p in (path.parent, *extra_paths)]
+    sys.path[:0] = added
+    try:
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    finally:
+        for entry in added:
+            sys.path.remove(entry)
+    return module
+
+
+def rerun(folder: Path, current: bool) -> tuple[dict[str, Any] | None, str]:
+    """Run a stored run's @analysis again: from its code snapshot, or the current module.
+
+    Returns the outcome (None without an @analysis) and where the code came from.
+    """
+    from .yamltext import load
+
+    config = load((folder / archive.CONFIG).read_text("utf-8"))
+    head = config.get("experiment") or {}
+    original = Path(head["module"]) if head.get("module") else None
+    code = list(head.get("code") or [])
+    snapshot = folder / "code" / code[0] if code else None
+    if not current and snapshot is not None and snapshot.is_file():
+        path, source = snapshot, f"the code snapshot {snapshot.relative_to(folder).as_posix()}"
+    elif original is not None and original.is_file():
+        path, source = original, f"the current module {original}"
+    else:
+        raise FileNotFoundError(
+            f"{folder}: neither a code snapshot nor the module {original} is there"
+        )
+    extra = (original.parent,) if original is not None else ()
+    module = import_module_at(path, "analysis", extra)
+    outcome = analyse_run(folder, test_class(module, config), module, None, source)
+    return outcome, source
+
+
+def test_class(module: types.ModuleType, config: dict[str, Any]) -> type | None:
+    """Return the test class a run's config names (None for a module-level test)."""
+    qualname = (config.get("experiment") or {}).get("test_class")
+    if not qualname:
+        return None
+    found: Any = module
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found if isinstance(found, type) else None

@@ -1,0 +1,191 @@
+"""Results worth keeping between runs: `exp.cache`, under `<root>/.cache/`.
+
+    @exp.cache.cached("features", scope="dataset")
+    def features(n_samples, noise): ...
+
+An entry is keyed by its name, its scope, a hash of the call's arguments and a
+hash of the function's source: calling with other arguments, or after editing
+the function, computes anew (PyComex's cache ignores both and serves stale
+results). Entries are written to a temporary file and renamed, so workers
+filling the same key at once never leave a torn file; the last one wins with
+an identical value. Hits and misses go to run.log and summary.json.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import archive
+
+CACHE_DIR = ".cache"
+BACKENDS = ("pickle", "json", "npz")
+_SUFFIX = {"pickle": ".pkl", "json": ".json", "npz": ".npz"}
+_MISSING = object()
+
+
+class CacheError(ValueError):
+    """A cache call that cannot work as written."""
+
+
+def _scope_parts(scope: str | tuple[str, ...] | list[str]) -> list[str]:
+    parts = [scope] if isinstance(scope, str) else list(scope)
+    if not parts or not all(isinstance(p, str) and p for p in parts):
+        raise CacheError(f"cache scope {scope!r}: give a name or a tuple of names")
+    return [archive.safe_name(p) for p in parts]
+
+
+def _hash_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    try:
+        data = pickle.dumps((args, sorted(kwargs.items())), protocol=4)
+    except Exception as error:
+        raise CacheError(
+            f"cached function arguments cannot be hashed ({error}); pass plain data or arrays"
+        ) from None
+    return hashlib.sha256(data).hexdigest()
+
+
+def _source_hash(func: Callable[..., Any]) -> str:
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):
+        source = getattr(getattr(func, "__code__", None), "co_code", b"").hex()
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def _encode(value: Any, backend: str) -> bytes:
+    if backend == "pickle":
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    if backend == "json":
+        from .store import encode
+
+        return json.dumps(encode(value)).encode()
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    if isinstance(value, dict):
+        np.savez(buffer, **value)
+    else:
+        np.savez(buffer, value=np.asarray(value))
+    return buffer.getvalue()
+
+
+def _decode(path: Path, backend: str) -> Any:
+    if backend == "pickle":
+        return pickle.loads(path.read_bytes())
+    if backend == "json":
+        return json.loads(path.read_text("utf-8"))
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as found:
+        arrays = {name: found[name] for name in found.files}
+    return arrays["value"] if list(arrays) == ["value"] else arrays
+
+
+class Cache:
+    """The cache of one run: entries under <root>/.cache/<scope>/, shared by all runs."""
+
+    def __init__(
+        self, root: Path, default_scope: str, enabled: bool, log: Callable[[str, str], None]
+    ) -> None:
+        self.folder = root / CACHE_DIR
+        self.default_scope = default_scope
+        self.enabled = enabled
+        self._log = log
+        self.hits: list[str] = []
+        self.misses: list[str] = []
+
+    def _path(self, name: str, scope: Any, backend: str, key: str) -> Path:
+        if backend not in BACKENDS:
+            raise CacheError(f"cache backend {backend!r}: use one of {', '.join(BACKENDS)}")
+        if not isinstance(name, str) or not name:
+            raise CacheError(f"cache name {name!r}: give a non-empty string")
+        parts = _scope_parts(self.default_scope if scope is None else scope)
+        return (
+            self.folder.joinpath(*parts) / f"{archive.safe_name(name)}-{key[:24]}{_SUFFIX[backend]}"
+        )
+
+    def _read(self, path: Path, backend: str, label: str) -> Any:
+        if not self.enabled or not path.is_file():
+            return _MISSING
+        try:
+            value = _decode(path, backend)
+        except Exception as error:  # a damaged entry is recomputed, not trusted
+            self._log(
+                "WARNING", f"cache {label}: unreadable entry {path.name} ({error}); recomputing"
+            )
+            return _MISSING
+        self.hits.append(label)
+        self._log("INFO", f"cache hit: {label} ({path.relative_to(self.folder)})")
+        return value
+
+    def _write(self, path: Path, value: Any, backend: str, label: str) -> None:
+        self.misses.append(label)
+        if not self.enabled:
+            self._log("INFO", f"cache off (--exp-no-cache): computed {label}")
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        archive.atomic_write_bytes(path, _encode(value, backend))
+        self._log("INFO", f"cache miss: {label}, stored as {path.relative_to(self.folder)}")
+
+    def cached(
+        self, name: str, scope: Any = None, backend: str = "pickle"
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorate a function so its result is kept per arguments and source."""
+        self._path(name, scope, backend, "0" * 24)  # refuse a bad name, scope or backend now
+
+        def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+            source = _source_hash(func)
+
+            @functools.wraps(func)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                key = hashlib.sha256(
+                    f"{name}\0{scope!r}\0{_hash_arguments(args, kwargs)}\0{source}".encode()
+                ).hexdigest()
+                path = self._path(name, scope, backend, key)
+                value = self._read(path, backend, name)
+                if value is _MISSING:
+                    value = func(*args, **kwargs)
+                    self._write(path, value, backend, name)
+                return value
+
+            return wrapper
+
+        return decorate
+
+    def save(self, name: str, value: Any, scope: Any = None, backend: str = "pickle") -> Path:
+        """Store a value under a name (replacing what was there)."""
+        path = self._path(name, scope, backend, hashlib.sha256(name.encode()).hexdigest())
+        if not self.enabled:
+            self._log("INFO", f"cache off (--exp-no-cache): {name} not saved")
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        archive.atomic_write_bytes(path, _encode(value, backend))
+        self._log("INFO", f"cache save: {name}")
+        return path
+
+    def load(
+        self, name: str, scope: Any = None, backend: str = "pickle", default: Any = _MISSING
+    ) -> Any:
+        """Return a value stored with save; the default (or KeyError) when there is none."""
+        path = self._path(name, scope, backend, hashlib.sha256(name.encode()).hexdigest())
+        value = self._read(path, backend, name)
+        if value is _MISSING:
+            if default is _MISSING:
+                raise KeyError(f"cache has no {name!r} in scope {scope or self.default_scope!r}")
+            return default
+        return value
+
+    def summary(self) -> dict[str, Any] | None:
+        """Hits and misses for summary.json (None when the cache was not used)."""
+        if not (self.hits or self.misses):
+            return None
+        return {"enabled": self.enabled, "hits": self.hits, "misses": self.misses}
