@@ -12,6 +12,7 @@
     expharness gc [--status S] [--older-than 30d] [--keep-last N] [--dry-run]
     expharness reindex
     expharness analyze RUN [--current]
+    expharness report RUN... | --session S [--to FILE.html]
 
 EXPR compares a parameter or a final metric with a value: `lr<0.01`,
 `latent=vq`, `loss>=0.5`, `beta!=10` (parsed, never evaluated). Exit codes:

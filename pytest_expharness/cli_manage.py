@@ -91,7 +91,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.session:
         folders = [Path(args.root) / row["path"] for row in runs_of_session(args)]
         for session in dict.fromkeys(folder.parent for folder in folders):
-            tables += sorted(session.glob("comparison.*"))
+            tables += sorted([*session.glob("comparison.*"), *session.glob("report.html")])
     elif args.runs:
         folders = [resolve(run, args.root) for run in args.runs]
     else:
@@ -196,8 +196,73 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(records: list[dict[str, Any]], target: Path) -> Path:
+    import json
+
+    from .htmlreport import read_runs, run_label, write
+    from .sweeptable import build
+
+    sessions = {r["session"] for r in records}
+    label = run_label
+    if len(sessions) > 1:  # run ids repeat across sessions: name runs session/run id
+        for record in records:
+            record["run_id"] = f"{record['session']}/{record['run_id']}"
+
+        def label(run: Any) -> str:
+            return f"{run.config['experiment'].get('session')}/{run.run_id}"
+
+    table = build(records)
+    experiments = list(dict.fromkeys(r["experiment"] for r in records))
+    table.experiment = ", ".join(experiments)
+    table.session = ", ".join(sorted(sessions))
+    folders = {r["sweep"] for r in records}
+    stored = Path(next(iter(folders))) / "comparison.json"
+    if len(folders) == 1 and stored.is_file():  # a sweep analysis' recommendations
+        table.recommendations = list(
+            json.loads(stored.read_text("utf-8")).get("recommendations") or []
+        )
+    order = {row["run"]: i for i, row in enumerate(table.rows)}
+    records = sorted(records, key=lambda r: order.get(r["run_id"], len(order)))
+    return write(table, read_runs(records), target, label)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .cli import runs_of_session
+    from .htmlreport import REPORT
+    from .loading import resolve
+    from .records import record_from_folder
+
+    root = Path(args.root)
+    if args.session:
+        folders = [root / row["path"] for row in runs_of_session(args)]
+    elif args.runs:
+        folders = list(dict.fromkeys(resolve(run, root) for run in args.runs))
+    else:
+        raise UsageError("report needs runs (ids, prefixes or paths) or --session S")
+    records = [record_from_folder(folder) for folder in folders]
+    if args.to:
+        groups = {Path(args.to): records}
+    elif args.session:  # each experiment's report beside its comparison table
+        groups = {}
+        for record in records:
+            groups.setdefault(Path(record["sweep"]) / REPORT, []).append(record)
+    else:
+        groups = {Path(REPORT): records}
+    for target, found in groups.items():
+        written = _report(found, target)
+        print(f"wrote {written} ({_runs(len(found))})")
+    return 0
+
+
 def add_commands(commands: Any) -> None:
     """Register the subcommands of this module on the `expharness` parser."""
+    report = commands.add_parser("report", help="write report.html for a session or any runs")
+    report.add_argument("runs", nargs="*", metavar="RUN")
+    report.add_argument("--session", help="every run of one session (one report per experiment)")
+    report.add_argument(
+        "--to", metavar="FILE.html", help="where (default: the session folder, or ./report.html)"
+    )
+    report.set_defaults(handler=cmd_report)
     analyze = commands.add_parser(
         "analyze", help="run a run's @analysis again (from its code/ snapshot by default)"
     )

@@ -180,6 +180,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         from .sweepanalysis import analyse_sweeps
 
         analyse_sweeps(config.stash[TABLES], every)
+    from .htmlreport import write_sweep_reports
+
+    for problem in write_sweep_reports(config.stash[TABLES], every):
+        import warnings
+
+        warnings.warn(f"expharness: {problem}", stacklevel=1)
     from .archive import DEBUG_DIR, TESTING_DIR
 
     new = [
@@ -366,4 +372,4 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(render(table, "simple", TERMINAL_ROWS))
         for line in table.recommendations:
             terminalreporter.write_line(f"recommendation: {line}", bold=True)
-        terminalreporter.write_line(f"-> {where}/comparison.md (.csv, .json)")
+        terminalreporter.write_line(f"-> {where}/comparison.md (.csv, .json), report.html")

@@ -57,6 +57,52 @@ def make_plots(folder: Path, columns: dict[str, Columns]) -> tuple[list[str], st
         return [], f"plots could not be made: {type(error).__name__}: {error}"
 
 
+MAX_GIF_FRAMES = 200
+GIF_FRAME_MS = 200
+
+
+def make_gifs(folder: Path, frames: dict[str, int]) -> tuple[list[str], str | None]:
+    """Animate every image series with two frames or more into plots/<name>.gif.
+
+    Frames are taken in step order (evenly thinned to 200) and scaled to the
+    first frame's size. Returns the GIF paths and any error.
+    """
+    made: list[str] = []
+    try:
+        for name, count in frames.items():
+            if count < 2:
+                continue
+            from PIL import Image
+
+            paths = sorted((folder / archive.TRACKED / Path(*name.split("/"))).glob("*.png"))
+            if len(paths) > MAX_GIF_FRAMES:
+                step = len(paths) / MAX_GIF_FRAMES
+                paths = [paths[int(i * step)] for i in range(MAX_GIF_FRAMES)]
+            images = []
+            for path in paths:
+                with Image.open(path) as image:
+                    images.append(image.convert("RGB"))
+            size = images[0].size
+            images = [i if i.size == size else i.resize(size) for i in images]
+            buffer = io.BytesIO()
+            images[0].save(
+                buffer,
+                format="GIF",
+                save_all=True,
+                append_images=images[1:],
+                duration=GIF_FRAME_MS,
+                loop=0,
+            )
+            relative = f"{archive.PLOTS}/{name}.gif"
+            target = folder / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            archive.atomic_write_bytes(target, buffer.getvalue())
+            made.append(relative)
+        return made, None
+    except Exception as error:  # an animation must never cost the run its results
+        return made, f"animations could not be made: {type(error).__name__}: {error}"
+
+
 def _thin(steps: Any, values: Any) -> tuple[Any, Any]:
     """Reduce a long series to its per-bucket minima and maxima (keeps spikes visible)."""
     import numpy as np

@@ -266,9 +266,13 @@ class Exp(Authoring):
         error = outcome.get("error")
         if error and error.get("traceback"):
             self._write_log("ERROR", f"run failed:\n{error['traceback'].rstrip()}")
-        plots = attempt("plots", lambda: report.make_plots(self.path, columns), ([], None))
-        if plots[1]:
-            problems.append(plots[1])
+        plots, plot_problem = attempt(
+            "plots", lambda: report.make_plots(self.path, columns), ([], None)
+        )
+        gifs, gif_problem = attempt(
+            "animations", lambda: report.make_gifs(self.path, self._tracker.frames), ([], None)
+        )
+        problems.extend(p for p in (plot_problem, gif_problem) if p)
         summary = {
             **outcome,
             "ended": _iso(ended),
@@ -280,7 +284,7 @@ class Exp(Authoring):
             "data_file": archive.DATA if data else None,
             "results": dict(scalars(data)),
             "artifacts": attempt("listing artifacts", lambda: artifacts.listing(self.path), []),
-            "plots": plots[0],
+            "plots": [*plots, *gifs],
             "problems": problems,
         }
         for problem in problems:

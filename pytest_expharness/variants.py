@@ -15,6 +15,7 @@ everything its base declares.
 
 from __future__ import annotations
 
+import inspect
 import sys
 import types
 from collections.abc import Callable
@@ -93,7 +94,8 @@ def find_marked(
 ) -> tuple[Any, str, bool] | None:
     """Find the function carrying `attribute == value` (or any truthy value with None).
 
-    Classes are searched most derived first, so a subclass overrides; then the
+    Classes are searched most derived first, so a subclass overrides (also by
+    redefining the method under the same name, undecorated); then the
     test's module, then the modules of its base classes. Returns the function
     (unbound for methods), where it was found, and whether it is a method.
     """
@@ -106,7 +108,11 @@ def find_marked(
     for klass in cls.__mro__ if cls is not None else ():
         for name, obj in vars(klass).items():
             if wanted(obj):
-                return obj, f"{klass.__qualname__}.{name}", True
+                # a subclass that overrides the method without repeating the decorator wins
+                assert cls is not None
+                resolved = inspect.getattr_static(cls, name)
+                definer = next(k for k in cls.__mro__ if name in vars(k))
+                return resolved, f"{definer.__qualname__}.{name}", True
     modules = lineage_modules(cls, module)
     for owner in [*modules[-1:], *modules[:-1][::-1]]:
         for name, obj in vars(owner).items():

@@ -37,7 +37,7 @@ import pytest
 def test_fit(exp, x):
     exp.track("loss", x)
 """
-TABLES = ("comparison.csv", "comparison.md", "comparison.json")
+TABLES = ("comparison.csv", "comparison.md", "comparison.json", "report.html")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

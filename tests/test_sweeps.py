@@ -205,7 +205,7 @@ def test_grid_3x3_table_is_the_same_in_every_mode(
                 "best*run*status*latent*beta*duration_s*loss*results/acc*",
                 "[*]*latent=vq,beta=1*completed*vq*1*",
                 "*latent=vae,beta=100*completed*vae*100*",
-                f"-> results/train/{sweep.folder.name}/comparison.md (.csv, .json)",
+                f"-> results/train/{sweep.folder.name}/comparison.md (.csv, .json), report.html",
             ]
         )
         tables[mode[-1]] = _comparable(table)
@@ -862,7 +862,8 @@ def test_testing_mode_tables_stay_under_testing(pytester: pytest.Pytester, mode:
     result.stdout.fnmatch_lines(
         [
             "fit: 3 runs (3 completed), main metric loss (min), testing mode",
-            f"-> results/_testing/fit/{testing.folder.name}/comparison.md (.csv, .json)",
+            f"-> results/_testing/fit/{testing.folder.name}/comparison.md (.csv, .json), "
+            "report.html",
         ]
     )
 
