@@ -13,6 +13,7 @@
     expharness reindex
     expharness analyze RUN [--current]
     expharness report RUN... | --session S [--to FILE.html]
+    expharness collect SESSION
 
 EXPR compares a parameter or a final metric with a value: `lr<0.01`,
 `latent=vq`, `loss>=0.5`, `beta!=10` (parsed, never evaluated). Exit codes:

@@ -254,8 +254,37 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collect(args: argparse.Namespace) -> int:
+    from .slurm import SlurmError, job_folder
+    from .slurmwait import finish_job
+    from .sweepfiles import render, title
+
+    root = Path(args.root).resolve()
+    folder = job_folder(root, args.session)
+    try:
+        tables, records = finish_job(folder, root, args.session, print)
+    except SlurmError as error:
+        raise UsageError(str(error)) from None
+    for table in tables:
+        print(f"\n{title(table)}")
+        print(render(table, "simple"))
+        for line in table.recommendations:
+            print(f"recommendation: {line}")
+        print(f"-> {table.folder}/comparison.md (.csv, .json), report.html")
+    bad = sum(1 for r in records if r["status"] in ("failed", "crashed"))
+    print(f"\ncollected {_runs(len(records))} of session {args.session}" + (
+        f"; {bad} failed or crashed" if bad else ""
+    ))  # fmt: skip
+    return 0
+
+
 def add_commands(commands: Any) -> None:
     """Register the subcommands of this module on the `expharness` parser."""
+    collect = commands.add_parser(
+        "collect", help="wait for a --exp-slurm-detach session's job, then write its tables"
+    )
+    collect.add_argument("session", metavar="SESSION")
+    collect.set_defaults(handler=cmd_collect)
     report = commands.add_parser("report", help="write report.html for a session or any runs")
     report.add_argument("runs", nargs="*", metavar="RUN")
     report.add_argument("--session", help="every run of one session (one report per experiment)")

@@ -26,6 +26,15 @@ HELP_REPRODUCIBLE = (
     "changes (uncommitted.patch) and every installed package version (requirements.txt)"
 )
 HELP_NO_CACHE = "compute everything anew: exp.cache neither reads nor writes <root>/.cache/"
+HELP_SLURM = (
+    "run the selected tests on SLURM as one job array (sbatch), then wait and write the "
+    "tables; the job files are kept in <root>/_slurm/<session>/"
+)
+HELP_SLURM_OPT = "an sbatch option for the job, e.g. --exp-slurm-opt=--partition=gpu (repeatable)"
+HELP_SLURM_PARALLEL = "at most P array tasks at once (sbatch --array=0-N%%P)"
+HELP_SLURM_CHUNK = "K tests per array task, run with -n $SLURM_CPUS_PER_TASK (default 1)"
+HELP_SLURM_DETACH = "submit and exit at once; `expharness collect SESSION` writes the tables later"
+HELP_SLURM_TASK = "internal: run as one task of the SLURM job whose files are in DIR"
 MARKER_HELP = (
     "experiment(name=None, description=None, tags=(), testing=None, repeats=None, "
     "metric=None, mode='min'): describe an experiment; testing is a dict of parameter "
@@ -62,5 +71,37 @@ def add_options(parser: pytest.Parser) -> None:
         "--exp-reproducible", dest="exp_reproducible", action="store_true", help=HELP_REPRODUCIBLE
     )
     group.addoption("--exp-no-cache", dest="exp_no_cache", action="store_true", help=HELP_NO_CACHE)
+    group.addoption("--exp-slurm", dest="exp_slurm", action="store_true", help=HELP_SLURM)
+    group.addoption(
+        "--exp-slurm-opt",
+        dest="exp_slurm_opt",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help=HELP_SLURM_OPT,
+    )
+    group.addoption(
+        "--exp-slurm-parallel",
+        dest="exp_slurm_parallel",
+        type=int,
+        default=None,
+        metavar="P",
+        help=HELP_SLURM_PARALLEL,
+    )
+    group.addoption(
+        "--exp-slurm-chunk",
+        dest="exp_slurm_chunk",
+        type=int,
+        default=1,
+        metavar="K",
+        help=HELP_SLURM_CHUNK,
+    )
+    group.addoption(
+        "--exp-slurm-detach", dest="exp_slurm_detach", action="store_true", help=HELP_SLURM_DETACH
+    )
+    group.addoption(
+        "--exp-slurm-task", dest="exp_slurm_task", default=None, metavar="DIR", help=HELP_SLURM_TASK
+    )
+    parser.addini("exp_slurm_options", HELP_SLURM_OPT, type="linelist", default=[])
     parser.addini("exp_root", HELP_ROOT, default=None)
     parser.addini("exp_tags", HELP_TAG, type="linelist", default=[])

@@ -166,45 +166,38 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     records = config.stash.get(RECORDS, [])
     state = config.stash.get(STATE, None)
-    if hasattr(config, "workerinput") or state is None:
-        return
+    if hasattr(config, "workerinput") or state is None or state.slurm_task:
+        return  # workers and SLURM tasks leave tables and index to their controller
     stopped_early = bool(session.shouldstop or session.shouldfail)  # -x, --maxfail
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or state.interrupted or stopped_early
     if not records and not interrupted:
         return
-    from .sweepfiles import write_sweeps
+    from .sessionend import finalize
 
-    root = state.settings.root
-    config.stash[TABLES], every = write_sweeps(records, root, state.stamp, interrupted)
-    if not interrupted:
-        from .sweepanalysis import analyse_sweeps
+    config.stash[TABLES] = finalize(records, state.settings.root, state.stamp, interrupted)
 
-        analyse_sweeps(config.stash[TABLES], every)
-    from .htmlreport import write_sweep_reports
 
-    for problem in write_sweep_reports(config.stash[TABLES], every):
-        import warnings
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    """With --exp-slurm, hand the selected tests to SLURM instead of running them here."""
+    config = session.config
+    if not config.getoption("exp_slurm") or config.getoption("exp_slurm_task"):
+        return None
+    if hasattr(config, "workerinput") or session.config.option.collectonly:
+        return None
+    from . import slurm, slurmsession
 
-        warnings.warn(f"expharness: {problem}", stacklevel=1)
-    from .archive import DEBUG_DIR, TESTING_DIR
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
 
-    new = [
-        r
-        for r in every
-        if r["status"] != "reused" and r.get("path") and Path(r["sweep"]).name != DEBUG_DIR
-    ]
-    for testing in (False, True):
-        chosen = [r for r in new if r["testing"] == testing]
-        if not chosen:
-            continue
-        from .index import index_records
+    def say(line: str) -> None:
+        if reporter is not None:
+            reporter.write_line(line)
 
-        try:
-            index_records(root / TESTING_DIR if testing else root, chosen, state.stamp)
-        except Exception as error:  # the folders hold everything; reindex can catch up
-            import warnings
-
-            warnings.warn(f"expharness: the index was not updated: {error}", stacklevel=1)
+    try:
+        config.stash[TABLES] = slurmsession.run(session, _state(config), say)
+    except slurm.SlurmError as error:
+        raise pytest.UsageError(str(error)) from None
+    return True
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

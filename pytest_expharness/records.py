@@ -77,7 +77,7 @@ def record_without_run(
 ) -> dict[str, Any]:
     """A table row for a point that failed or was skipped before its run could start."""
     from . import archive
-    from .run import encode_param
+    from .store import encode_param
 
     error = outcome.get("error") or {}
     sweep = archive.experiment_parent(

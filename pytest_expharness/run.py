@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import logging
 import os
-import re
 import socket
 import threading
 import time
@@ -23,7 +22,7 @@ from .flusher import Flusher
 from .relay import ConstantPatch, relaying_warnings
 from .session import SessionState
 from .spec import RunSpec
-from .store import DataStore, encode, scalars, to_json
+from .store import DataStore, encode_param, scalars, to_json
 from .tracking import Tracker, csv_text, series_stats
 
 LOGGER = logging.getLogger("pytest_expharness.run")
@@ -371,6 +370,7 @@ class Exp(Authoring):
             "reproducible": session.settings.reproducible,
             "testing": spec.testing,
             "debug": session.settings.debug,
+            "slurm": snapshot.slurm_ids(),
         }
         return {
             "experiment": header,
@@ -379,21 +379,6 @@ class Exp(Authoring):
 
     def __repr__(self) -> str:
         return f"<Exp {self.experiment}/{self.run_id} at {self.path}>"
-
-
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-
-
-def encode_param(value: Any) -> Any:
-    """Encode a parameter value for config.yaml; objects fall back to their repr.
-
-    Memory addresses are left out of a repr ('<function mean>'): they differ from
-    one process to the next, and resume compares these values.
-    """
-    try:
-        return encode(value)
-    except (TypeError, RecursionError):
-        return _ADDRESS.sub("", repr(value))
 
 
 def finish_open_runs() -> None:

@@ -86,6 +86,7 @@ class SessionState:
     overrides: Overrides = field(default_factory=Overrides)
     live_log: bool = False
     is_worker: bool = False
+    slurm_task: bool = False
     interrupted: bool = False
     _provenance: dict[str, Any] | None = None
     _resume: Any = None
@@ -144,6 +145,21 @@ def create(config: pytest.Config, stamp: str) -> SessionState:
             ),
             live_log=live,
             is_worker=True,
+            _provenance=data["provenance"],
+        )
+    task_dir = config.getoption("exp_slurm_task", None)
+    if task_dir:  # one task of a SLURM job: the submitting session's stamp and provenance
+        from .slurm import read_session
+
+        data = read_session(Path(task_dir))
+        return SessionState(
+            settings=settings,
+            stamp=data["stamp"],
+            rootdir=Path(config.rootpath),
+            command=list(data["command"]),
+            overrides=read_overrides(settings),
+            live_log=live,
+            slurm_task=True,
             _provenance=data["provenance"],
         )
     command = ["pytest", *config.invocation_params.args]

@@ -180,3 +180,17 @@ def write_code(
             archive.atomic_write_bytes(folder / PATCH, extra.patch)
             written.append(PATCH)
     return written
+
+
+def slurm_ids() -> dict[str, str | None] | None:
+    """The SLURM job, array task and node of this process, when it runs as a SLURM task."""
+    import os
+
+    if "SLURM_JOB_ID" not in os.environ:
+        return None
+    return {
+        "job_id": os.environ.get("SLURM_JOB_ID"),
+        "array_job_id": os.environ.get("SLURM_ARRAY_JOB_ID"),
+        "array_task_id": os.environ.get("SLURM_ARRAY_TASK_ID"),
+        "node": os.environ.get("SLURMD_NODENAME"),
+    }

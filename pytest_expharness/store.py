@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import PurePath
@@ -169,3 +170,18 @@ def scalars(tree: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]
             yield from scalars(value, path + "/")
         elif isinstance(value, (int, float, str, bool)) or value is None:
             yield path, value
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def encode_param(value: Any) -> Any:
+    """Encode a parameter value for config.yaml; objects fall back to their repr.
+
+    Memory addresses are left out of a repr ('<function mean>'): they differ from
+    one process to the next, and resume compares these values.
+    """
+    try:
+        return encode(value)
+    except (TypeError, RecursionError):
+        return _ADDRESS.sub("", repr(value))

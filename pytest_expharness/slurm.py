@@ -1,0 +1,198 @@
+"""Submitting a session's tests to SLURM as one job array.
+
+`pytest experiments/ -k big --exp-slurm` collects as usual, then, instead of
+running the tests, writes into `<root>/_slurm/<session>/`:
+
+    nodeids.txt    the selected node ids, one a line (task i runs lines i*K+1 .. i*K+K)
+    points.json    what the table needs of each point, for those that never run
+    session.json   the stamp, command line and provenance every task reuses
+    job.sbatch     the job script (kept for provenance)
+    job.json       the job id, task count, chunk size and sbatch options
+    logs/          each task's stdout and stderr
+    tasks/         each task's exit code, written when its pytest returns
+
+and submits `sbatch --parsable --array=0-N%P job.sbatch`. Each task runs
+`python -m pytest <its node ids>` from the same rootdir with the session's
+options, so node ids match and the runs land in the same archive.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import archive
+
+SLURM_DIR = "_slurm"
+NODEIDS = "nodeids.txt"
+POINTS = "points.json"
+SESSION = "session.json"
+SCRIPT = "job.sbatch"
+JOB = "job.json"
+
+
+class SlurmError(Exception):
+    """A SLURM submission or collection that cannot go on (said in one line)."""
+
+
+def job_folder(root: Path, stamp: str) -> Path:
+    """Return the folder holding a session's SLURM job files."""
+    return root / SLURM_DIR / stamp
+
+
+def read_session(folder: Path) -> dict[str, Any]:
+    """Return what a task reuses of the submitting session (stamp, command, provenance)."""
+    try:
+        data: dict[str, Any] = json.loads((folder / SESSION).read_text("utf-8"))
+    except (OSError, ValueError) as error:
+        raise SlurmError(f"--exp-slurm-task {folder}: no readable {SESSION} ({error})") from None
+    return data
+
+
+def read_job(folder: Path) -> dict[str, Any]:
+    """Return job.json of a submitted session."""
+    try:
+        data: dict[str, Any] = json.loads((folder / JOB).read_text("utf-8"))
+    except (OSError, ValueError) as error:
+        raise SlurmError(f"{folder}: no readable {JOB}; was it submitted? ({error})") from None
+    return data
+
+
+def passthrough(config: Any, root: Path) -> list[str]:
+    """Return the options every task gets, as the submitting session was given them."""
+    args = ["-p", "no:cacheprovider", "--rootdir", str(config.rootpath)]
+    if config.inipath is not None:
+        args += ["-c", str(config.inipath)]
+    args += ["--exp-root", str(root)]
+    option = config.getoption
+    if option("exp_testing"):
+        args.append("--exp-testing")
+    if option("exp_reproducible"):
+        args.append("--exp-reproducible")
+    if option("exp_no_cache"):
+        args.append("--exp-no-cache")
+    if option("exp_config"):
+        args += ["--exp-config", str(Path(config.invocation_params.dir, option("exp_config")))]
+    if option("exp_repeats") is not None:
+        args += ["--exp-repeats", str(option("exp_repeats"))]
+    for flag, dest in (("--set", "exp_set"), ("--sweep", "exp_sweep"), ("--tag", "exp_tags")):
+        for value in option(dest):
+            args += [flag, value]
+    return args
+
+
+@dataclass
+class Plan:
+    """One job array: which node ids, how many per task, how many at once, which options."""
+
+    folder: Path
+    nodeids: list[str]
+    chunk: int = 1
+    parallel: int | None = None
+    options: list[str] = field(default_factory=list)
+
+    @property
+    def tasks(self) -> int:
+        return -(-len(self.nodeids) // self.chunk)
+
+    def task_of(self, nodeid: str) -> int:
+        return self.nodeids.index(nodeid) // self.chunk
+
+
+def check(nodeids: list[str], chunk: int, parallel: int | None, config: Any) -> None:
+    """Refuse what --exp-slurm cannot do, before anything is written or submitted."""
+    if not nodeids:
+        raise SlurmError("--exp-slurm: no test selected; nothing to submit")
+    if chunk < 1:
+        raise SlurmError(f"--exp-slurm-chunk {chunk}: give 1 or more")
+    if parallel is not None and parallel < 1:
+        raise SlurmError(f"--exp-slurm-parallel {parallel}: give 1 or more")
+    for option, what in (("exp_resume", "--exp-resume"), ("exp_debug", "--exp-debug")):
+        if config.getoption(option):
+            raise SlurmError(f"--exp-slurm does not take {what}")
+    if config.getoption("numprocesses", None):
+        raise SlurmError(
+            "--exp-slurm runs the tests on the cluster: drop -n (see --exp-slurm-chunk)"
+        )
+    for name in ("sbatch", "squeue"):
+        from shutil import which
+
+        if which(name) is None:
+            raise SlurmError(f"--exp-slurm: `{name}` is not on PATH; is this a SLURM login node?")
+
+
+def script(plan: Plan, rootdir: Path, args: list[str]) -> str:
+    """Return the job script: each array task runs its node ids with pytest."""
+    q = shlex.quote
+    folder = plan.folder.resolve()
+    lines = [
+        "#!/bin/bash",
+        "#SBATCH --job-name=expharness",
+        f"#SBATCH --output={folder}/logs/task-%a.out",
+        f"#SBATCH --error={folder}/logs/task-%a.err",
+        *[f"#SBATCH {option}" for option in plan.options],
+        "# written by pytest-expharness --exp-slurm; kept for provenance",
+        "set -u",
+        f"cd {q(str(rootdir))}",
+        f"K={plan.chunk}",
+        "FIRST=$((SLURM_ARRAY_TASK_ID * K + 1))",
+        "LAST=$((FIRST + K - 1))",
+        f'mapfile -t IDS < <(sed -n "${{FIRST}},${{LAST}}p" {q(str(folder / NODEIDS))})',
+        "WORKERS=()",
+        'if [ "${#IDS[@]}" -gt 1 ] && [ "${SLURM_CPUS_PER_TASK:-1}" -gt 1 ]; then',
+        '  WORKERS=(-n "$SLURM_CPUS_PER_TASK")',
+        "fi",
+        f"{q(sys.executable)} -m pytest {' '.join(q(a) for a in args)} "
+        f'--exp-slurm-task {q(str(folder))} "${{WORKERS[@]}}" "${{IDS[@]}}"',
+        "code=$?",
+        f'echo "$code" > {q(str(folder))}/tasks/"$SLURM_ARRAY_TASK_ID".exit',
+        'exit "$code"',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_files(
+    plan: Plan, rootdir: Path, args: list[str], session: dict[str, Any], points: dict[str, Any]
+) -> Path:
+    """Write every file of the job into its folder; return the script's path."""
+    plan.folder.mkdir(parents=True, exist_ok=True)
+    for sub in ("logs", "tasks"):
+        (plan.folder / sub).mkdir(exist_ok=True)
+    archive.atomic_write_text(plan.folder / NODEIDS, "".join(f"{n}\n" for n in plan.nodeids))
+    archive.write_json(plan.folder / POINTS, points)
+    archive.write_json(plan.folder / SESSION, session)
+    path = plan.folder / SCRIPT
+    archive.atomic_write_text(path, script(plan, rootdir, args))
+    return path
+
+
+def submit(plan: Plan, script_path: Path) -> str:
+    """Submit the job array with sbatch; record and return the job id."""
+    array = f"0-{plan.tasks - 1}" + (f"%{plan.parallel}" if plan.parallel else "")
+    command = ["sbatch", "--parsable", f"--array={array}", str(script_path)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    except (OSError, subprocess.SubprocessError) as error:
+        raise SlurmError(f"sbatch failed: {error}") from None
+    if done.returncode != 0:
+        message = (done.stderr or done.stdout).strip().splitlines()
+        raise SlurmError(f"sbatch refused the job: {message[-1] if message else done.returncode}")
+    job_id = done.stdout.strip().split(";")[0]
+    archive.write_json(
+        plan.folder / JOB,
+        {
+            "job_id": job_id,
+            "tasks": plan.tasks,
+            "chunk": plan.chunk,
+            "parallel": plan.parallel,
+            "options": plan.options,
+            "command": command,
+            "points": len(plan.nodeids),
+        },
+    )
+    return job_id

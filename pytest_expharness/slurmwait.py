@@ -1,0 +1,180 @@
+"""Waiting for a SLURM job array and collecting its runs into the session's tables.
+
+A task's end is known from its exit file (written by the job script when
+pytest returns). A task without one was killed (time limit, cancel, node
+failure): its state comes from `sacct` where accounting exists, else from
+`scontrol show job` (kept for MinJobAge after the end), else from the
+task's own stderr, where slurmstepd says why it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import archive
+from .slurm import NODEIDS, POINTS, SlurmError, read_job
+
+POLL_S = 2.0
+_STEPD = re.compile(r"\*\*\* (?:JOB|STEP) \S+ (?:ON \S+ )?(CANCELLED|TIMEOUT|FAILED)[^*]*\*\*\*")
+
+
+def _run(command: list[str]) -> str | None:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def queued(job_id: str) -> dict[int, str]:
+    """Return the state of every task of the job still in the queue (PENDING, RUNNING...)."""
+    out = _run(["squeue", "-h", "-r", "-j", job_id, "-o", "%K %T"])
+    states: dict[int, str] = {}
+    for line in (out or "").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isdigit():
+            states[int(parts[0])] = parts[1]
+    return states
+
+
+def ended_state(job_id: str, task: int, folder: Path) -> str:
+    """How a task that left no exit file ended: sacct, else scontrol, else its stderr."""
+    out = _run(["sacct", "-n", "-X", "-P", "-j", f"{job_id}_{task}", "-o", "State"])
+    if out and out.strip():
+        return out.split()[0].strip()
+    out = _run(["scontrol", "show", "job", f"{job_id}_{task}"])
+    found = re.search(r"JobState=(\S+)", out or "")
+    if found:
+        return found.group(1)
+    err = folder / "logs" / f"task-{task}.err"
+    text = err.read_text("utf-8", errors="replace") if err.exists() else ""
+    stepd = _STEPD.search(text)
+    if "DUE TO TIME LIMIT" in text:
+        return "TIMEOUT"
+    if "NODE FAILURE" in text or "NODE_FAIL" in text:
+        return "NODE_FAIL"
+    return stepd.group(1) if stepd else "UNKNOWN (no exit file, no accounting)"
+
+
+def exit_code(folder: Path, task: int) -> int | None:
+    """The exit code a task's pytest returned (None when it never returned)."""
+    path = folder / "tasks" / f"{task}.exit"
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def task_states(folder: Path) -> dict[int, str]:
+    """State of every task: queue states, COMPLETED, FAILED (tests failed) or how it died."""
+    job = read_job(folder)
+    waiting = queued(job["job_id"])
+    states = {}
+    for task in range(job["tasks"]):
+        if task in waiting:
+            states[task] = waiting[task]
+            continue
+        code = exit_code(folder, task)
+        if code == 0:
+            states[task] = "COMPLETED"
+        elif code is not None:
+            states[task] = f"FAILED (exit {code})"
+        else:
+            states[task] = "ENDING"  # gone from the queue; the exit file may be on its way
+    return states
+
+
+def wait(folder: Path, say: Callable[[str], None], poll: float = POLL_S) -> dict[int, str]:
+    """Wait until every task has ended, saying the progress when it changes; return states."""
+    job = read_job(folder)
+    last, ending_since = "", None
+    while True:
+        states = task_states(folder)
+        ending = [t for t, s in states.items() if s == "ENDING"]
+        active = [s for s in states.values() if s in ("PENDING", "RUNNING", "CONFIGURING")]
+        done = sum(1 for s in states.values() if s == "COMPLETED")
+        failed = sum(1 for s in states.values() if s.startswith("FAILED"))
+        line = (
+            f"slurm job {job['job_id']}: {done} done, "
+            f"{sum(1 for s in states.values() if s == 'RUNNING')} running, {failed} failed "
+            f"of {job['tasks']} tasks"
+        )
+        if line != last:
+            say(line)
+            last = line
+        if not active:
+            if not ending:
+                return states
+            ending_since = ending_since or time.monotonic()
+            if time.monotonic() - ending_since > 10:  # no exit file: the task was killed
+                for task in ending:
+                    states[task] = ended_state(job["job_id"], task, folder)
+                return states
+        time.sleep(poll)
+
+
+def _mark(path: Path, reason: str, state: str) -> None:
+    """Record a run its task left running (or crashed) as crashed, with the SLURM state."""
+    from .reading import mark_crashed, read_summary
+
+    summary = read_summary(path)
+    if summary.get("status") not in ("running", "crashed"):
+        return
+    crash = summary.get("crash") or {}
+    mark_crashed(path, f"{crash.get('reason') or reason}; SLURM task ended {state}")
+
+
+def collect(folder: Path, root: Path, stamp: str, states: dict[int, str]) -> list[dict[str, Any]]:
+    """Return the records of every point of the job: run folders, and rows for points
+    whose task died before they started (crashed, with the task's SLURM state)."""
+    from .records import record_from_folder
+
+    job = read_job(folder)
+    nodeids = (folder / NODEIDS).read_text("utf-8").splitlines()
+    points: dict[str, Any] = json.loads((folder / POINTS).read_text("utf-8"))
+    chunk = int(job["chunk"])
+    ran: dict[str, list[Path]] = {}
+    for base in (root, root / archive.TESTING_DIR):
+        for summary in base.glob(f"*/{stamp}/*/{archive.SUMMARY}"):
+            run = summary.parent
+            if not archive.is_run_folder(run):
+                continue
+            config = (run / archive.CONFIG).read_text("utf-8")
+            found = re.search(r"^  node_id: (.*)$", config, re.MULTILINE)
+            if found:
+                from .yamltext import load
+
+                node = load(found.group(1))
+                ran.setdefault(str(node), []).append(run)
+    records = []
+    for index, nodeid in enumerate(nodeids):
+        state = states.get(index // chunk, "UNKNOWN")
+        for run in ran.get(nodeid, []):
+            if state != "COMPLETED":
+                _mark(run, "the run did not finish", state)
+            records.append(record_from_folder(run))
+        if nodeid not in ran:
+            record = dict(points[nodeid])
+            record["status"] = "crashed"
+            record["reason"] = f"SLURM task {index // chunk} ended {state} before this test ran"
+            records.append(record)
+    return records
+
+
+def finish_job(
+    folder: Path, root: Path, stamp: str, say: Callable[[str], None]
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Wait for the job, collect its runs, write the tables; return tables and records."""
+    from .sessionend import finalize
+
+    if not folder.is_dir():
+        raise SlurmError(f"no SLURM job files at {folder}")
+    states = wait(folder, say)
+    records = collect(folder, root, stamp, states)
+    return finalize(records, root, stamp, interrupted=False), records
