@@ -16,6 +16,7 @@ run's status: it is logged, recorded in summary.json and raised as a warning.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import json
 import sys
@@ -96,9 +97,17 @@ def _record_outcome(folder: Path, outcome: dict[str, Any]) -> None:
     archive.write_json(path, summary)
     with open(folder / archive.LOG, "a", encoding="utf-8") as log:
         text = outcome.get("traceback") or ", ".join(outcome.get("files") or []) or "no files"
+        level = "INFO" if outcome["status"] == "completed" else "ERROR"
+        stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
         log.write(
-            f"analysis {outcome['status']} ({outcome['function']}, {outcome['source']}): {text}\n"
+            f"{stamp} {level} analysis {outcome['status']} ({outcome['function']}, "
+            f"{outcome['source']}): {text.rstrip()}\n"
         )
+    from . import report
+    from .yamltext import load
+
+    config = load((folder / archive.CONFIG).read_text("utf-8"))
+    report.write_report(folder, config, summary)  # REPORT.md lists the analysis files
 
 
 def analyse_run(
@@ -145,6 +154,7 @@ def import_module_at(
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
+    module.__expharness_name__ = path.stem  # type: ignore[attr-defined]  # shown, not the alias
     added = [str(p) for p in (path.parent, *extra_paths)]
     sys.path[:0] = added
     try:

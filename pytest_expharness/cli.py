@@ -209,23 +209,40 @@ def _differing(values: list[dict[str, Any]]) -> list[str]:
     return [n for n in names if len({json.dumps(v.get(n), default=str) for v in values}) > 1]
 
 
+def _finals(run: Any) -> dict[str, Any]:
+    """A run's final series values and its stored results/ scalars."""
+    summary = run.summary
+    found = {n: s.get("final") for n, s in (summary.get("metrics") or {}).items()}
+    found.update(
+        (k, v) for k, v in (summary.get("results") or {}).items() if k.startswith("results/")
+    )
+    return found
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     runs = _runs_for(args)
     params = [r.params for r in runs]
     differing = _differing(params)
+    finals = [_finals(run) for run in runs]
     metrics: list[str] = []
-    for run in runs:
-        metrics.extend(n for n in (run.summary.get("metrics") or {}) if n not in metrics)
-    headers = ["run", "status", *differing, *metrics]
+    for found in finals:
+        metrics.extend(n for n in found if n not in metrics)
+    who = []  # name the experiment and session when the runs do not share them
+    if len({r.experiment for r in runs}) > 1:
+        who.append("experiment")
+    if len({r.config["experiment"].get("session") for r in runs}) > 1:
+        who.append("session")
+    headers = [*who, "run", "status", *differing, *metrics]
     body = []
-    for run in runs:
-        finals = {n: s.get("final") for n, s in (run.summary.get("metrics") or {}).items()}
+    for run, found in zip(runs, finals, strict=True):
+        head = run.config.get("experiment") or {}
         body.append(
             [
+                *[run.experiment if w == "experiment" else head.get("session") for w in who],
                 run.run_id,
                 run.status,
                 *[run.params.get(n) for n in differing],
-                *[finals.get(n) for n in metrics],
+                *[found.get(n) for n in metrics],
             ]
         )
     if args.json:

@@ -47,6 +47,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_RecordCollector(config.stash[RECORDS]), "expharness-records")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(config), "expharness-xdist")
+        from .cores import share_cores
+
+        share_cores(config)
     if any(config.getoption(o) for o in ("exp_set", "exp_config", "exp_sweep", "exp_repeats")):
         _state(config)  # a bad --set or --sweep is a usage error now, before collection
 
@@ -213,7 +216,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     sweep = state.overrides.sweep if state is not None else {}
     try:
         repeats = spec.repeats_of(
-            kwargs, config.getoption("exp_repeats"), metafunc.definition.nodeid
+            kwargs,
+            config.getoption("exp_repeats"),
+            metafunc.definition.nodeid,
+            bool(config.getoption("exp_testing")),
         )
     except spec.SpecError:
         return  # reported as a usage error when the items are checked

