@@ -262,7 +262,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve()
     folder = job_folder(root, args.session)
     try:
-        tables, records = finish_job(folder, root, args.session, print)
+        tables, records, _ = finish_job(folder, root, args.session, print)
     except SlurmError as error:
         raise UsageError(str(error)) from None
     for table in tables:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -50,10 +50,12 @@ def submit(
         list(session.items), state
     ))  # fmt: skip
     job_id = slurm.submit(plan, script)
+    here = Path(config.invocation_params.dir)
+    shown = folder.relative_to(here) if folder.is_relative_to(here) else folder
     say(
         f"submitted SLURM job {job_id}: {len(nodeids)} tests in {plan.tasks} array tasks "
         f"({chunk} per task{f', at most {parallel} at once' if parallel else ''}); "
-        f"files in {folder}"
+        f"files in {shown}"
     )
     return folder, job_id
 
@@ -68,12 +70,49 @@ def run(session: pytest.Session, state: SessionState, say: Callable[[str], None]
         say(f"detached: collect later with `expharness --root {root} collect {state.stamp}`")
         return []
     try:
-        tables, records = finish_job(folder, state.settings.root, state.stamp, say)
+        tables, records, states = finish_job(folder, state.settings.root, state.stamp, say)
     except KeyboardInterrupt:
         say(
             f"stopped waiting; SLURM job {job_id} goes on: collect it with "
             f"`expharness --root {state.settings.root} collect {state.stamp}`"
         )
         raise
-    session.testsfailed = sum(1 for r in records if r["status"] in ("failed", "crashed"))
+    _report_items(session, records, states, folder)
     return tables
+
+
+def _report_items(
+    session: pytest.Session, records: list[dict[str, Any]], states: dict[int, str], folder: Path
+) -> None:
+    """Give pytest a report per test, as if it had run here: the usual summary and exit code."""
+    chunk = session.config.getoption("exp_slurm_chunk")
+    by_node: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_node.setdefault(str(record.get("node_id")), []).append(record)
+    for index, item in enumerate(session.items):
+        state = states.get(index // chunk, "UNKNOWN")
+        found = by_node.get(item.nodeid)
+        reason = f"SLURM task {index // chunk} ended {state}; see {folder}/logs/"
+        if found:
+            status = found[0]["status"]
+            reason = found[0].get("reason") or reason
+        else:
+            status = "completed" if state == "COMPLETED" else "failed"
+        outcome: Literal["passed", "failed", "skipped"] = (
+            "passed"
+            if status in ("completed", "reused")
+            else "skipped"
+            if status == "skipped"
+            else "failed"
+        )
+        longrepr: Any = None
+        if outcome == "failed":
+            longrepr = f"{status} on SLURM: {reason}"
+        elif outcome == "skipped":
+            longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {reason}")
+        report = pytest.TestReport(
+            item.nodeid, item.location, {}, outcome, longrepr, "call", user_properties=[]
+        )
+        item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        item.ihook.pytest_runtest_logreport(report=report)
+        item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)

@@ -159,22 +159,25 @@ def collect(folder: Path, root: Path, stamp: str, states: dict[int, str]) -> lis
             if state != "COMPLETED":
                 _mark(run, "the run did not finish", state)
             records.append(record_from_folder(run))
-        if nodeid not in ran:
+        if nodeid not in ran and nodeid in points:
             record = dict(points[nodeid])
             record["status"] = "crashed"
             record["reason"] = f"SLURM task {index // chunk} ended {state} before this test ran"
             records.append(record)
+        for record in records:
+            if record.get("node_id") == nodeid:
+                record["order"] = index  # a task sees only its own tests: keep the grid's order
     return records
 
 
 def finish_job(
     folder: Path, root: Path, stamp: str, say: Callable[[str], None]
-) -> tuple[list[Any], list[dict[str, Any]]]:
-    """Wait for the job, collect its runs, write the tables; return tables and records."""
+) -> tuple[list[Any], list[dict[str, Any]], dict[int, str]]:
+    """Wait for the job, collect its runs, write the tables; return tables, records, states."""
     from .sessionend import finalize
 
     if not folder.is_dir():
         raise SlurmError(f"no SLURM job files at {folder}")
     states = wait(folder, say)
     records = collect(folder, root, stamp, states)
-    return finalize(records, root, stamp, interrupted=False), records
+    return finalize(records, root, stamp, interrupted=False), records, states
