@@ -50,6 +50,13 @@ def pytest_configure(config: pytest.Config) -> None:
         from .cores import share_cores
 
         share_cores(config)
+    if config.getoption("exp_slurm") and not config.getoption("exp_slurm_task"):
+        from .slurm import SlurmError, check_options
+
+        try:
+            check_options(config)
+        except SlurmError as error:
+            raise pytest.UsageError(str(error)) from None
     if any(config.getoption(o) for o in ("exp_set", "exp_config", "exp_sweep", "exp_repeats")):
         _state(config)  # a bad --set or --sweep is a usage error now, before collection
 

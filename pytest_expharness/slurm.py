@@ -104,14 +104,8 @@ class Plan:
         return self.nodeids.index(nodeid) // self.chunk
 
 
-def check(nodeids: list[str], chunk: int, parallel: int | None, config: Any) -> None:
-    """Refuse what --exp-slurm cannot do, before anything is written or submitted."""
-    if not nodeids:
-        raise SlurmError("--exp-slurm: no test selected; nothing to submit")
-    if chunk < 1:
-        raise SlurmError(f"--exp-slurm-chunk {chunk}: give 1 or more")
-    if parallel is not None and parallel < 1:
-        raise SlurmError(f"--exp-slurm-parallel {parallel}: give 1 or more")
+def check_options(config: Any) -> None:
+    """Refuse options --exp-slurm cannot take, at configure time (before xdist starts)."""
     for option, what in (("exp_resume", "--exp-resume"), ("exp_debug", "--exp-debug")):
         if config.getoption(option):
             raise SlurmError(f"--exp-slurm does not take {what}")
@@ -119,11 +113,22 @@ def check(nodeids: list[str], chunk: int, parallel: int | None, config: Any) -> 
         raise SlurmError(
             "--exp-slurm runs the tests on the cluster: drop -n (see --exp-slurm-chunk)"
         )
-    for name in ("sbatch", "squeue"):
-        from shutil import which
+    chunk, parallel = config.getoption("exp_slurm_chunk"), config.getoption("exp_slurm_parallel")
+    if chunk < 1:
+        raise SlurmError(f"--exp-slurm-chunk {chunk}: give 1 or more")
+    if parallel is not None and parallel < 1:
+        raise SlurmError(f"--exp-slurm-parallel {parallel}: give 1 or more")
+    from shutil import which
 
+    for name in ("sbatch", "squeue"):
         if which(name) is None:
             raise SlurmError(f"--exp-slurm: `{name}` is not on PATH; is this a SLURM login node?")
+
+
+def check(nodeids: list[str]) -> None:
+    """Refuse an empty selection, before anything is written or submitted."""
+    if not nodeids:
+        raise SlurmError("--exp-slurm: no test selected; nothing to submit")
 
 
 def script(plan: Plan, rootdir: Path, args: list[str]) -> str:

@@ -35,7 +35,7 @@ def submit(
     nodeids = [item.nodeid for item in session.items]
     chunk = config.getoption("exp_slurm_chunk")
     parallel = config.getoption("exp_slurm_parallel")
-    slurm.check(nodeids, chunk, parallel, config)
+    slurm.check(nodeids)
     options = [*config.getini("exp_slurm_options"), *config.getoption("exp_slurm_opt")]
     folder = slurm.job_folder(state.settings.root, state.stamp)
     plan = slurm.Plan(folder, nodeids, chunk, parallel, options)

@@ -115,6 +115,8 @@ def wait(folder: Path, say: Callable[[str], None], poll: float = POLL_S) -> dict
             if time.monotonic() - ending_since > 10:  # no exit file: the task was killed
                 for task in ending:
                     states[task] = ended_state(job["job_id"], task, folder)
+                died = ", ".join(f"task {t} {states[t]}" for t in ending)
+                say(f"slurm job {job['job_id']}: ended; no result from {died}")
                 return states
         time.sleep(poll)
 
