@@ -63,27 +63,30 @@ def read_job(folder: Path) -> dict[str, Any]:
     return data
 
 
-def passthrough(config: Any, root: Path) -> list[str]:
-    """Return the options every task gets, as the submitting session was given them."""
-    args = ["-p", "no:cacheprovider", "--rootdir", str(config.rootpath)]
-    if config.inipath is not None:
-        args += ["-c", str(config.inipath)]
-    args += ["--exp-root", str(root)]
-    option = config.getoption
-    if option("exp_testing"):
-        args.append("--exp-testing")
-    if option("exp_reproducible"):
-        args.append("--exp-reproducible")
-    if option("exp_no_cache"):
-        args.append("--exp-no-cache")
-    if option("exp_config"):
-        args += ["--exp-config", str(Path(config.invocation_params.dir, option("exp_config")))]
-    if option("exp_repeats") is not None:
-        args += ["--exp-repeats", str(option("exp_repeats"))]
-    for flag, dest in (("--set", "exp_set"), ("--sweep", "exp_sweep"), ("--tag", "exp_tags")):
-        for value in option(dest):
-            args += [flag, value]
-    return args
+VALUED = ("--exp-slurm-opt", "--exp-slurm-parallel", "--exp-slurm-chunk", "--exp-slurm-task")
+
+
+def passthrough(config: Any) -> list[str]:
+    """Return the submitting command line, less its test selection and --exp-slurm options.
+
+    Every other option (the plugin's, conftest options, -o, -p, -W ...) reaches
+    the tasks as it was given; tasks start in the same directory, so relative
+    paths mean the same. A task's tests are given as absolute node ids.
+    """
+    positional = {str(a) for a in (config.option.file_or_dir or [])}
+    out: list[str] = []
+    args = [str(a) for a in config.invocation_params.args]
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in VALUED:
+            skip = True
+        elif arg.startswith("--exp-slurm"):
+            continue  # --exp-slurm, --exp-slurm-detach, --exp-slurm-opt=...
+        elif arg not in positional:
+            out.append(arg)
+    return ["-p", "no:cacheprovider", *out]
 
 
 @dataclass
@@ -131,7 +134,7 @@ def check(nodeids: list[str]) -> None:
         raise SlurmError("--exp-slurm: no test selected; nothing to submit")
 
 
-def script(plan: Plan, rootdir: Path, args: list[str]) -> str:
+def script(plan: Plan, rootdir: Path, where: Path, args: list[str]) -> str:
     """Return the job script: each array task runs its node ids with pytest."""
     q = shlex.quote
     folder = plan.folder.resolve()
@@ -143,11 +146,13 @@ def script(plan: Plan, rootdir: Path, args: list[str]) -> str:
         *[f"#SBATCH {option}" for option in plan.options],
         "# written by pytest-expharness --exp-slurm; kept for provenance",
         "set -u",
-        f"cd {q(str(rootdir))}",
+        f"cd {q(str(where))}",
+        f"ROOTDIR={q(str(rootdir))}",
         f"K={plan.chunk}",
         "FIRST=$((SLURM_ARRAY_TASK_ID * K + 1))",
         "LAST=$((FIRST + K - 1))",
         f'mapfile -t IDS < <(sed -n "${{FIRST}},${{LAST}}p" {q(str(folder / NODEIDS))})',
+        'IDS=("${IDS[@]/#/$ROOTDIR/}")',
         "WORKERS=()",
         'if [ "${#IDS[@]}" -gt 1 ] && [ "${SLURM_CPUS_PER_TASK:-1}" -gt 1 ]; then',
         '  WORKERS=(-n "$SLURM_CPUS_PER_TASK")',
@@ -162,7 +167,12 @@ def script(plan: Plan, rootdir: Path, args: list[str]) -> str:
 
 
 def write_files(
-    plan: Plan, rootdir: Path, args: list[str], session: dict[str, Any], points: dict[str, Any]
+    plan: Plan,
+    rootdir: Path,
+    where: Path,
+    args: list[str],
+    session: dict[str, Any],
+    points: dict[str, Any],
 ) -> Path:
     """Write every file of the job into its folder; return the script's path."""
     plan.folder.mkdir(parents=True, exist_ok=True)
@@ -172,7 +182,7 @@ def write_files(
     archive.write_json(plan.folder / POINTS, points)
     archive.write_json(plan.folder / SESSION, session)
     path = plan.folder / SCRIPT
-    archive.atomic_write_text(path, script(plan, rootdir, args))
+    archive.atomic_write_text(path, script(plan, rootdir, where, args))
     return path
 
 

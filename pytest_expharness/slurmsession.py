@@ -45,12 +45,11 @@ def submit(
         "provenance": state.provenance(),
         "rootdir": str(config.rootpath),
     }
-    args = slurm.passthrough(config, state.settings.root)
-    script = slurm.write_files(plan, Path(config.rootpath), args, session_data, _points(
-        list(session.items), state
-    ))  # fmt: skip
-    job_id = slurm.submit(plan, script)
+    args = slurm.passthrough(config)
+    points = _points(list(session.items), state)
     here = Path(config.invocation_params.dir)
+    script = slurm.write_files(plan, Path(config.rootpath), here, args, session_data, points)
+    job_id = slurm.submit(plan, script)
     shown = folder.relative_to(here) if folder.is_relative_to(here) else folder
     say(
         f"submitted SLURM job {job_id}: {len(nodeids)} tests in {plan.tasks} array tasks "

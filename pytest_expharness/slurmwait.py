@@ -32,26 +32,38 @@ def _run(command: list[str]) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def queued(job_id: str) -> dict[int, str]:
-    """Return the state of every task of the job still in the queue (PENDING, RUNNING...)."""
+TERMINAL = {
+    "BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL",
+    "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT",
+}  # fmt: skip
+
+
+def queued(job_id: str) -> dict[int, str] | None:
+    """Return the state of every task of the job still in the queue; None if squeue failed."""
     out = _run(["squeue", "-h", "-r", "-j", job_id, "-o", "%K %T"])
+    if out is None:
+        return None
     states: dict[int, str] = {}
-    for line in (out or "").splitlines():
+    for line in out.splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[0].isdigit():
             states[int(parts[0])] = parts[1]
     return states
 
 
-def ended_state(job_id: str, task: int, folder: Path) -> str:
-    """How a task that left no exit file ended: sacct, else scontrol, else its stderr."""
-    out = _run(["sacct", "-n", "-X", "-P", "-j", f"{job_id}_{task}", "-o", "State"])
-    if out and out.strip():
-        return out.split()[0].strip()
-    out = _run(["scontrol", "show", "job", f"{job_id}_{task}"])
-    found = re.search(r"JobState=(\S+)", out or "")
-    if found:
-        return found.group(1)
+def ended_state(job_id: str, task: int, folder: Path) -> str | None:
+    """How a task that left no exit file ended (sacct, else scontrol, else its stderr).
+
+    None while sacct or scontrol still see it alive (the wait goes on).
+    """
+    for command, pattern in (
+        (["sacct", "-n", "-X", "-P", "-j", f"{job_id}_{task}", "-o", "State"], r"^(\S+)"),
+        (["scontrol", "show", "job", f"{job_id}_{task}"], r"JobState=(\S+)"),
+    ):
+        found = re.search(pattern, (_run(command) or "").strip())
+        if found:
+            state = found.group(1)
+            return state if state.split("+")[0] in TERMINAL else None
     err = folder / "logs" / f"task-{task}.err"
     text = err.read_text("utf-8", errors="replace") if err.exists() else ""
     stepd = _STEPD.search(text)
@@ -71,53 +83,72 @@ def exit_code(folder: Path, task: int) -> int | None:
         return None
 
 
-def task_states(folder: Path) -> dict[int, str]:
-    """State of every task: queue states, COMPLETED, FAILED (tests failed) or how it died."""
+def task_states(folder: Path) -> dict[int, str] | None:
+    """State of every task: its queue state, COMPLETED, FAILED (exit N) or ENDING (gone
+    from the queue, no exit file yet); None when the queue could not be read."""
     job = read_job(folder)
     waiting = queued(job["job_id"])
+    if waiting is None:
+        return None
     states = {}
     for task in range(job["tasks"]):
-        if task in waiting:
-            states[task] = waiting[task]
-            continue
         code = exit_code(folder, task)
-        if code == 0:
+        if task in waiting and code is None:
+            states[task] = waiting[task]
+        elif code == 0:
             states[task] = "COMPLETED"
         elif code is not None:
             states[task] = f"FAILED (exit {code})"
         else:
-            states[task] = "ENDING"  # gone from the queue; the exit file may be on its way
+            states[task] = "ENDING"
     return states
 
 
+def _line(job: dict[str, Any], states: dict[int, str]) -> str:
+    done = sum(1 for s in states.values() if s == "COMPLETED")
+    running = sum(1 for s in states.values() if s == "RUNNING")
+    failed = sum(1 for s in states.values() if s.startswith("FAILED"))
+    return (
+        f"slurm job {job['job_id']}: {done} done, {running} running, {failed} failed "
+        f"of {job['tasks']} tasks"
+    )
+
+
 def wait(folder: Path, say: Callable[[str], None], poll: float = POLL_S) -> dict[int, str]:
-    """Wait until every task has ended, saying the progress when it changes; return states."""
+    """Wait until every task has ended, saying the progress when it changes; return states.
+
+    A task still in the queue, in any state, is alive; a failed squeue call is
+    retried; a task gone from the queue without an exit file gets 10 s for the
+    file to appear, then its state is looked up (and waited for while SLURM
+    still sees it alive).
+    """
     job = read_job(folder)
     last, ending_since = "", None
     while True:
         states = task_states(folder)
-        ending = [t for t, s in states.items() if s == "ENDING"]
-        active = [s for s in states.values() if s in ("PENDING", "RUNNING", "CONFIGURING")]
-        done = sum(1 for s in states.values() if s == "COMPLETED")
-        failed = sum(1 for s in states.values() if s.startswith("FAILED"))
-        line = (
-            f"slurm job {job['job_id']}: {done} done, "
-            f"{sum(1 for s in states.values() if s == 'RUNNING')} running, {failed} failed "
-            f"of {job['tasks']} tasks"
-        )
+        if states is None:  # squeue failed: ask again
+            time.sleep(poll)
+            continue
+        line = _line(job, states)
         if line != last:
             say(line)
             last = line
-        if not active:
-            if not ending:
+        ending = [t for t, s in states.items() if s == "ENDING"]
+        alive = [t for t, s in states.items() if s not in ("COMPLETED", "ENDING")]
+        alive = [t for t in alive if not states[t].startswith("FAILED")]
+        if not ending:
+            ending_since = None
+            if not alive:
                 return states
+        elif not alive:
             ending_since = ending_since or time.monotonic()
             if time.monotonic() - ending_since > 10:  # no exit file: the task was killed
-                for task in ending:
-                    states[task] = ended_state(job["job_id"], task, folder)
-                died = ", ".join(f"task {t} {states[t]}" for t in ending)
-                say(f"slurm job {job['job_id']}: ended; no result from {died}")
-                return states
+                found = {t: ended_state(job["job_id"], t, folder) for t in ending}
+                if all(state is not None for state in found.values()):
+                    states.update({t: str(state) for t, state in found.items()})
+                    died = ", ".join(f"task {t} {states[t]}" for t in ending)
+                    say(f"slurm job {job['job_id']}: ended; no result from {died}")
+                    return states
         time.sleep(poll)
 
 
@@ -166,9 +197,9 @@ def collect(folder: Path, root: Path, stamp: str, states: dict[int, str]) -> lis
             record["status"] = "crashed"
             record["reason"] = f"SLURM task {index // chunk} ended {state} before this test ran"
             records.append(record)
-        for record in records:
-            if record.get("node_id") == nodeid:
-                record["order"] = index  # a task sees only its own tests: keep the grid's order
+    order = {nodeid: index for index, nodeid in enumerate(nodeids)}
+    for record in records:  # a task sees only its own tests: keep the grid's order
+        record["order"] = order.get(str(record.get("node_id")), len(order))
     return records
 
 

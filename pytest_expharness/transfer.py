@@ -80,9 +80,26 @@ class Imported:
     skipped: list[str] = field(default_factory=list)
 
 
+TABLE_FILES = ("comparison.csv", "comparison.md", "comparison.json", "report.html")
+
+
 def _safe(path: str) -> bool:
     pure = PurePosixPath(path)
-    return bool(path) and not pure.is_absolute() and ".." not in pure.parts and "\\" not in path
+    return (
+        bool(path)
+        and not pure.is_absolute()
+        and ".." not in pure.parts
+        and "\\" not in path
+        and not any(part.startswith(".") for part in pure.parts)  # .cache, staging folders
+    )
+
+
+def _table_file(path: str) -> bool:
+    """Whether an extra file is a session's table: <experiment>/<session>/comparison.* etc."""
+    parts = PurePosixPath(path).parts
+    if parts[:1] == (archive.TESTING_DIR,):
+        parts = parts[1:]
+    return len(parts) == 3 and parts[2] in TABLE_FILES
 
 
 def _read_manifest(source: Path, text: bytes) -> tuple[set[str], set[str]]:
@@ -101,6 +118,15 @@ def _read_manifest(source: Path, text: bytes) -> tuple[set[str], set[str]]:
     for path in [*runs, *files]:
         if not _safe(path):
             raise TransferError(f"{source}: unsafe path in the manifest: {path!r}")
+    for path in files:
+        if not _table_file(path):
+            raise TransferError(
+                f"{source}: {path!r} is not a session's table (only "
+                f"<experiment>/<session>/{{{','.join(TABLE_FILES)}}} travel beside runs)"
+            )
+    for path in files:
+        if any(path.startswith(run + "/") for run in runs):
+            raise TransferError(f"{source}: {path!r} lies inside a run of the export")
     return set(runs), set(files)
 
 
@@ -171,7 +197,12 @@ def import_runs(source: Path, root: Path) -> Imported:
                 shutil.rmtree(staging, ignore_errors=True)
         for name in sorted(files):
             destination = root / name
-            source_file = tar.extractfile(name)
+            try:
+                source_file = tar.extractfile(name)
+            except KeyError:  # named in the manifest, missing from the archive
+                continue
+            if archive.is_run_folder(destination.parent):
+                continue  # a table's name, yet inside a run folder here: never write there
             if source_file is not None and not destination.exists():
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 archive.atomic_write_bytes(destination, source_file.read())

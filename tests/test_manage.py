@@ -205,6 +205,8 @@ UNSAFE = {
     "dotdot-only-in-manifest": (["zz/../../outside"], [], [], "unsafe path"),
     "file-with-dotdot": ([], ["../outside"], ["../outside"], "unsafe"),
     "absolute-file": ([], ["{out}"], ["{out}"], "unsafe"),
+    "cache-file": ([], [".cache/x/v.pkl"], [".cache/x/v.pkl"], "unsafe"),
+    "file-inside-a-run": ([], ["{run}/code/test_exp.py"], ["{run}/code/test_exp.py"], "table"),
 }
 
 
@@ -217,6 +219,8 @@ UNSAFE = {
         "dotdot-only-in-manifest",
         "file-with-dotdot",
         "absolute-file",
+        "cache-file",
+        "file-inside-a-run",
     ],
 )
 def test_import_refuses_unsafe_archives_and_writes_nothing(

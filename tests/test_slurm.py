@@ -489,3 +489,35 @@ def test_rows_keep_the_collection_order_through_slurm(
     slurm_order = [r["run"] for r in _csv(_sweep(slurm_root, "unranked"))[1]]
     slurm_pivot = _comparable(_sweep(slurm_root, "ranked"))["pivot"]
     assert (slurm_order, slurm_pivot) == (local_order, local_pivot)
+
+
+# -- 8. the tasks get the submitting command line's other options ------------------------
+
+CONFTEST_OPTION = """
+    import pytest
+
+    def pytest_addoption(parser):
+        parser.addoption("--dataset", default="toy")
+
+    @pytest.fixture
+    def dataset(request):
+        return request.config.getoption("dataset")
+"""
+
+USES_OPTION = """
+    import pytest
+
+    @pytest.mark.parametrize("point", [0, 1])
+    def test_option(exp, dataset, point):
+        exp["results/dataset"] = dataset
+"""
+
+
+def test_tasks_get_conftest_options_and_relative_paths(slurm_pytester: pytest.Pytester) -> None:
+    pytester = slurm_pytester
+    pytester.makeconftest(CONFTEST_OPTION)
+    pytester.makepyfile(test_option=USES_OPTION)
+    result = _session(pytester, "--exp-slurm", "--dataset=full", "--exp-root", "relative_root")
+    result.assert_outcomes(passed=2)
+    rows = _rows(_sweep(pytester.path / "relative_root", "option"))
+    assert {row["results/dataset"] for row in rows.values()} == {"full"}
