@@ -22,13 +22,13 @@ import json
 import sys
 import traceback
 import types
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from . import archive, artifacts
 from .loading import RunRecord, read_folder
+from .relay import notify
 from .variants import bind, find_marked
 
 ANALYSIS_ATTR = "__expharness_analysis__"
@@ -124,12 +124,6 @@ def analyse_run(
     except Exception as error:
         outcome.update(status="failed", error=f"{type(error).__name__}: {error}")
         outcome["traceback"] = traceback.format_exc()
-        warnings.warn(
-            f"analysis {found[1]} of {folder} failed: {outcome['error']} (the run stays "
-            f"{run.status}; see its run.log)",
-            AnalysisWarning,
-            stacklevel=2,
-        )
     else:
         outcome["status"] = "completed"
     written = run.folder
@@ -138,7 +132,13 @@ def analyse_run(
         if written.is_dir()
         else []
     )
-    _record_outcome(folder, outcome)
+    _record_outcome(folder, outcome)  # first: a warning turned into an error loses nothing
+    if outcome["status"] == "failed":
+        notify(
+            f"analysis {found[1]} of {folder} failed: {outcome['error']} (the run stays "
+            f"{run.status}; see its run.log)",
+            AnalysisWarning,
+        )
     return outcome
 
 

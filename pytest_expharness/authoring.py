@@ -17,6 +17,7 @@ class Authoring:
     _label: tuple[str, str | None]
     _session: Any
     experiment: str
+    testing: bool
     path: Path
 
     def _write_log(self, level: str, text: str) -> None:
@@ -42,14 +43,18 @@ class Authoring:
 
     @property
     def cache(self) -> Any:
-        """The cache shared by runs and workers under <root>/.cache/ (see cache.py)."""
+        """The cache shared by runs and workers under <root>/.cache/ (see cache.py).
+
+        Testing runs have their own, under <root>/_testing/.cache/.
+        """
         if self._cache is None:
             from .cache import Cache
 
             enabled = not self._session.settings.no_cache
-            self._cache = Cache(
-                self._session.settings.root, self.experiment, enabled, self._write_log
-            )
+            root = self._session.settings.root
+            if self.testing:  # smoke-sized results never reach real runs
+                root = root / archive.TESTING_DIR
+            self._cache = Cache(root, self.experiment, enabled, self._write_log)
         return self._cache
 
     def label(self, label: str, note: str | None = None) -> None:

@@ -79,13 +79,19 @@ def _encode(value: Any, backend: str) -> bytes:
 
 
 def _decode(path: Path, backend: str) -> Any:
+    return _decode_bytes(path.read_bytes(), backend)
+
+
+def _decode_bytes(data: bytes, backend: str) -> Any:
     if backend == "pickle":
-        return pickle.loads(path.read_bytes())
+        return pickle.loads(data)
     if backend == "json":
-        return json.loads(path.read_text("utf-8"))
+        return json.loads(data.decode("utf-8"))
+    import io
+
     import numpy as np
 
-    with np.load(path, allow_pickle=False) as found:
+    with np.load(io.BytesIO(data), allow_pickle=False) as found:
         arrays = {name: found[name] for name in found.files}
     return arrays["value"] if list(arrays) == ["value"] else arrays
 
@@ -127,14 +133,16 @@ class Cache:
         self._log("INFO", f"cache hit: {label} ({path.relative_to(self.folder)})")
         return value
 
-    def _write(self, path: Path, value: Any, backend: str, label: str) -> None:
+    def _write(self, path: Path, value: Any, backend: str, label: str) -> bytes | None:
         self.misses.append(label)
         if not self.enabled:
             self._log("INFO", f"cache off (--exp-no-cache): computed {label}")
-            return
+            return None
+        data = _encode(value, backend)
         path.parent.mkdir(parents=True, exist_ok=True)
-        archive.atomic_write_bytes(path, _encode(value, backend))
+        archive.atomic_write_bytes(path, data)
         self._log("INFO", f"cache miss: {label}, stored as {path.relative_to(self.folder)}")
+        return data
 
     def cached(
         self, name: str, scope: Any = None, backend: str = "pickle"
@@ -154,7 +162,9 @@ class Cache:
                 value = self._read(path, backend, name)
                 if value is _MISSING:
                     value = func(*args, **kwargs)
-                    self._write(path, value, backend, name)
+                    data = self._write(path, value, backend, name)
+                    if backend != "pickle" and data is not None:
+                        value = _decode_bytes(data, backend)  # a miss returns what a hit will
                 return value
 
             return wrapper

@@ -76,8 +76,8 @@ def plan(
         if not archive.is_run_folder(folder):
             result.stale.append(row["path"])
             continue
-        try:
-            record = record_from_folder(folder)  # fresh status and label, crashes inferred
+        try:  # fresh status and label, crashes inferred but not written (a dry run writes nothing)
+            record = record_from_folder(folder, repair=False)
         except (OSError, ValueError) as error:
             result.spared.append((row, f"unreadable ({error})"))
             continue
@@ -88,15 +88,37 @@ def plan(
         started = record.get("started_unix") or row.get("started_unix") or now
         if older_than is not None and now - float(started) < older_than:
             continue
+        maybe_alive = _maybe_alive(folder, now)
         if row["label"] in PROTECTED:
             result.spared.append((row, f"labelled {row['label']}"))
-        elif row["status"] == "running":
-            result.spared.append((row, "still running"))
+        elif row["status"] == "running" or maybe_alive:
+            result.spared.append((row, maybe_alive or "still running"))
         elif rank <= keep_last:
             result.spared.append((row, f"among the {keep_last} newest of {row['experiment']}"))
         else:
             result.delete.append(row)
     return result
+
+
+REMOTE_GRACE_S = 15 * 60
+
+
+def _maybe_alive(folder: Path, now: float) -> str | None:
+    """Why a run inferred crashed may still be alive: a process on another host whose
+    heartbeat is only minutes old (a long GIL-holding call, a lagging shared filesystem)."""
+    import json
+    import socket
+
+    try:
+        raw = json.loads((folder / archive.SUMMARY).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    beat = raw.get("heartbeat")
+    if raw.get("status") != "running" or raw.get("host") == socket.gethostname():
+        return None
+    if isinstance(beat, (int, float)) and now - beat < REMOTE_GRACE_S:
+        return f"may still be running on {raw.get('host')} (heartbeat {now - beat:.0f} s ago)"
+    return None
 
 
 def folder_size(folder: Path) -> int:

@@ -42,6 +42,9 @@ def _rewrite_header(args: argparse.Namespace, change: Callable[[dict[str, Any]],
     from .yamltext import dump, load
 
     folder = resolve(args.run, args.root)
+    root = Path(args.root).resolve()
+    if root not in folder.resolve().parents:
+        raise UsageError(f"{folder} is not under --root {args.root}; give the root that holds it")
     config = load((folder / archive.CONFIG).read_text("utf-8"))
     change(config["experiment"])
     archive.atomic_write_text(folder / archive.CONFIG, dump(config))
@@ -203,13 +206,21 @@ def _report(records: list[dict[str, Any]], target: Path) -> Path:
     from .sweeptable import build
 
     sessions = {r["session"] for r in records}
+    many = {r["experiment"] for r in records}
     label = run_label
-    if len(sessions) > 1:  # run ids repeat across sessions: name runs session/run id
+    if len(sessions) > 1 or len(many) > 1:  # run ids repeat: name runs by what tells them apart
+
+        def name(experiment: Any, session: Any, run_id: Any) -> str:
+            parts = [experiment] if len(many) > 1 else []
+            parts += [session] if len(sessions) > 1 else []
+            return "/".join(str(p) for p in [*parts, run_id])
+
         for record in records:
-            record["run_id"] = f"{record['session']}/{record['run_id']}"
+            record["run_id"] = name(record["experiment"], record["session"], record["run_id"])
 
         def label(run: Any) -> str:
-            return f"{run.config['experiment'].get('session')}/{run.run_id}"
+            head = run.config["experiment"]
+            return name(head.get("name"), head.get("session"), run.run_id)
 
     table = build(records)
     experiments = list(dict.fromkeys(r["experiment"] for r in records))

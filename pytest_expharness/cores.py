@@ -19,7 +19,10 @@ def share_cores(config: Any) -> None:
     workers = getattr(config.option, "numprocesses", None)
     if not workers or hasattr(config, "workerinput"):
         return
-    cores = os.cpu_count() or 1
+    try:  # the cores this process may use (a SLURM or cgroup allocation), not the machine's
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
     count = cores if workers in ("auto", "logical") else int(workers)
     share = str(max(1, cores // max(count, 1)))
     for name in BLAS_THREADS:

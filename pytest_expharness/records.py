@@ -62,12 +62,12 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
     }
 
 
-def record_from_folder(path: Path) -> dict[str, Any]:
-    """Return the record of an archived run folder (crashes inferred and recorded)."""
+def record_from_folder(path: Path, repair: bool = True) -> dict[str, Any]:
+    """Return the record of an archived run folder (crashes inferred, and with repair recorded)."""
     from .reading import read_run
     from .yamltext import load
 
-    summary = read_run(path)
+    summary = read_run(path, repair=repair)
     config = load((path / "config.yaml").read_text("utf-8"))
     return make_record(config, summary, path)
 

@@ -61,3 +61,14 @@ class ConstantPatch:
         for target, name, old in reversed(self._saved):
             setattr(target, name, old)
         self._saved.clear()
+
+
+def notify(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn (pytest shows it in its summary) without ever raising.
+
+    Under `-W error` or `filterwarnings = error` a plain warnings.warn would
+    raise: a failing analysis would then fail the run it must not touch.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", category)
+        warnings.warn(message, category, stacklevel=3)

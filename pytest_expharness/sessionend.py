@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
+from .relay import notify
 from .sweeptable import SweepTable
 
 
@@ -28,7 +28,7 @@ def finalize(
 
         analyse_sweeps(tables, every)
     for problem in write_sweep_reports(tables, every):
-        warnings.warn(f"expharness: {problem}", stacklevel=2)
+        notify(f"expharness: {problem}")
     new = [
         r
         for r in every
@@ -41,5 +41,5 @@ def finalize(
         try:
             index_records(root / TESTING_DIR if testing else root, chosen, stamp)
         except Exception as error:  # the folders hold everything; reindex can catch up
-            warnings.warn(f"expharness: the index was not updated: {error}", stacklevel=2)
+            notify(f"expharness: the index was not updated: {error}")
     return tables

@@ -13,18 +13,50 @@ import subprocess
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from . import archive
 
 CODE = "code"
 PATCH = "uncommitted.patch"
 REQUIREMENTS = "requirements.txt"
-MAX_UNTRACKED_BYTES = 1_000_000
+MAX_UNTRACKED_BYTES = 1_000_000  # one untracked file
+MAX_UNTRACKED_TOTAL = 5_000_000  # all of them: data folders do not belong in every run
 
 _SOURCES: dict[tuple[str, int, int], bytes] = {}
+_CAPTURED: dict[str, bytes] = {}  # the session's experiment modules, as collected
+
+
+def capture(items: Any) -> None:
+    """Read every experiment module (and its variants' base modules) as collected.
+
+    A module edited while a sweep runs must not change what later runs record:
+    their code/ copy and source hash are of the code they run.
+    """
+    from .variants import lineage_modules
+
+    _CAPTURED.clear()
+    for item in items:
+        if "exp" not in getattr(item, "fixturenames", ()):
+            continue
+        for module in lineage_modules(getattr(item, "cls", None), getattr(item, "module", None)):
+            path = getattr(module, "__file__", None)
+            if path and path not in _CAPTURED:
+                try:
+                    _CAPTURED[path] = Path(path).read_bytes()
+                except OSError:
+                    continue
+
+
+def captured(path: str) -> bytes | None:
+    """The bytes of a module read at collection, if it was."""
+    return _CAPTURED.get(path)
 
 
 def _source(path: Path) -> bytes | None:
+    found = _CAPTURED.get(str(path))
+    if found is not None:
+        return found
     try:
         stat = path.stat()
     except OSError:
@@ -91,7 +123,7 @@ def uncommitted_patch(rootdir: Path, archive_root: Path) -> bytes | None:
     """Return the uncommitted changes of the repository at rootdir as one patch.
 
     Tracked changes come from `git diff HEAD --binary`; untracked text files
-    (outside the archive root, up to 1 MB each) are added as new files, so
+    (outside the archive root, up to 1 MB each and 5 MB in all) are added as new files, so
     `git apply` on a checkout of the recorded commit restores the tree the
     run saw. None outside git.
     """
@@ -103,6 +135,7 @@ def uncommitted_patch(rootdir: Path, archive_root: Path) -> bytes | None:
     listed = _git(top, "ls-files", "--others", "--exclude-standard", "-z") or b""
     skipped: list[str] = []
     parts = [diff]
+    total = 0
     root = archive_root.resolve()
     for name in filter(None, listed.decode(errors="surrogateescape").split("\0")):
         path = top / name
@@ -115,9 +148,16 @@ def uncommitted_patch(rootdir: Path, archive_root: Path) -> bytes | None:
         if len(data) > MAX_UNTRACKED_BYTES or b"\0" in data[:8192]:
             skipped.append(name)
             continue
+        if total + len(data) > MAX_UNTRACKED_TOTAL:
+            skipped.append(name)
+            continue
+        total += len(data)
         parts.append(_new_file_diff(name, data))
     if skipped:
-        note = "".join(f"# not included (binary or over 1 MB): {n}\n" for n in skipped)
+        note = "".join(
+            f"# not included (binary, over 1 MB, or past 5 MB of untracked files): {n}\n"
+            for n in skipped
+        )
         parts.insert(0, note.encode())
     return b"".join(parts)
 

@@ -206,6 +206,9 @@ def remember_order(items: Sequence[pytest.Item]) -> None:
     """Remember the collection order, which sweep tables keep where no metric decides."""
     _ORDER.clear()
     _ORDER.update((item.nodeid, i) for i, item in enumerate(items))
+    from .snapshot import capture
+
+    capture(items)
 
 
 _SOURCE_HASHES: dict[tuple[str, int, int], str] = {}
@@ -215,6 +218,13 @@ def source_hash(path: str | None) -> str | None:
     """Return the sha256 of an experiment module's source (cached while the file is unchanged)."""
     if path is None:
         return None
+    from .snapshot import captured
+
+    data = captured(path)
+    if data is not None:
+        import hashlib
+
+        return hashlib.sha256(data).hexdigest()
     try:
         stat = Path(path).stat()
     except OSError:

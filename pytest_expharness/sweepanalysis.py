@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import traceback
-import warnings
 from pathlib import Path
 from typing import Any
 
 from .analyses import SWEEP_ATTR, AnalysisWarning, Commits, import_module_at
 from .loading import RunRecord, read_folder
+from .relay import notify
 from .sweeptable import SweepTable
 from .variants import bind, find_marked
 
@@ -60,7 +60,7 @@ def analyse_sweeps(tables: list[SweepTable], records: list[dict[str, Any]]) -> N
         try:
             located = _function(mine)
         except Exception as error:  # the module no longer imports
-            warnings.warn(f"sweep analysis of {table.folder}: {error}", AnalysisWarning, 2)
+            notify(f"sweep analysis of {table.folder}: {error}", AnalysisWarning)
             continue
         if located is None:
             continue
@@ -79,10 +79,9 @@ def analyse_sweeps(tables: list[SweepTable], records: list[dict[str, Any]]) -> N
         except Exception as error:
             outcome.update(status="failed", error=f"{type(error).__name__}: {error}")
             outcome["traceback"] = traceback.format_exc()
-            warnings.warn(
+            notify(
                 f"sweep analysis {where} of {table.folder} failed: {outcome['error']}",
                 AnalysisWarning,
-                2,
             )
         folder = sweep.folder
         outcome["files"] = (

@@ -81,8 +81,16 @@ def is_imported_class(item: Any) -> bool:
 
 
 def deselect_imported_classes(config: Any, items: list[Any]) -> None:
-    """Drop experiments whose class a module only imported (it runs where it is defined)."""
-    dropped = [i for i in items if "exp" in getattr(i, "fixturenames", ()) and is_imported_class(i)]
+    """Drop experiments whose class a module only imported, when the session also collects
+    it where it is defined (a base in a module that is never collected still runs)."""
+    defined = {id(i.cls) for i in items if getattr(i, "cls", None) and not is_imported_class(i)}
+    dropped = [
+        i
+        for i in items
+        if "exp" in getattr(i, "fixturenames", ())
+        and is_imported_class(i)
+        and id(i.cls) in defined  # it runs where it is defined; else this is its only run
+    ]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         gone = {id(i) for i in dropped}
