@@ -230,7 +230,7 @@ def _links(run: RunRecord, out_dir: Path) -> str:
         relative = Path(os.path.relpath(path, out_dir)).as_posix()
         shown = path.relative_to(run.path).as_posix()
         links.append(f'<a href="{html.escape(relative)}">{_e(shown)}</a>')
-    return f"<p class='links'>{''.join(links)}</p>"
+    return f"<p class='links'>{' '.join(links)}</p>"
 
 
 def _run_section(run: RunRecord, out_dir: Path, label: Any) -> str:
