@@ -71,7 +71,8 @@ def _img(png: bytes, alt: str) -> str:
 
 
 def _anchor(run: RunRecord) -> str:
-    return "run-" + archive.safe_name(f"{run.config['experiment'].get('session')}-{run.run_id}")
+    head = run.config["experiment"]
+    return "run-" + archive.safe_name(f"{head.get('name')}-{head.get('session')}-{run.run_id}")
 
 
 def run_label(run: RunRecord) -> str:
