@@ -20,6 +20,7 @@ dl.head dd{margin:0}code{background:#f6f8fa;padding:1px 4px;border-radius:3px}
 .run{border:1px solid #e5e7eb;border-radius:6px;padding:.4em 1em;margin:1em 0}
 .recommend{background:#e7f5ec;border-left:4px solid #1a7f37;padding:.5em 1em}
 .links a{margin-right:.8em}
+.wide{overflow-x:auto;max-width:100%}
 """
 SCRIPT = """
 document.querySelectorAll('table.sortable').forEach(function (table) {

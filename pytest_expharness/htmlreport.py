@@ -62,12 +62,13 @@ def _table(
         css = f' class="{classes[i]}"' if classes and classes[i] else ""
         body.append(f"<tr{css}>" + "".join(_cell(v) for v in row) + "</tr>")
     kind = ' class="sortable"' if sortable else ""
-    return f"<table{kind}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    table = f"<table{kind}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f"<div class='wide'>{table}</div>"
 
 
-def _img(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+def _img(svg: bytes, alt: str) -> str:
+    data = base64.b64encode(svg).decode("ascii")
+    return f'<img alt="{_e(alt)}" src="data:image/svg+xml;base64,{data}">'
 
 
 def _anchor(run: RunRecord) -> str:

@@ -1,111 +1,79 @@
 """The figures of report.html: overlaid learning curves and metric-versus-parameter plots.
 
-One Agg figure is reused for every plot (making a figure costs more than
-drawing on one), long series are thinned like the per-run plots, and every
-PNG is returned as bytes for a data URI.
+Drawn as SVG (svgchart.py), not with matplotlib: the controller writes the
+report at the end of every session, and importing matplotlib there alone
+would cost more than every chart. Long series are thinned like the per-run plots.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from typing import Any
 
-from .report import _thin
+from .svgchart import Chart, colours
 
-MAX_LEGEND = 12
+MAX_POINTS = 1000
+
+
+def _thin(steps: list[float], values: list[float]) -> tuple[list[float], list[float]]:
+    """Every k-th point of a long series, keeping each bucket's extremes visible."""
+    n = len(values)
+    if n <= MAX_POINTS:
+        return steps, values
+    bucket = math.ceil(n / (MAX_POINTS // 2))
+    xs: list[float] = []
+    ys: list[float] = []
+    for start in range(0, n, bucket):
+        chunk = [v for v in values[start : start + bucket] if math.isfinite(v)]
+        if chunk:
+            xs += [steps[start], steps[start]]
+            ys += [min(chunk), max(chunk)]
+    return xs, ys
 
 
 class Plotter:
-    """Draws the report's figures on one reused matplotlib figure."""
-
-    def __init__(self) -> None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        self.fig = Figure(figsize=(6.4, 3.6), dpi=90)
-        FigureCanvasAgg(self.fig)
-
-    def _png(self) -> bytes:
-        # fixed margins: tight_layout measures every label and costs more than the drawing
-        self.fig.subplots_adjust(left=0.13, right=0.97, top=0.9, bottom=0.16)
-        buffer = io.BytesIO()
-        self.fig.savefig(buffer, format="png")
-        self.fig.clear()
-        return buffer.getvalue()
+    """Makes the report's charts as SVG documents (bytes)."""
 
     def curves(self, series: str, runs: list[tuple[str, Any]], best: str | None) -> bytes:
         """Every run's curve of one series, the best run drawn on top in black."""
-        import numpy as np
-
-        ax = self.fig.add_subplot()
-        colours = _colours(len(runs))
-        for (label, values), colour in zip(runs, colours, strict=True):
-            steps = np.asarray(values.steps, dtype=float)
-            ys = np.asarray(values, dtype=float)
-            steps, ys = _thin(steps, ys)
+        chart = Chart(series, xlabel="step")
+        labelled = len(runs) <= 12
+        ordered = sorted(runs, key=lambda r: r[0] == best)  # the best last: drawn on top
+        palette = dict(zip([r[0] for r in runs], colours(len(runs)), strict=True))
+        for label, values in ordered:
+            steps = [float(s) for s in values.steps]
+            xs, ys = _thin(steps, [float(v) for v in values])
             is_best = label == best
-            ax.plot(
-                steps,
+            chart.line(
+                xs,
                 ys,
-                color="black" if is_best else colour,
-                linewidth=2.0 if is_best else 1.0,
-                alpha=1.0 if is_best else 0.75,
-                zorder=3 if is_best else 2,
-                label=f"{label} (best)" if is_best else label,
+                "black" if is_best else palette[label],
+                2.0 if is_best else 1.1,
+                (f"{label} (best)" if is_best else label) if labelled else None,
             )
-        ax.set_title(series)
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-        if len(runs) <= MAX_LEGEND:
-            ax.legend(fontsize=7, loc="best")
-        return self._png()
+        return chart.render().encode()
 
     def versus(self, axis: str, metric: str, points: list[tuple[Any, float]], mode: str) -> bytes:
         """A final metric against one sweep axis: a line for numbers, bars for categories."""
-        ax = self.fig.add_subplot()
-        numeric = all(_is_number(x) for x, _ in points)
+        chart = Chart(f"{metric} by {axis} (mean over other axes)", axis, f"{metric} ({mode})")
+        numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x, _ in points)
         if numeric:
             groups: dict[float, list[float]] = {}
             for x, y in points:
                 groups.setdefault(float(x), []).append(y)
             xs = sorted(groups)
-            means = [sum(groups[x]) / len(groups[x]) for x in xs]
-            ax.scatter([float(x) for x, _ in points], [y for _, y in points], s=12, alpha=0.5)
-            ax.plot(xs, means, marker="o", linewidth=1.5)
-            if len(xs) > 2 and min(xs) > 0 and max(xs) / min(xs) >= 100:
-                ax.set_xscale("log")
+            chart.xlog = len(xs) > 2 and min(xs) > 0 and max(xs) / min(xs) >= 100
+            chart.scatter([x for x, _ in points], [y for _, y in points], "#4c72b0")
+            chart.line(xs, [sum(groups[x]) / len(groups[x]) for x in xs], "#4c72b0", 1.6)
         else:
-            labels: list[str] = []
             values: dict[str, list[float]] = {}
             for x, y in points:
-                key = str(x)
-                if key not in values:
-                    labels.append(key)
-                values.setdefault(key, []).append(y)
-            means = [sum(values[k]) / len(values[k]) for k in labels]
-            ax.bar(range(len(labels)), means, color="#4c72b0")
-            ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 4 else 0)
-        ax.set_xlabel(axis)
-        ax.set_ylabel(f"{metric} ({mode})")
-        ax.set_title(f"{metric} by {axis} (mean over other axes)")
-        ax.grid(alpha=0.3)
-        return self._png()
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _colours(n: int) -> list[Any]:
-    from matplotlib import colormaps
-
-    if n <= 10:
-        return [colormaps["tab10"](i) for i in range(n)]
-    cmap = colormaps["viridis"]  # many runs: a gradient in sweep order
-    return [cmap(i / max(n - 1, 1) * 0.85) for i in range(n)]
+                values.setdefault(str(x), []).append(y)
+            for key, found in values.items():
+                chart.bar(key, sum(found) / len(found))
+        return chart.render().encode()
 
 
 def finite(value: Any) -> bool:
     """Whether a value is a finite number (plottable)."""
-    return _is_number(value) and math.isfinite(value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

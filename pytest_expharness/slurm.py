@@ -45,22 +45,22 @@ def job_folder(root: Path, stamp: str) -> Path:
     return root / SLURM_DIR / stamp
 
 
+def _read(path: Path, problem: str) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as error:
+        raise SlurmError(f"{problem} ({error})") from None
+    return data
+
+
 def read_session(folder: Path) -> dict[str, Any]:
     """Return what a task reuses of the submitting session (stamp, command, provenance)."""
-    try:
-        data: dict[str, Any] = json.loads((folder / SESSION).read_text("utf-8"))
-    except (OSError, ValueError) as error:
-        raise SlurmError(f"--exp-slurm-task {folder}: no readable {SESSION} ({error})") from None
-    return data
+    return _read(folder / SESSION, f"--exp-slurm-task {folder}: no readable {SESSION}")
 
 
 def read_job(folder: Path) -> dict[str, Any]:
     """Return job.json of a submitted session."""
-    try:
-        data: dict[str, Any] = json.loads((folder / JOB).read_text("utf-8"))
-    except (OSError, ValueError) as error:
-        raise SlurmError(f"{folder}: no readable {JOB}; was it submitted? ({error})") from None
-    return data
+    return _read(folder / JOB, f"{folder}: no readable {JOB}; was it submitted?")
 
 
 VALUED = ("--exp-slurm-opt", "--exp-slurm-parallel", "--exp-slurm-chunk", "--exp-slurm-task")
