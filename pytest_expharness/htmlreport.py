@@ -96,7 +96,7 @@ def _header(table: SweepTable, runs: list[RunRecord]) -> str:
         f"{c[0] or 'not a git repository'}" + (" (dirty: uncommitted changes)" if c[1] else "")
         for c in commits
     )
-    commands = list(dict.fromkeys(" ".join(h.get("command") or []) for h in heads))
+    commands = list(dict.fromkeys(" ".join(h["command"]) for h in heads if h.get("command")))
     rows = [
         ("session", distinct("session")),
         ("git commit", git),
@@ -221,17 +221,14 @@ def _plots(table: SweepTable, runs: list[RunRecord], label: Any) -> str:
 
 
 def _links(run: RunRecord, out_dir: Path) -> str:
+    """Links to a run's files, as its summary lists them (no walk of the folder)."""
     names = [archive.CONFIG, archive.SUMMARY, archive.LOG, archive.METRICS, archive.REPORT]
-    files = [run.path / n for n in names if (run.path / n).exists()]
-    for sub in (archive.ARTIFACTS, archive.PLOTS, "analysis"):
-        folder = run.path / sub
-        if folder.is_dir():
-            files += sorted(p for p in folder.rglob("*") if p.is_file())
-    links = []
-    for path in files:
-        relative = Path(os.path.relpath(path, out_dir)).as_posix()
-        shown = path.relative_to(run.path).as_posix()
-        links.append(f'<a href="{html.escape(relative)}">{_e(shown)}</a>')
+    summary = run.summary
+    names += [f"{archive.ARTIFACTS}/{a}" for a in summary.get("artifacts") or []]
+    names += list(summary.get("plots") or [])
+    names += [f"analysis/{a}" for a in (summary.get("analysis") or {}).get("files") or []]
+    base = Path(os.path.relpath(run.path, out_dir)).as_posix()
+    links = [f'<a href="{html.escape(f"{base}/{name}")}">{_e(name)}</a>' for name in names]
     return f"<p class='links'>{' '.join(links)}</p>"
 
 
@@ -293,17 +290,61 @@ def write(table: SweepTable, runs: list[RunRecord], target: Path, label: Any = r
     return target
 
 
-def read_runs(records: list[dict[str, Any]]) -> list[RunRecord]:
-    """Read the run folders of some records, in the records' order (unreadable ones left out)."""
-    from .loading import read_folder
+class Curve(list):  # type: ignore[type-arg]
+    """A series' values, with `.steps`, as the report's charts read them."""
 
-    runs = []
+    steps: Any
+
+
+def _fast_run(record: dict[str, Any], config: dict[str, Any] | None) -> RunRecord:
+    """A run as the report needs it, from its record, summary.json and metrics.csv.
+
+    No YAML and no numpy: the controller writes the report at the end of every
+    session. `config` is the run's own config.yaml when already read.
+    """
+    from .tracking import columns_from_csv
+
+    folder = Path(record["path"])
+    summary = json.loads((folder / archive.SUMMARY).read_text("utf-8"))
+    summary["status"] = record["status"]  # crashes inferred when the record was made
+    if config is None:
+        head = {
+            "name": record["experiment"],
+            "session": record["session"],
+            "run_id": folder.name,  # the record's run_id may be prefixed for a table
+            "label": record.get("label"),
+            "tags": record.get("tags"),
+            "git_commit": record.get("git_commit"),
+            "git_dirty": record.get("git_dirty"),
+        }
+        config = {"experiment": head, "parameters": record.get("params") or {}}
+    metrics: dict[str, Any] = {}
+    csv_path = folder / archive.METRICS
+    if csv_path.exists():
+        for name, columns in columns_from_csv(csv_path).items():
+            curve = Curve(columns.values)
+            curve.steps = list(columns.steps)
+            metrics[name] = curve
+    return RunRecord(folder, config, summary, {}, metrics)
+
+
+def read_runs(records: list[dict[str, Any]]) -> list[RunRecord]:
+    """Read what the report shows of some runs, in the records' order (unreadable ones left out).
+
+    The first run's config.yaml is read whole, for the page's header.
+    """
+    from .yamltext import load
+
+    runs: list[RunRecord] = []
     for record in records:
         if not record.get("path"):
             continue
         try:
-            runs.append(read_folder(Path(record["path"])))
-        except (OSError, ValueError):
+            config = None
+            if not runs:
+                config = load((Path(record["path"]) / archive.CONFIG).read_text("utf-8"))
+            runs.append(_fast_run(record, config))
+        except (OSError, ValueError, KeyError):
             continue
     return runs
 

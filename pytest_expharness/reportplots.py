@@ -13,14 +13,17 @@ from typing import Any
 from .svgchart import Chart, colours
 
 MAX_POINTS = 1000
+POINTS_PER_CHART = 20_000  # over all its lines: keeps report.html small with many runs
 
 
-def _thin(steps: list[float], values: list[float]) -> tuple[list[float], list[float]]:
-    """Every k-th point of a long series, keeping each bucket's extremes visible."""
+def _thin(
+    steps: list[float], values: list[float], limit: int = MAX_POINTS
+) -> tuple[list[float], list[float]]:
+    """A long series thinned to about `limit` points, keeping each bucket's extremes."""
     n = len(values)
-    if n <= MAX_POINTS:
+    if n <= limit:
         return steps, values
-    bucket = math.ceil(n / (MAX_POINTS // 2))
+    bucket = math.ceil(n / (limit // 2))
     xs: list[float] = []
     ys: list[float] = []
     for start in range(0, n, bucket):
@@ -40,9 +43,10 @@ class Plotter:
         labelled = len(runs) <= 12
         ordered = sorted(runs, key=lambda r: r[0] == best)  # the best last: drawn on top
         palette = dict(zip([r[0] for r in runs], colours(len(runs)), strict=True))
+        limit = max(100, min(MAX_POINTS, POINTS_PER_CHART // max(len(runs), 1)))
         for label, values in ordered:
             steps = [float(s) for s in values.steps]
-            xs, ys = _thin(steps, [float(v) for v in values])
+            xs, ys = _thin(steps, [float(v) for v in values], limit)
             is_best = label == best
             chart.line(
                 xs,
