@@ -237,6 +237,33 @@ def _report(records: list[dict[str, Any]], target: Path) -> Path:
     return write(table, read_runs(records), target, label)
 
 
+def _reused(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The archived runs a session reused (--exp-resume), from its comparison.json rows.
+
+    They live in the folders of earlier sessions, so the index does not list
+    them under this session; the table says where they came from.
+    """
+    import json
+
+    from .archive import is_run_folder
+    from .resume import reused_record
+
+    found = []
+    for sweep in dict.fromkeys(Path(r["sweep"]) for r in records):
+        try:
+            rows = json.loads((sweep / "comparison.json").read_text("utf-8"))["rows"]
+        except (OSError, ValueError, KeyError):
+            continue
+        for row in rows:
+            reason = str(row.get("reason") or "")
+            if row.get("status") != "reused" or not reason.startswith("from session "):
+                continue
+            folder = sweep.parent / reason.removeprefix("from session ") / str(row["run"])
+            if is_run_folder(folder):
+                found.append(reused_record(folder, sweep))
+    return found
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .cli import runs_of_session
     from .htmlreport import REPORT
@@ -251,6 +278,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         raise UsageError("report needs runs (ids, prefixes or paths) or --session S")
     records = [record_from_folder(folder) for folder in folders]
+    if args.session:
+        records += _reused(records)
     if args.to:
         groups = {Path(args.to): records}
     elif args.session:  # each experiment's report beside its comparison table

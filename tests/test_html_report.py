@@ -170,3 +170,18 @@ def test_tracked_images_become_an_animated_gif(pytester: pytest.Pytester, archiv
     assert not (run / "plots" / "still.gif").exists(), "one frame is no animation"
     assert "![plots/field.gif](plots/field.gif)" in (run / "REPORT.md").read_text()
     assert "plots/field.gif" in archive.summary(run)["plots"]
+
+
+def test_cli_report_of_a_resumed_session_keeps_its_reused_runs(
+    pytester: pytest.Pytester, archive: Archive, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytester.makepyfile(test_toy=SWEEP)
+    pytester.runpytest("-p", "no:xdist", "-k", "none and not 1.0").assert_outcomes(passed=2)
+    pytester.runpytest("-p", "no:xdist", "-k", "none", "--exp-resume")
+    (session,) = {p.parent for p in archive.runs() if "1.0" in p.name}  # the resumed one
+    page = session / "report.html"
+    page.unlink()
+    assert cli.main(["--root", str(archive.root), "report", "--session", session.name]) == 0
+    assert "(3 runs)" in capsys.readouterr().out
+    text = page.read_text()
+    assert text.count("status-reused") >= 2 and "lr=1.0" in text
