@@ -63,6 +63,13 @@ class Commits:
         """Where the commits go."""
         return self.base / FOLDER
 
+    def written(self) -> list[str]:
+        """The files in the analysis folder, relative to it."""
+        folder = self.folder
+        if not folder.is_dir():
+            return []
+        return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
     def commit_json(self, name: str, obj: Any) -> Path:
         """Write obj as JSON into the analysis folder."""
         return artifacts.write(self.base, name, artifacts.json_bytes(name, obj), FOLDER)
@@ -110,6 +117,19 @@ def _record_outcome(folder: Path, outcome: dict[str, Any]) -> None:
     report.write_report(folder, config, summary)  # REPORT.md lists the analysis files
 
 
+def call(func: Callable[[Any], Any], argument: Any, where: str) -> dict[str, Any]:
+    """Call an analysis function; return its outcome (never raising what it raised)."""
+    outcome: dict[str, Any] = {"function": where}
+    try:
+        func(argument)
+    except Exception as error:
+        outcome.update(status="failed", error=f"{type(error).__name__}: {error}")
+        outcome["traceback"] = traceback.format_exc()
+    else:
+        outcome["status"] = "completed"
+    return outcome
+
+
 def analyse_run(
     folder: Path, cls: type | None, module: types.ModuleType | None, instance: Any, source: str
 ) -> dict[str, Any] | None:
@@ -118,20 +138,8 @@ def analyse_run(
     if found is None:
         return None
     run = _as_analysis_run(read_folder(folder))
-    outcome: dict[str, Any] = {"function": found[1], "source": source}
-    try:
-        bind(found, cls, instance)(run)
-    except Exception as error:
-        outcome.update(status="failed", error=f"{type(error).__name__}: {error}")
-        outcome["traceback"] = traceback.format_exc()
-    else:
-        outcome["status"] = "completed"
-    written = run.folder
-    outcome["files"] = (
-        sorted(p.relative_to(written).as_posix() for p in written.rglob("*") if p.is_file())
-        if written.is_dir()
-        else []
-    )
+    outcome = {**call(bind(found, cls, instance), run, found[1]), "source": source}
+    outcome["files"] = run.written()
     _record_outcome(folder, outcome)  # first: a warning turned into an error loses nothing
     if outcome["status"] == "failed":
         notify(
@@ -191,13 +199,13 @@ def rerun(folder: Path, current: bool) -> tuple[dict[str, Any] | None, str]:
         )
     extra = (original.parent,) if original is not None else ()
     module = import_module_at(path, "analysis", extra)
-    outcome = analyse_run(folder, test_class(module, config), module, None, source)
+    cls = class_named(module, head.get("test_class"))
+    outcome = analyse_run(folder, cls, module, None, source)
     return outcome, source
 
 
-def test_class(module: types.ModuleType, config: dict[str, Any]) -> type | None:
-    """Return the test class a run's config names (None for a module-level test)."""
-    qualname = (config.get("experiment") or {}).get("test_class")
+def class_named(module: types.ModuleType, qualname: str | None) -> type | None:
+    """Return the test class of a module by its qualified name (None for a module-level test)."""
     if not qualname:
         return None
     found: Any = module

@@ -124,6 +124,17 @@ def create_root(root: Path) -> None:
         atomic_write_text(root / ".gitignore", GITIGNORE)
 
 
+def archive_root(config: Any) -> Path:
+    """Return the absolute archive root the options name (default: <rootdir>/results)."""
+    root_opt = config.getoption("exp_root") or config.getini("exp_root")
+    rootdir = Path(config.rootpath)
+    root = Path(root_opt) if root_opt else rootdir / "results"
+    if not root.is_absolute():
+        base = Path(config.invocation_params.dir) if config.getoption("exp_root") else rootdir
+        root = base / root
+    return root
+
+
 def experiment_parent(
     root: Path, experiment: str, stamp: str, *, testing: bool, debug: bool
 ) -> Path:

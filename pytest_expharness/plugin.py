@@ -112,7 +112,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     if root is None:
         import os
 
-        from .session import archive_root
+        from .archive import archive_root
 
         root = config.stash[ARCHIVE_ROOT] = Path(os.path.abspath(archive_root(config)))
     if collection_path == root:
@@ -129,11 +129,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Refuse bad overrides and bad experiment markers before any run starts."""
     has_overrides = config.stash.get(STATE, None) is not None
     if has_overrides or any("exp" in getattr(item, "fixturenames", ()) for item in items):
+        from .snapshot import capture
         from .spec import remember_order
         from .variants import deselect_imported_classes
 
         deselect_imported_classes(config, items)
         remember_order(items)
+        capture(items)
         _check(config, items)
 
 

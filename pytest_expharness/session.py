@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from . import params, provenance
+from . import archive, params, provenance
 from .params import OverrideError
 from .spec import Overrides
 
@@ -39,20 +39,9 @@ class Settings:
     no_cache: bool = False
 
 
-def archive_root(config: pytest.Config) -> Path:
-    """Return the absolute archive root the options name (default: <rootdir>/results)."""
-    root_opt = config.getoption("exp_root") or config.getini("exp_root")
-    rootdir = Path(config.rootpath)
-    root = Path(root_opt) if root_opt else rootdir / "results"
-    if not root.is_absolute():
-        base = Path(config.invocation_params.dir) if config.getoption("exp_root") else rootdir
-        root = base / root
-    return root
-
-
 def read_settings(config: pytest.Config) -> Settings:
     """Resolve the options of this session into Settings."""
-    root = archive_root(config)
+    root = archive.archive_root(config)
     for folder in (root, *root.parents):
         if folder.exists():
             if not folder.is_dir():

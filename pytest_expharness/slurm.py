@@ -103,9 +103,6 @@ class Plan:
     def tasks(self) -> int:
         return -(-len(self.nodeids) // self.chunk)
 
-    def task_of(self, nodeid: str) -> int:
-        return self.nodeids.index(nodeid) // self.chunk
-
 
 def check_options(config: Any) -> None:
     """Refuse options --exp-slurm cannot take, at configure time (before xdist starts)."""

@@ -172,26 +172,22 @@ def collect(folder: Path, root: Path, stamp: str, states: dict[int, str]) -> lis
     nodeids = (folder / NODEIDS).read_text("utf-8").splitlines()
     points: dict[str, Any] = json.loads((folder / POINTS).read_text("utf-8"))
     chunk = int(job["chunk"])
-    ran: dict[str, list[Path]] = {}
+    ran: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
     for base in (root, root / archive.TESTING_DIR):
         for summary in base.glob(f"*/{stamp}/*/{archive.SUMMARY}"):
-            run = summary.parent
-            if not archive.is_run_folder(run):
-                continue
-            config = (run / archive.CONFIG).read_text("utf-8")
-            found = re.search(r"^  node_id: (.*)$", config, re.MULTILINE)
-            if found:
-                from .yamltext import load
-
-                node = load(found.group(1))
-                ran.setdefault(str(node), []).append(run)
+            if archive.is_run_folder(summary.parent):
+                record = record_from_folder(summary.parent, repair=False)
+                ran.setdefault(str(record["node_id"]), []).append((summary.parent, record))
     records = []
     for index, nodeid in enumerate(nodeids):
         state = states.get(index // chunk, "UNKNOWN")
-        for run in ran.get(nodeid, []):
-            if state != "COMPLETED":
+        for run, record in ran.get(nodeid, []):
+            if state != "COMPLETED":  # its task died: record the SLURM state, read it again
                 _mark(run, "the run did not finish", state)
-            records.append(record_from_folder(run))
+                record = record_from_folder(run)
+            elif record["status"] in ("running", "crashed"):
+                record = record_from_folder(run)  # a dead run: recorded crashed, metrics rebuilt
+            records.append(record)
         if nodeid not in ran and nodeid in points:
             record = dict(points[nodeid])
             record["status"] = "crashed"

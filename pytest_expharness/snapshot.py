@@ -48,12 +48,8 @@ def capture(items: Any) -> None:
                     continue
 
 
-def captured(path: str) -> bytes | None:
-    """The bytes of a module read at collection, if it was."""
-    return _CAPTURED.get(path)
-
-
-def _source(path: Path) -> bytes | None:
+def source(path: Path) -> bytes | None:
+    """A module's bytes: as collected this session, else read (cached while unchanged)."""
     found = _CAPTURED.get(str(path))
     if found is not None:
         return found
@@ -69,6 +65,38 @@ def _source(path: Path) -> bytes | None:
         except OSError:
             return None
     return found
+
+
+_HASHES: dict[str, tuple[bytes, str]] = {}  # path -> (the bytes hashed, their sha256)
+
+
+def source_hash(path: str | None) -> str | None:
+    """Return the sha256 of a module's source (see `source`), hashed once per content."""
+    if path is None:
+        return None
+    data = source(Path(path))
+    if data is None:
+        return None
+    done = _HASHES.get(path)
+    if done is None or done[0] is not data:
+        import hashlib
+
+        done = _HASHES[path] = (data, hashlib.sha256(data).hexdigest())
+    return done[1]
+
+
+def lineage_hash(cls: Any, module: Any) -> str | None:
+    """The source hash of an experiment: its module's, combined with its base modules'."""
+    from .variants import lineage_modules
+
+    mine = source_hash(getattr(module, "__file__", None))
+    bases = [m for m in lineage_modules(cls, module) if m is not module]
+    if not bases or mine is None:
+        return mine  # one module: the same hash as before variants existed
+    import hashlib
+
+    parts = [mine, *(source_hash(getattr(m, "__file__", None)) or "" for m in bases)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def conftests_of(module: Path, rootdir: Path) -> list[Path]:
@@ -196,18 +224,18 @@ def write_code(
     """
     if module is None:
         return []
-    source = Path(module)
-    data = _source(source)
+    path = Path(module)
+    data = source(path)
     if data is None:
         return []
     folder = run / CODE
-    files = [(_relative(source, rootdir), data)]
+    files = [(_relative(path, rootdir), data)]
     for base in bases:
-        found = _source(Path(base))
+        found = source(Path(base))
         if found is not None:
             files.append((_relative(Path(base), rootdir), found))
     if extra is not None:
-        files += [(_relative(c, rootdir), c.read_bytes()) for c in conftests_of(source, rootdir)]
+        files += [(_relative(c, rootdir), c.read_bytes()) for c in conftests_of(path, rootdir)]
     for relative, content in files:
         target = folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,6 @@ import inspect
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -206,50 +205,6 @@ def remember_order(items: Sequence[pytest.Item]) -> None:
     """Remember the collection order, which sweep tables keep where no metric decides."""
     _ORDER.clear()
     _ORDER.update((item.nodeid, i) for i, item in enumerate(items))
-    from .snapshot import capture
-
-    capture(items)
-
-
-_SOURCE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def source_hash(path: str | None) -> str | None:
-    """Return the sha256 of an experiment module's source (cached while the file is unchanged)."""
-    if path is None:
-        return None
-    from .snapshot import captured
-
-    data = captured(path)
-    if data is not None:
-        import hashlib
-
-        return hashlib.sha256(data).hexdigest()
-    try:
-        stat = Path(path).stat()
-    except OSError:
-        return None
-    key = (path, stat.st_mtime_ns, stat.st_size)
-    found = _SOURCE_HASHES.get(key)
-    if found is None:
-        import hashlib
-
-        found = _SOURCE_HASHES[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return found
-
-
-def _lineage_hash(cls: Any, module: Any) -> str | None:
-    """The source hash of an experiment: its module's, combined with its base modules'."""
-    from .variants import lineage_modules
-
-    mine = source_hash(getattr(module, "__file__", None))
-    bases = [m for m in lineage_modules(cls, module) if m is not module]
-    if not bases or mine is None:
-        return mine  # one module: the same hash as before variants existed
-    import hashlib
-
-    parts = [mine, *(source_hash(getattr(m, "__file__", None)) or "" for m in bases)]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def build(
@@ -311,6 +266,7 @@ def build(
         tags = (tags,)
     module = getattr(item, "module", None)
     cls = getattr(item, "cls", None)
+    from .snapshot import lineage_hash
     from .variants import lineage, lineage_modules, parent_experiment
 
     function = getattr(item, "originalname", None) or item.name.split("[")[0]
@@ -331,7 +287,7 @@ def build(
         seed=seed,
         metric=kwargs.get("metric"),
         mode=mode,
-        source_hash=_lineage_hash(cls, module),
+        source_hash=lineage_hash(cls, module),
         callspec_id=callspec.id if callspec is not None else None,
         order=_ORDER.get(item.nodeid, 0),
         parent=parent_experiment(cls, function),

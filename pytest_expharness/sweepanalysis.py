@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import traceback
 from pathlib import Path
 from typing import Any
 
-from .analyses import SWEEP_ATTR, AnalysisWarning, Commits, import_module_at
+from .analyses import SWEEP_ATTR, AnalysisWarning, Commits, call, class_named, import_module_at
 from .loading import RunRecord, read_folder
 from .relay import notify
 from .sweeptable import SweepTable
@@ -43,10 +42,7 @@ def _function(records: list[dict[str, Any]]) -> tuple[Any, type | None] | None:
     if first is None or not Path(first["module"]).is_file():
         return None
     module = import_module_at(Path(first["module"]), "sweep")
-    cls: Any = module
-    for part in (first.get("test_class") or "").split("."):
-        cls = getattr(cls, part, None) if part else cls
-    cls = cls if isinstance(cls, type) else None
+    cls = class_named(module, first.get("test_class"))
     found = find_marked(SWEEP_ATTR, None, cls, module)
     return None if found is None else (found, cls)
 
@@ -64,7 +60,7 @@ def analyse_sweeps(tables: list[SweepTable], records: list[dict[str, Any]]) -> N
             continue
         if located is None:
             continue
-        (func, where, is_method), cls = located
+        found, cls = located
         runs = []
         for record in mine:
             try:
@@ -72,22 +68,12 @@ def analyse_sweeps(tables: list[SweepTable], records: list[dict[str, Any]]) -> N
             except (OSError, ValueError):
                 continue
         sweep = Sweep(table, runs)
-        outcome: dict[str, Any] = {"function": where}
-        try:
-            bind((func, where, is_method), cls, None)(sweep)
-            outcome["status"] = "completed"
-        except Exception as error:
-            outcome.update(status="failed", error=f"{type(error).__name__}: {error}")
-            outcome["traceback"] = traceback.format_exc()
+        outcome = call(bind(found, cls, None), sweep, found[1])
+        if outcome["status"] == "failed":
             notify(
-                f"sweep analysis {where} of {table.folder} failed: {outcome['error']}",
+                f"sweep analysis {found[1]} of {table.folder} failed: {outcome['error']}",
                 AnalysisWarning,
             )
-        folder = sweep.folder
-        outcome["files"] = (
-            sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-            if folder.is_dir()
-            else []
-        )
+        outcome["files"] = sweep.written()
         table.analysis = outcome
         write(table)
