@@ -36,7 +36,8 @@ import pytest
 @pytest.mark.experiment
 @pytest.mark.parametrize("k", [0, 1])
 def test_points(exp, k):
-    truth = os.open(os.environ["TRUTH_DIR"] + f"/{{k}}.truth", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    path = os.environ["TRUTH_DIR"] + f"/{{k}}.truth"
+    truth = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     os.write(truth, f"pid {{os.getpid()}} {{exp.path}}\\n".encode())
     end, step = time.time() + {RUN_S}, 0
     while time.time() < end:
