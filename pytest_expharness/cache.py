@@ -9,15 +9,30 @@ the function, computes anew (PyComex's cache ignores both and serves stale
 results). Entries are written to a temporary file and renamed, so workers
 filling the same key at once never leave a torn file; the last one wins with
 an identical value. Hits and misses go to run.log and summary.json.
+
+Argument keys must agree between processes: workers, later sessions, other hash
+seeds. Pickling the arguments does not (a set pickles in its iteration order,
+which follows PYTHONHASHSEED for strings), so arguments are fed to sha256 in a
+canonical form: every value tagged with its type; sets, frozensets and dicts
+as their members' digests, sorted; ints, floats and strings as their bytes;
+numpy arrays as dtype, shape and the raw buffer, read in place (no copy of a
+C-contiguous array; object and string arrays go element by element); dataclass
+and namedtuple instances as their class and fields; a container met again
+inside itself as a back reference. Anything else (instances of other classes,
+dict subclasses, DataFrames) is pickled: stable when its pickle is, so such an
+argument holding a set may still miss across seeds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import inspect
 import json
 import pickle
+import struct
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,14 +56,112 @@ def _scope_parts(scope: str | tuple[str, ...] | list[str]) -> list[str]:
     return [archive.safe_name(p) for p in parts]
 
 
-def _hash_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+def argument_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """The sha256 (hex) of a call's arguments in canonical form, the same in every process."""
+    digest = hashlib.sha256()
     try:
-        data = pickle.dumps((args, sorted(kwargs.items())), protocol=4)
-    except Exception as error:
+        _feed(digest, args, {})
+        _feed(digest, kwargs, {})
+    except RecursionError:
         raise CacheError(
-            f"cached function arguments cannot be hashed ({error}); pass plain data or arrays"
+            "cached function arguments nest too deeply to be hashed; pass flatter data"
         ) from None
-    return hashlib.sha256(data).hexdigest()
+    return digest.hexdigest()
+
+
+def _chunk(digest: Any, tag: bytes, data: bytes) -> None:
+    digest.update(tag + len(data).to_bytes(8, "little"))
+    digest.update(data)
+
+
+def _digest_of(value: Any, seen: dict[int, int]) -> bytes:
+    digest = hashlib.sha256()
+    _feed(digest, value, seen)
+    return digest.digest()
+
+
+def _feed(digest: Any, value: Any, seen: dict[int, int]) -> None:
+    """Feed value's canonical form to digest; seen maps the containers being fed to depth."""
+    kind = type(value)
+    if value is None or kind is bool:
+        digest.update(b"N" if value is None else b"T" if value else b"F")
+    elif kind is int:
+        _chunk(digest, b"i", value.to_bytes((value.bit_length() + 8) // 8, "little", signed=True))
+    elif kind is float:
+        digest.update(b"f" + struct.pack("<d", value))
+    elif kind is complex:
+        digest.update(b"c" + struct.pack("<dd", value.real, value.imag))
+    elif kind is str:
+        _chunk(digest, b"s", value.encode("utf-8", "surrogatepass"))
+    elif kind is bytes or kind is bytearray:
+        _chunk(digest, b"b" if kind is bytes else b"B", bytes(value))
+    elif id(value) in seen:
+        digest.update(b"r" + seen[id(value)].to_bytes(8, "little"))
+    elif kind is set or kind is frozenset:
+        members = sorted(_digest_of(m, seen) for m in value)
+        _chunk(digest, b"S" if kind is set else b"Z", b"".join(members))
+    elif _is_array(value):
+        _feed_array(digest, value, seen)
+    else:
+        seen[id(value)] = len(seen)
+        try:
+            _feed_container(digest, value, seen)
+        finally:
+            del seen[id(value)]
+
+
+def _feed_container(digest: Any, value: Any, seen: dict[int, int]) -> None:
+    kind = type(value)
+    if kind is list or kind is tuple:
+        digest.update((b"l" if kind is list else b"t") + len(value).to_bytes(8, "little"))
+        for member in value:
+            _feed(digest, member, seen)
+    elif kind is dict:
+        items = sorted(_digest_of(k, seen) + _digest_of(v, seen) for k, v in value.items())
+        _chunk(digest, b"D", b"".join(items))
+    elif (names := _field_names(value)) is not None:
+        _chunk(digest, b"o", f"{kind.__module__}.{kind.__qualname__}".encode())
+        for name in names:
+            _feed(digest, name, seen)
+            _feed(digest, getattr(value, name), seen)
+    else:
+        try:
+            data = pickle.dumps(value, protocol=4)
+        except Exception as error:
+            raise CacheError(
+                f"cached function argument of type {kind.__name__} cannot be hashed "
+                f"({error}); pass plain data or arrays"
+            ) from None
+        _chunk(digest, b"p", data)
+
+
+def _field_names(value: Any) -> list[str] | None:
+    """The fields of a namedtuple or dataclass instance, None for anything else."""
+    fields = getattr(type(value), "_fields", None)
+    if isinstance(value, tuple) and isinstance(fields, tuple):
+        return list(fields)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [field.name for field in dataclasses.fields(value)]
+    return None
+
+
+def _is_array(value: Any) -> bool:
+    np = sys.modules.get("numpy")  # an array argument means numpy is loaded already
+    return np is not None and (
+        type(value) in (np.ndarray, np.memmap) or isinstance(value, np.generic)
+    )
+
+
+def _feed_array(digest: Any, value: Any, seen: dict[int, int]) -> None:
+    """Feed dtype, shape and contents; the buffer is read in place when it is contiguous."""
+    import numpy as np
+
+    array = np.asarray(value)
+    _chunk(digest, b"a", repr((array.dtype.descr, array.shape)).encode())
+    if array.dtype.hasobject or array.dtype.kind == "T":  # elements are pointers
+        _feed(digest, array.ravel().tolist(), seen)
+    else:
+        digest.update(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
 
 
 def _source_hash(func: Callable[..., Any]) -> str:
@@ -156,7 +269,7 @@ class Cache:
             @functools.wraps(func)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 key = hashlib.sha256(
-                    f"{name}\0{scope!r}\0{_hash_arguments(args, kwargs)}\0{source}".encode()
+                    f"{name}\0{scope!r}\0{argument_key(args, kwargs)}\0{source}".encode()
                 ).hexdigest()
                 path = self._path(name, scope, backend, key)
                 value = self._read(path, backend, name)
