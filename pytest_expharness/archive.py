@@ -217,18 +217,31 @@ def is_run_folder(path: Path) -> bool:
 def iter_run_folders(root: Path) -> list[Path]:
     """Return every run folder of an archive root, sorted by path.
 
-    Testing runs (<root>/_testing) form an archive of their own, and debug runs
-    are replaced each session, so neither is listed; nor is anything in a
-    hidden folder (an import being staged, a run being deleted).
+    Run folders sit at <root>/<experiment>/<session>/<run id>/. Testing runs
+    (<root>/_testing) form an archive of their own, and debug runs are replaced
+    each session, so neither is listed; nor is anything in a hidden folder (an
+    import being staged, a run being deleted). A folder that vanishes while it
+    is listed (gc, a debug session) is passed over.
     """
     found = []
-    for summary in root.rglob(SUMMARY):
-        folder = summary.parent
-        inside = folder.relative_to(root).parts
-        if (TESTING_DIR in inside[:1] and root.name != TESTING_DIR) or DEBUG_DIR in inside[1:2]:
+    for experiment in _subfolders(root):
+        if experiment.name == TESTING_DIR and root.name != TESTING_DIR:
             continue
-        if any(part.startswith(".") for part in inside):
-            continue
-        if (folder / CONFIG).is_file():
-            found.append(folder)
+        for session in _subfolders(experiment):
+            if session.name == DEBUG_DIR:
+                continue
+            found.extend(run for run in _subfolders(session) if is_run_folder(run))
     return sorted(found)
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """The visible subfolders of folder; none when it is gone or unreadable."""
+    try:
+        with os.scandir(folder) as entries:
+            return [
+                Path(entry.path)
+                for entry in entries
+                if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False)
+            ]
+    except OSError:
+        return []
