@@ -12,6 +12,8 @@ __all__ = ["Archive", "Exp", "analysis", "hook", "load_run", "read_run", "sweep_
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        return _version()
     if name == "Exp":
         from .run import Exp
 
@@ -33,3 +35,15 @@ def __getattr__(name: str) -> Any:
 
         return read_run
     raise AttributeError(f"module 'pytest_expharness' has no attribute {name!r}")
+
+
+def _version() -> str:
+    """The installed distribution's version (read on first use: importlib.metadata is not free)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("pytest-expharness")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        found = "0+unknown"
+    globals()["__version__"] = found
+    return found
