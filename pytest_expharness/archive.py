@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -145,46 +144,16 @@ def experiment_parent(
     return base / safe_name(experiment) / stamp
 
 
-def claim_debug_folder(folder: Path, stamp: str) -> None:
-    """Empty a debug folder left by an earlier session; safe across worker processes."""
-    marker = folder / ".session"
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = folder.parent / ".debug.lock"
-    with open(lock_path, "a+") as lock:
-        _lock(lock)
-        try:
-            if folder.exists() and _read(marker) != stamp:
-                trash = folder.with_name(f".debug-old-{os.urandom(4).hex()}")
-                folder.rename(trash)
-                shutil.rmtree(trash, ignore_errors=True)
-            if not folder.exists():
-                folder.mkdir()
-                atomic_write_text(marker, stamp)
-        finally:
-            _unlock(lock)
+def claim_debug_folder(folder: Path, stamp: str, controller: dict[str, Any] | None = None) -> None:
+    """Make folder this session's debug folder, emptying it only when its owner has ended.
 
+    Workers of one session (same stamp) share it. While another session that
+    owns it is alive, raises debugfolder.DebugFolderBusy and leaves it untouched.
+    `controller` identifies this session's controller (see debugfolder.process_identity).
+    """
+    from . import debugfolder
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text()
-    except OSError:
-        return None
-
-
-def _lock(handle: Any) -> None:
-    try:
-        import fcntl
-    except ImportError:  # Windows: debug folders are then per-process best effort
-        return
-    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-
-
-def _unlock(handle: Any) -> None:
-    try:
-        import fcntl
-    except ImportError:
-        return
-    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    debugfolder.claim(folder, stamp, controller)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
