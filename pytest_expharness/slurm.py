@@ -4,6 +4,7 @@
 running the tests, writes into `<root>/_slurm/<session>/`:
 
     nodeids.txt    the selected node ids, one a line (task i runs lines i*K+1 .. i*K+K)
+    targets.txt    the same tests as a task gives them to pytest: absolute file paths
     points.json    what the table needs of each point, for those that never run
     session.json   the stamp, command line and provenance every task reuses
     job.sbatch     the job script (kept for provenance)
@@ -12,13 +13,20 @@ running the tests, writes into `<root>/_slurm/<session>/`:
     tasks/         each task's exit code, written when its pytest returns
 
 and submits `sbatch --parsable --array=0-N%P job.sbatch`. Each task runs
-`python -m pytest <its node ids>` from the same rootdir with the session's
-options, so node ids match and the runs land in the same archive.
+`python -m pytest <its targets>` in the submitting directory with the
+session's options, and with the submitting session's rootdir, ini file and
+confcutdir pinned (`--rootdir`, `-c`, `--confcutdir`). pytest finds its rootdir
+before it knows plugin options, so it takes the value of `--exp-root
+/scratch/...` for a test path: once the controller has made that folder, a task
+left to itself would root at the common ancestor (`/`, or an ini file found
+there), every node id would change and no run would be recognised. Pinned, node
+ids match and the runs land in the same archive.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -30,6 +38,7 @@ from . import archive
 
 SLURM_DIR = "_slurm"
 NODEIDS = "nodeids.txt"
+TARGETS = "targets.txt"
 POINTS = "points.json"
 SESSION = "session.json"
 SCRIPT = "job.sbatch"
@@ -64,6 +73,7 @@ def read_job(folder: Path) -> dict[str, Any]:
 
 
 VALUED = ("--exp-slurm-opt", "--exp-slurm-parallel", "--exp-slurm-chunk", "--exp-slurm-task")
+PINNED = ("-c", "--config-file", "--rootdir", "--confcutdir")  # the tasks get the resolved ones
 
 
 def passthrough(config: Any) -> list[str]:
@@ -71,7 +81,8 @@ def passthrough(config: Any) -> list[str]:
 
     Every other option (the plugin's, conftest options, -o, -p, -W ...) reaches
     the tasks as it was given; tasks start in the same directory, so relative
-    paths mean the same. A task's tests are given as absolute node ids.
+    paths mean the same. Rootdir, ini file and confcutdir come first, pinned to
+    what this session resolved. A task's tests are given as absolute paths.
     """
     positional = {str(a) for a in (config.option.file_or_dir or [])}
     out: list[str] = []
@@ -80,13 +91,36 @@ def passthrough(config: Any) -> list[str]:
     for arg in args:
         if skip:
             skip = False
-        elif arg in VALUED:
+        elif arg in VALUED or arg in PINNED:
             skip = True
-        elif arg.startswith("--exp-slurm"):
-            continue  # --exp-slurm, --exp-slurm-detach, --exp-slurm-opt=...
+        elif arg.startswith("--exp-slurm") or arg.split("=")[0] in PINNED:
+            continue  # --exp-slurm, --exp-slurm-detach, --exp-slurm-opt=..., --rootdir=...
+        elif arg.startswith("-c") and not arg.startswith("--"):
+            continue  # -cFILE
         elif arg not in positional:
             out.append(arg)
-    return ["-p", "no:cacheprovider", *out]
+    return ["-p", "no:cacheprovider", *pinned(config), *out]
+
+
+def pinned(config: Any) -> list[str]:
+    """Return the options that give a task this session's rootdir, ini file and confcutdir.
+
+    Without an ini file here, `-c /dev/null` keeps a task from finding one elsewhere.
+    """
+    here = Path(config.invocation_params.dir)
+    inipath = config.inipath
+    confcutdir = getattr(config.known_args_namespace, "confcutdir", None) or config.rootpath
+    return [
+        f"--rootdir={Path(config.rootpath)}",
+        f"--config-file={Path(here, inipath) if inipath else os.devnull}",
+        f"--confcutdir={Path(here, confcutdir)}",
+    ]
+
+
+def target(path: Path, nodeid: str) -> str:
+    """Return a node id as a task gives it to pytest: its file part an absolute path."""
+    _, sep, rest = nodeid.partition("::")
+    return f"{path}{sep}{rest}"
 
 
 @dataclass
@@ -95,6 +129,7 @@ class Plan:
 
     folder: Path
     nodeids: list[str]
+    targets: list[str]
     chunk: int = 1
     parallel: int | None = None
     options: list[str] = field(default_factory=list)
@@ -131,8 +166,8 @@ def check(nodeids: list[str]) -> None:
         raise SlurmError("--exp-slurm: no test selected; nothing to submit")
 
 
-def script(plan: Plan, rootdir: Path, where: Path, args: list[str]) -> str:
-    """Return the job script: each array task runs its node ids with pytest."""
+def script(plan: Plan, where: Path, args: list[str]) -> str:
+    """Return the job script: each array task runs its lines of targets.txt with pytest."""
     q = shlex.quote
     folder = plan.folder.resolve()
     lines = [
@@ -144,12 +179,10 @@ def script(plan: Plan, rootdir: Path, where: Path, args: list[str]) -> str:
         "# written by pytest-expharness --exp-slurm; kept for provenance",
         "set -u",
         f"cd {q(str(where))}",
-        f"ROOTDIR={q(str(rootdir))}",
         f"K={plan.chunk}",
         "FIRST=$((SLURM_ARRAY_TASK_ID * K + 1))",
         "LAST=$((FIRST + K - 1))",
-        f'mapfile -t IDS < <(sed -n "${{FIRST}},${{LAST}}p" {q(str(folder / NODEIDS))})',
-        'IDS=("${IDS[@]/#/$ROOTDIR/}")',
+        f'mapfile -t IDS < <(sed -n "${{FIRST}},${{LAST}}p" {q(str(folder / TARGETS))})',
         "WORKERS=()",
         'if [ "${#IDS[@]}" -gt 1 ] && [ "${SLURM_CPUS_PER_TASK:-1}" -gt 1 ]; then',
         '  WORKERS=(-n "$SLURM_CPUS_PER_TASK")',
@@ -165,7 +198,6 @@ def script(plan: Plan, rootdir: Path, where: Path, args: list[str]) -> str:
 
 def write_files(
     plan: Plan,
-    rootdir: Path,
     where: Path,
     args: list[str],
     session: dict[str, Any],
@@ -176,10 +208,11 @@ def write_files(
     for sub in ("logs", "tasks"):
         (plan.folder / sub).mkdir(exist_ok=True)
     archive.atomic_write_text(plan.folder / NODEIDS, "".join(f"{n}\n" for n in plan.nodeids))
+    archive.atomic_write_text(plan.folder / TARGETS, "".join(f"{t}\n" for t in plan.targets))
     archive.write_json(plan.folder / POINTS, points)
     archive.write_json(plan.folder / SESSION, session)
     path = plan.folder / SCRIPT
-    archive.atomic_write_text(path, script(plan, rootdir, where, args))
+    archive.atomic_write_text(path, script(plan, where, args))
     return path
 
 

@@ -33,12 +33,13 @@ def submit(
     """Write the job files and submit the array; return the job folder and job id."""
     config = session.config
     nodeids = [item.nodeid for item in session.items]
+    targets = [slurm.target(item.path, item.nodeid) for item in session.items]
     chunk = config.getoption("exp_slurm_chunk")
     parallel = config.getoption("exp_slurm_parallel")
     slurm.check(nodeids)
     options = [*config.getini("exp_slurm_options"), *config.getoption("exp_slurm_opt")]
     folder = slurm.job_folder(state.settings.root, state.stamp)
-    plan = slurm.Plan(folder, nodeids, chunk, parallel, options)
+    plan = slurm.Plan(folder, nodeids, targets, chunk, parallel, options)
     session_data = {
         "stamp": state.stamp,
         "command": state.command,
@@ -48,7 +49,7 @@ def submit(
     args = slurm.passthrough(config)
     points = _points(list(session.items), state)
     here = Path(config.invocation_params.dir)
-    script = slurm.write_files(plan, Path(config.rootpath), here, args, session_data, points)
+    script = slurm.write_files(plan, here, args, session_data, points)
     job_id = slurm.submit(plan, script)
     shown = folder.relative_to(here) if folder.is_relative_to(here) else folder
     say(
