@@ -1,13 +1,15 @@
 """--exp-slurm on a real SLURM cluster: submit, wait, collect, detach, chunks, usage errors.
 
 Each test submits its own small job array from its own pytester folder. The array
-tasks run `python -m pytest <node ids>` in separate processes from that folder, so
+tasks run `python -m pytest <their tests>` in separate processes from that folder, so
 the submitting session runs in a subprocess too and the folder has a pytest.ini
 (its rootdir). The cluster may be shared with other tests (`pytest -n auto`):
 tasks may queue, so every session is time-bounded and every job is cancelled at
 teardown, should a test stop before its job ends.
 
-Needs `sbatch` on PATH (start a single-node cluster with ../shared/slurm/start_slurm.sh).
+Needs `sbatch` on PATH and a controller that answers `scontrol ping` (start a
+single-node cluster with ../shared/slurm/start_slurm.sh); the tests skip without
+one, and fail instead under CI=true.
 """
 
 from __future__ import annotations
@@ -28,14 +30,29 @@ import yaml
 
 from pytest_expharness import cli
 
-if shutil.which("sbatch") is None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(
-            "CI=true but `sbatch` is not on PATH: the SLURM tests must run in CI; "
-            "start the cluster first with ../shared/slurm/start_slurm.sh",
-            pytrace=False,
+START_CLUSTER = "bash ../shared/slurm/start_slurm.sh"
+
+
+def _cluster_problem() -> str | None:
+    """Why these tests cannot run here, or None when a SLURM controller answers."""
+    if shutil.which("sbatch") is None:
+        return f"no SLURM: `sbatch` is not on PATH; install and start one with {START_CLUSTER}"
+    try:
+        ping = subprocess.run(
+            ["scontrol", "ping"], capture_output=True, text=True, timeout=5, check=False
         )
-    pytest.skip("no SLURM: run ../shared/slurm/start_slurm.sh", allow_module_level=True)
+        answer = ping.stdout
+    except (OSError, subprocess.SubprocessError):
+        answer = ""
+    if " is UP" not in answer:
+        return f"no SLURM controller answers; start one with {START_CLUSTER}"
+    return None
+
+
+if (_problem := _cluster_problem()) is not None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true: the SLURM tests must run in CI, but {_problem}", pytrace=False)
+    pytest.skip(_problem, allow_module_level=True)
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +87,8 @@ def slurm_pytester(pytester: pytest.Pytester) -> Iterator[pytest.Pytester]:
 
 
 def _session(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess(*args, timeout=TIMEOUT_S)
+    """A pytest session in a subprocess, in collection order (its tasks get -p no:randomly too)."""
+    return pytester.runpytest_subprocess("-p", "no:randomly", *args, timeout=TIMEOUT_S)
 
 
 def _output(result: pytest.RunResult) -> str:
