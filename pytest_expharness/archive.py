@@ -192,7 +192,7 @@ def iter_run_folders(root: Path) -> list[Path]:
     import being staged, a run being deleted). A folder that vanishes while it
     is listed (gc, a debug session) is passed over.
     """
-    found = []
+    found: list[Path] = []
     for experiment in _subfolders(root):
         if experiment.name == TESTING_DIR and root.name != TESTING_DIR:
             continue
