@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
-import json
 import sys
 import traceback
 import types
@@ -98,10 +97,9 @@ def _as_analysis_run(record: RunRecord) -> AnalysisRun:
 
 
 def _record_outcome(folder: Path, outcome: dict[str, Any]) -> None:
-    path = folder / archive.SUMMARY
-    summary = json.loads(path.read_text("utf-8"))
-    summary["analysis"] = outcome
-    archive.write_json(path, summary)
+    from .locks import update_summary
+
+    summary = update_summary(folder, lambda found: found.update(analysis=outcome))
     with open(folder / archive.LOG, "a", encoding="utf-8") as log:
         text = outcome.get("traceback") or ", ".join(outcome.get("files") or []) or "no files"
         level = "INFO" if outcome["status"] == "completed" else "ERROR"
