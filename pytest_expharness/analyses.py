@@ -175,25 +175,54 @@ def import_module_at(
     return module
 
 
-def rerun(folder: Path, current: bool) -> tuple[dict[str, Any] | None, str]:
+class NotTrusted(Exception):
+    """Running a stored run's code that was not asked for explicitly enough."""
+
+
+def _snapshot(folder: Path, code: list[Any]) -> Path | None:
+    """The run's code snapshot, which lies inside its code/ folder (or None without one)."""
+    if not code:
+        return None
+    name = str(code[0])
+    base = (folder / "code").resolve()
+    snapshot = (base / name).resolve()
+    if base not in snapshot.parents:
+        raise NotTrusted(
+            f"{folder}: config.yaml names the code snapshot {name!r}, which is not inside "
+            "the run's code/ folder; refusing to run it"
+        )
+    return snapshot
+
+
+def rerun(folder: Path, current: bool, trust: bool = False) -> tuple[dict[str, Any] | None, str]:
     """Run a stored run's @analysis again: from its code snapshot, or the current module.
 
-    Returns the outcome (None without an @analysis) and where the code came from.
+    This runs code, by request only: the run's code/ snapshot, or with `current`
+    the module its config.yaml names. For a run imported from someone else's
+    archive that is their code: refused unless `trust`. Returns the outcome
+    (None without an @analysis) and where the code came from.
     """
     from .yamltext import load
 
     config = load((folder / archive.CONFIG).read_text("utf-8"))
     head = config.get("experiment") or {}
     original = Path(head["module"]) if head.get("module") else None
-    code = list(head.get("code") or [])
-    snapshot = folder / "code" / code[0] if code else None
+    snapshot = _snapshot(folder, list(head.get("code") or []))
     if not current and snapshot is not None and snapshot.is_file():
-        path, source = snapshot, f"the code snapshot {snapshot.relative_to(folder).as_posix()}"
+        shown = snapshot.relative_to(folder.resolve()).as_posix()
+        path, source = snapshot, f"the code snapshot {shown}"
     elif original is not None and original.is_file():
         path, source = original, f"the current module {original}"
     else:
         raise FileNotFoundError(
             f"{folder}: neither a code snapshot nor the module {original} is there"
+        )
+    imported = head.get("imported_from")
+    if imported and not trust:
+        where = imported.get("archive") if isinstance(imported, dict) else imported
+        raise NotTrusted(
+            f"{folder} was imported (from {where}): analyze would run {source}, code that "
+            "came with it; read it, then pass --trust to run it"
         )
     extra = (original.parent,) if original is not None else ()
     module = import_module_at(path, "analysis", extra)

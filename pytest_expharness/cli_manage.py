@@ -108,11 +108,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .transfer import TransferError, import_runs
+    from .transfer import MAX_SIZE, TransferError, import_runs, parse_size
 
     root = Path(args.root)
     try:
-        done = import_runs(Path(args.file), root)
+        limit = parse_size(args.max_size) if args.max_size is not None else MAX_SIZE
+    except ValueError as error:
+        raise UsageError(f"--max-size {error}") from None
+    try:
+        done = import_runs(Path(args.file), root, limit)
     except TransferError as error:
         raise UsageError(str(error)) from None
     if done.added:
@@ -179,13 +183,13 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from .analyses import rerun
+    from .analyses import NotTrusted, rerun
     from .loading import resolve
 
     folder = resolve(args.run, args.root)
     try:
-        outcome, source = rerun(folder, args.current)
-    except FileNotFoundError as error:
+        outcome, source = rerun(folder, args.current, trust=args.trust)
+    except (FileNotFoundError, NotTrusted) as error:
         raise UsageError(str(error)) from None
     if outcome is None:
         print(f"{folder}: no @analysis function in {source}", file=sys.stderr)
@@ -333,11 +337,17 @@ def add_commands(commands: Any) -> None:
     )
     report.set_defaults(handler=cmd_report)
     analyze = commands.add_parser(
-        "analyze", help="run a run's @analysis again (from its code/ snapshot by default)"
+        "analyze",
+        help="run a run's @analysis again: runs its code/ snapshot (imported runs need --trust)",
     )
     analyze.add_argument("run")
     analyze.add_argument(
         "--current", action="store_true", help="use the module as it is now, not the snapshot"
+    )
+    analyze.add_argument(
+        "--trust",
+        action="store_true",
+        help="run the code of an imported run (someone else's code/ snapshot); read it first",
     )
     analyze.set_defaults(handler=cmd_analyze)
     export = commands.add_parser("export", help="pack runs into a .tar.gz (ids kept)")
@@ -349,6 +359,11 @@ def add_commands(commands: Any) -> None:
         "import", help="unpack an export into --root (existing runs are never overwritten)"
     )
     importing.add_argument("file", metavar="FILE.tar.gz")
+    importing.add_argument(
+        "--max-size",
+        metavar="SIZE",
+        help="refuse archives that unpack to more (default 4GB); e.g. 500MB, 20GB, 2GiB",
+    )
     importing.set_defaults(handler=cmd_import)
     label = commands.add_parser("label", help="label a run: keep, baseline, exploratory, failed")
     label.add_argument("run")

@@ -3,6 +3,12 @@
 A point is the same when the experiment name, the resolved parameters, the
 repeat index and the hash of the experiment's module all match. Each process
 scans an experiment's archived run folders once, on its first lookup.
+
+An archived run is data, and may come from someone else's archive (an import):
+its record keeps what it measured, but never the module, class or node id its
+config.yaml names. A reused run's record names the test of this session that
+reused it, so code found from records (a @sweep_analysis) is always this
+session's collected code.
 """
 
 from __future__ import annotations
@@ -72,9 +78,16 @@ class ResumeIndex:
 
 
 def reused_record(folder: Path, sweep: Path) -> dict[str, Any]:
-    """Return the record of an archived run reused in the sweep at `sweep`."""
+    """Return the record of an archived run reused in the sweep at `sweep` (naming no code)."""
     record = record_from_folder(folder)
-    record.update(status="reused", reason=f"from session {folder.parent.name}", sweep=str(sweep))
+    record.update(
+        status="reused",
+        reason=f"from session {folder.parent.name}",
+        sweep=str(sweep),
+        module=None,  # where the archive says code is: never used
+        test_class=None,
+        node_id=None,
+    )
     return record
 
 
@@ -96,6 +109,9 @@ def reusable(
     except Exception:  # deleted or broken since it was indexed: run the point again
         return None
     record.update(
+        module=built.module_path,  # this session's test, collected here
+        test_class=built.test_class,
+        node_id=built.node_id,
         axes={name: params[name] for name in built.axes},
         order=built.order,
         repeat=built.repeat,

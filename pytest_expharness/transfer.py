@@ -2,28 +2,47 @@
 `import` unpacks one into a root, keeping every run's id and relative path.
 
 An import never overwrites: a run whose folder already exists is skipped
-(and said so). Each run is unpacked into a hidden staging folder first and
-moved into place with one rename, so an interrupted import leaves no
-half-written run behind. Members are checked before anything is written:
-no absolute paths, no `..`, no links or devices.
+(and said so). Everything is checked before anything is written: members
+(no absolute paths, no `..`, no links or devices), their number (at most
+MAX_MEMBERS), the sizes they declare (at most `max_size` in all, default
+4 GB: a 1 MB .tar.gz can hold gigabytes of zeros), and every run's
+config.yaml and summary.json (they must read back). Then all runs are
+unpacked into one hidden staging folder, counting the bytes written against
+the same limit, and moved into place one rename each, so a refused or
+interrupted import leaves no run, whole or half, behind.
+
+An imported run is someone else's data: its config.yaml header gets
+`imported_from: {archive, at}`, and nothing it records is ever used as an
+import path (see sweepanalysis.py; `expharness analyze` asks for --trust).
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import io
 import json
 import os
+import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from . import archive
 
 MANIFEST = "expharness-export.json"
 FORMAT = 1
+MAX_SIZE = 4 * 10**9
+MAX_MEMBERS = 1_000_000
+CHUNK = 1 << 20
+UNITS: dict[str, int] = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+UNITS |= {f"{u}b": f for u, f in UNITS.items() if u not in ("", "b")}
+UNITS |= {f"{u}ib": 1024 ** (i + 1) for i, u in enumerate("kmgt")}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*", re.IGNORECASE | re.ASCII)
 
 
 class TransferError(Exception):
@@ -147,7 +166,131 @@ def _check_member(member: tarfile.TarInfo, runs: set[str], files: set[str]) -> s
     raise TransferError(f"{member.name!r} belongs to no run of the manifest")
 
 
-def import_runs(source: Path, root: Path) -> Imported:
+def parse_size(text: str) -> int:
+    """Return the number of bytes a size such as `500MB`, `2GB`, `1.5GiB` or `1000` means."""
+    found = _SIZE.fullmatch(text)
+    factor = UNITS.get(found.group(2).lower()) if found else None
+    if found is None or factor is None:
+        raise ValueError(
+            f"{text!r} is not a size; give a number of bytes or one with a unit: "
+            "500MB, 2GB, 1TB (powers of 1000) or 512MiB, 2GiB (powers of 1024)"
+        )
+    number = found.group(1)
+    whole, _, fraction = number.partition(".")
+    scale: int = 10 ** len(fraction)
+    size = int(whole or 0) * factor + int(fraction or 0) * factor // scale
+    if size <= 0:
+        raise ValueError(f"{text!r}: the size must be more than 0 bytes")
+    return size
+
+
+def format_size(size: int) -> str:
+    """Return a size for people: 973.0 kB, 954.2 MB, 4.0 GB."""
+    for unit, factor in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= factor:
+            return f"{size / factor:.1f} {unit}"
+    return f"{size} B"
+
+
+def _too_big(source: Path, size: str, limit: int) -> TransferError:
+    return TransferError(
+        f"{source}: unpacks to {size}, more than the limit of {format_size(limit)}; "
+        "nothing was imported (if you trust it, raise the limit with --max-size SIZE)"
+    )
+
+
+def _scan(source: Path, tar: tarfile.TarFile, max_size: int) -> list[tarfile.TarInfo]:
+    """Read every member's header, refusing too many members or too many declared bytes.
+
+    Stops at the first member past a limit, so a bomb is never read to its end.
+    """
+    members: list[tarfile.TarInfo] = []
+    declared = 0
+    try:
+        for member in tar:
+            members.append(member)
+            if len(members) > MAX_MEMBERS:
+                raise TransferError(
+                    f"{source}: more than {MAX_MEMBERS:,} members (an export holds a few "
+                    "files per run); nothing was imported"
+                )
+            declared += member.size if member.isfile() else 0
+            if declared > max_size:
+                raise _too_big(source, f"at least {format_size(declared)}", max_size)
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise TransferError(f"{source}: damaged archive ({error})") from None
+    return members
+
+
+class _Budget:
+    """The bytes an import may still write; running out aborts it."""
+
+    def __init__(self, source: Path, limit: int) -> None:
+        self.source, self.limit, self.written = source, limit, 0
+
+    def spend(self, count: int) -> None:
+        self.written += count
+        if self.written > self.limit:
+            raise _too_big(self.source, f"more than {format_size(self.written)}", self.limit)
+
+
+def _read_back(source: Path, tar: tarfile.TarFile, members: list[tarfile.TarInfo]) -> None:
+    """Refuse the import unless each run's config.yaml and summary.json reads back."""
+    import yaml
+
+    from .yamltext import load
+
+    for member in sorted(members, key=lambda m: m.offset_data):  # one forward pass
+        try:
+            handle = tar.extractfile(member)
+            text = handle.read().decode("utf-8") if handle is not None else ""
+            if member.name.endswith(archive.CONFIG):
+                data = load(text)
+                ok = isinstance(data, dict) and isinstance(data.get("experiment"), dict)
+            else:
+                ok = isinstance(json.loads(text), dict)
+        except (tarfile.TarError, OSError, EOFError) as error:
+            raise TransferError(f"{source}: damaged archive ({error})") from None
+        except (ValueError, RecursionError, yaml.YAMLError) as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise TransferError(
+                f"{source}: {member.name} does not read back ({type(error).__name__}: "
+                f"{first}); nothing was imported"
+            ) from None
+        if not ok:
+            yaml_file = member.name.endswith(archive.CONFIG)
+            what = "a mapping with an experiment header" if yaml_file else "a JSON object"
+            raise TransferError(f"{source}: {member.name} is not {what}; nothing was imported")
+
+
+def _unpack(
+    tar: tarfile.TarFile, members: Iterable[tarfile.TarInfo], staging: Path, budget: _Budget
+) -> None:
+    """Write checked members under staging (files and folders only), counting every byte."""
+    for member in members:
+        target = staging / member.name
+        if member.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = tar.extractfile(member)
+        with open(target, "wb") as out:
+            while source is not None and (chunk := source.read(CHUNK)):
+                budget.spend(len(chunk))
+                out.write(chunk)
+        os.utime(target, (member.mtime, member.mtime))
+
+
+def _mark_imported(folder: Path, source: Path, at: str) -> None:
+    from .locks import update_config
+
+    def change(config: dict[str, Any]) -> None:
+        config["experiment"]["imported_from"] = {"archive": source.name, "at": at}
+
+    update_config(folder, change)
+
+
+def import_runs(source: Path, root: Path, max_size: int = MAX_SIZE) -> Imported:
     """Unpack an export into root; existing runs are skipped, never overwritten."""
     if not source.is_file():
         raise TransferError(f"{source}: no such file")
@@ -157,53 +300,86 @@ def import_runs(source: Path, root: Path) -> Imported:
         raise TransferError(f"{source}: not a .tar.gz export ({error})") from None
     done = Imported()
     with tar:
+        members = _scan(source, tar, max_size)
         try:
-            members = tar.getmembers()
             head = tar.extractfile(MANIFEST) if MANIFEST in tar.getnames() else None
+            text = head.read() if head is not None else None
         except (tarfile.TarError, OSError, EOFError) as error:
             raise TransferError(f"{source}: damaged archive ({error})") from None
-        if head is None:
+        if text is None:
             raise TransferError(f"{source}: no {MANIFEST}; not made by `expharness export`")
-        runs, files = _read_manifest(source, head.read())
+        runs, files = _read_manifest(source, text)
         by_run: dict[str, list[tarfile.TarInfo]] = {run: [] for run in runs}
+        tables: dict[str, tarfile.TarInfo] = {}
         for member in members:
             run = _check_member(member, runs, files)
             if run is not None:
                 by_run[run].append(member)
-        root.mkdir(parents=True, exist_ok=True)
+            elif member.name in files and member.isfile():
+                tables[member.name] = member
+        heads = []
         for run in sorted(runs):
-            destination = root / run
-            if destination.exists():
-                done.skipped.append(run)
-                continue
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".import-", dir=destination.parent))
+            named = {m.name: m for m in by_run[run] if m.isfile()}
+            wanted = [named.get(f"{run}/{name}") for name in (archive.CONFIG, archive.SUMMARY)]
+            if None in wanted:
+                raise TransferError(f"{source}: {run} is not a run folder in the archive")
+            heads += [m for m in wanted if m is not None]
+        _read_back(source, tar, heads)
+        done.skipped = [run for run in sorted(runs) if (root / run).exists()]
+        pending = [run for run in sorted(runs) if run not in done.skipped]
+        _place(tar, source, root, pending, by_run, tables, max_size, done)
+    return done
+
+
+def _place(
+    tar: tarfile.TarFile,
+    source: Path,
+    root: Path,
+    runs: list[str],
+    by_run: dict[str, list[tarfile.TarInfo]],
+    tables: dict[str, tarfile.TarInfo],
+    max_size: int,
+    done: Imported,
+) -> None:
+    """Unpack the runs and tables into one staging folder, then move each into place."""
+    if not runs and not tables:
+        return
+    created = not root.exists()
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".import-", dir=root))
+    try:
+        chosen = [m for run in runs for m in by_run[run]] + list(tables.values())
+        try:
+            chosen.sort(key=lambda m: m.offset_data)  # one forward pass through the stream
+            _unpack(tar, chosen, staging, _Budget(source, max_size))
+        except (tarfile.TarError, OSError, EOFError, ValueError) as error:
+            message = f"{source}: could not unpack ({error}); nothing was imported"
+            raise TransferError(message) from None
+        at = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        for run in runs:
             try:
-                if hasattr(tarfile, "data_filter"):
-                    tar.extractall(staging, members=by_run[run], filter="data")
-                else:  # Python before 3.10.12: the members were checked above
-                    tar.extractall(staging, members=by_run[run])
-                unpacked = staging / run
-                if not archive.is_run_folder(unpacked):
-                    raise TransferError(f"{run}: not a run folder in the archive")
-                os.rename(unpacked, destination)  # fails rather than overwrite a new folder
+                _mark_imported(staging / run, source, at)
+            except OSError as error:
+                message = f"{source}: could not mark {run} as imported ({error}); nothing imported"
+                raise TransferError(message) from None
+        for run in runs:
+            destination = root / run
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(staging / run, destination)  # fails rather than overwrite a run
                 done.added.append(destination)
             except OSError as error:
-                if destination.exists():
-                    done.skipped.append(run)
-                else:
-                    raise TransferError(f"{run}: could not unpack ({error})") from None
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-        for name in sorted(files):
+                if not destination.exists():
+                    raise TransferError(f"{run}: could not move into place ({error})") from None
+                done.skipped.append(run)
+        for name in sorted(tables):
             destination = root / name
-            try:
-                source_file = tar.extractfile(name)
-            except KeyError:  # named in the manifest, missing from the archive
-                continue
-            if archive.is_run_folder(destination.parent):
-                continue  # a table's name, yet inside a run folder here: never write there
-            if source_file is not None and not destination.exists():
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                archive.atomic_write_bytes(destination, source_file.read())
-    return done
+            if archive.is_run_folder(destination.parent) or destination.exists():
+                continue  # inside a run folder here (never write there), or someone's own table
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / name, destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created and not done.added:
+            with contextlib.suppress(OSError):
+                root.rmdir()  # a root this import made, left empty
