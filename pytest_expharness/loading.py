@@ -78,17 +78,15 @@ def _series(values: Any, steps: Any) -> Any:
 
 
 def read_folder(folder: Path) -> RunRecord:
-    """Read a run folder (a dead run is recorded crashed and its metrics rebuilt)."""
-    from .reading import read_run
-    from .tracking import columns_from_csv
-    from .yamltext import load
+    """Read a run folder (a dead run reads crashed); a damaged file raises DamagedRun naming it."""
+    from .damage import read_config, read_data, read_metrics, read_summary
 
-    summary = read_run(folder)
-    config = load((folder / archive.CONFIG).read_text("utf-8"))
-    data_path = folder / archive.DATA
-    data = json.loads(data_path.read_text("utf-8")) if data_path.exists() else {}
-    csv_path = folder / archive.METRICS
-    columns = columns_from_csv(csv_path) if csv_path.exists() else {}
+    if not archive.is_run_folder(folder):
+        raise FileNotFoundError(f"{folder} is not a run folder (no config.yaml and summary.json)")
+    config = read_config(folder)
+    summary = read_summary(folder)
+    data = read_data(folder)
+    columns = read_metrics(folder)
     metrics = {name: _series(cols.values, cols.steps) for name, cols in columns.items()}
     return RunRecord(folder, config, summary, data, metrics)
 
@@ -101,25 +99,23 @@ def resolve(run: str | Path, root: str | Path | None = None) -> Path:
     base = Path(root) if root is not None else Path("results")
     if archive.is_run_folder(base / path):
         return base / path
-    from .index import open_index
+    from .index import query
 
     text = str(run).rstrip("/")
-    conn = open_index(base)
-    try:
-        rows = conn.execute(
-            "SELECT path FROM runs WHERE run_id = ? OR path = ? OR path LIKE ? "
-            "OR (session || '/' || run_id) = ? ORDER BY started_unix",
-            (text, text, f"%/{text}", text),
-        ).fetchall()
-        if not rows:
-            like = text.replace("%", r"\%").replace("_", r"\_") + "%"
-            rows = conn.execute(
-                "SELECT path FROM runs WHERE run_id LIKE ? ESCAPE '\\' "
-                "OR (session || '/' || run_id) LIKE ? ESCAPE '\\' ORDER BY started_unix",
-                (like, like),
-            ).fetchall()
-    finally:
-        conn.close()
+    rows = query(
+        base,
+        "SELECT path FROM runs WHERE run_id = ? OR path = ? OR path LIKE ? "
+        "OR (session || '/' || run_id) = ? ORDER BY started_unix",
+        (text, text, f"%/{text}", text),
+    )
+    if not rows:
+        like = text.replace("%", r"\%").replace("_", r"\_") + "%"
+        rows = query(
+            base,
+            "SELECT path FROM runs WHERE run_id LIKE ? ESCAPE '\\' "
+            "OR (session || '/' || run_id) LIKE ? ESCAPE '\\' ORDER BY started_unix",
+            (like, like),
+        )
     found = sorted({row[0] for row in rows})
     if not found:
         raise RunNotFound(f"no run matches {text!r} under {base}")
@@ -141,7 +137,7 @@ class Archive:
         self.root = Path(root)
 
     def _rows(self, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
-        from .index import COLUMNS, open_index
+        from .index import COLUMNS, query
 
         # the four JSON columns come back as one array: one json.loads a row, not four
         merged = (
@@ -152,13 +148,7 @@ class Archive:
             + " || ']'"
         )
         plain = [c for c in COLUMNS if c not in ("tags", "params", "metrics", "results")]
-        conn = open_index(self.root)
-        try:
-            found = conn.execute(
-                f"SELECT {', '.join(plain)}, {merged} FROM runs {sql}", args
-            ).fetchall()
-        finally:
-            conn.close()
+        found = query(self.root, f"SELECT {', '.join(plain)}, {merged} FROM runs {sql}", args)
         rows = []
         loads = json.loads
         for values in found:
@@ -211,8 +201,19 @@ class RunTable:
         return iter(self.rows)
 
     def load(self) -> list[RunRecord]:
-        """Read every run's folder."""
-        return [read_folder(self.root / row["path"]) for row in self.rows]
+        """Read every run's folder, skipping a damaged one with a warning naming its file."""
+        import warnings
+
+        from .damage import DamagedRun
+        from .index import IndexWarning
+
+        loaded = []
+        for row in self.rows:
+            try:
+                loaded.append(read_folder(self.root / row["path"]))
+            except DamagedRun as damage:
+                warnings.warn(f"{damage}; run not loaded", IndexWarning, stacklevel=2)
+        return loaded
 
     def to_dataframe(self) -> Any:
         """One row per run: identity columns, `param.*`, `metric.*` and `result.*` columns."""
