@@ -11,13 +11,15 @@
     expharness tag RUN TAG
     expharness gc [--status S] [--older-than 30d] [--keep-last N] [--dry-run]
     expharness reindex
+    expharness check [--json]
     expharness analyze RUN [--current]
     expharness report RUN... | --session S [--to FILE.html]
     expharness collect SESSION
 
 EXPR compares a parameter or a final metric with a value: `lr<0.01`,
 `latent=vq`, `loss>=0.5`, `beta!=10` (parsed, never evaluated). Exit codes:
-0 done, 1 nothing matched, 2 usage error; every error is one line on stderr.
+0 done, 1 nothing matched (or, for check, something damaged), 2 usage error;
+every error is one line on stderr.
 """
 
 from __future__ import annotations
@@ -193,10 +195,10 @@ def runs_of_session(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def _runs_for(args: argparse.Namespace) -> list[Any]:
-    from .loading import load_run, read_folder
+    from .loading import RunTable, load_run
 
     if getattr(args, "session", None):
-        return [read_folder(Path(args.root) / r["path"]) for r in runs_of_session(args)]
+        return RunTable(Path(args.root), runs_of_session(args)).load()  # damaged ones skipped
     if len(args.runs) < 2:
         raise UsageError("compare needs two runs or more, or --session S")
     return [load_run(run, root=args.root) for run in args.runs]
@@ -332,15 +334,18 @@ def parser() -> argparse.ArgumentParser:
     diff.add_argument("second", metavar="RUN")
     diff.add_argument("--json", action="store_true")
     diff.set_defaults(handler=cmd_diff)
-    from . import cli_manage
+    from . import cli_check, cli_manage
 
+    cli_check.add_command(commands)
     cli_manage.add_commands(commands)
     return main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; return its exit code."""
-    from .loading import RunNotFound
+    import warnings
+
+    from .index import IndexWarning
 
     try:
         args = parser().parse_args(argv)
@@ -349,19 +354,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not Path(args.root).is_dir() and args.command != "import":
         print(f"expharness: no archive at {args.root} (give --root)", file=sys.stderr)
         return 1
+    with warnings.catch_warnings():  # a folder skipped or an index rebuilt: one line each
+        warnings.filterwarnings("default", category=IndexWarning)
+        shown = warnings.showwarning
+
+        def show(message: Any, category: type[Warning], *rest: Any, **named: Any) -> None:
+            if not issubclass(category, IndexWarning):
+                return shown(message, category, *rest, **named)
+            print(f"expharness: warning: {message}", file=sys.stderr)
+
+        warnings.showwarning = show
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import errno
+
+    from .damage import DamagedRun
+    from .index import IndexUnavailable
+    from .loading import RunNotFound
+
     try:
         result: int = args.handler(args)
         return result
     except UsageError as error:
         print(f"expharness: {error}", file=sys.stderr)
         return 2
-    except RunNotFound as error:
+    except (RunNotFound, IndexUnavailable) as error:
         print(f"expharness: {error}", file=sys.stderr)
+        return 1
+    except DamagedRun as error:
+        print(f"expharness: {error} (expharness check lists every damaged run)", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `expharness list | head`: the reader left; say nothing more
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            raise
+        where = f"cannot write {error.filename}: " if error.filename else ""
+        print(f"expharness: {where}{error.strerror}", file=sys.stderr)
         return 1
 
 
