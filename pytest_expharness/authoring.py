@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import archive, report
+from . import archive
+from .locks import update_config
 from .variants import HOOK_ATTR
 
 
@@ -21,9 +22,6 @@ class Authoring:
     path: Path
 
     def _write_log(self, level: str, text: str) -> None:
-        raise NotImplementedError
-
-    def _config(self) -> dict[str, Any]:
         raise NotImplementedError
 
     def bind_test(self, cls: Any, module: Any, instance: Any) -> None:
@@ -62,4 +60,13 @@ class Authoring:
         if label not in archive.LABELS:
             raise ValueError(f"label {label!r}: use one of {', '.join(archive.LABELS)}")
         self._label = (label, note)
-        report.write_config(self.path / archive.CONFIG, self._config(), self._session.provenance())
+
+        def change(config: dict[str, Any]) -> None:  # on the file: `expharness tag` may write too
+            header = config["experiment"]
+            header["label"] = label
+            if note is None:
+                header.pop("label_note", None)
+            else:
+                header["label_note"] = note
+
+        update_config(self.path, change)

@@ -1,11 +1,17 @@
 """Run-folder hygiene: `expharness gc` picks runs by status and age and deletes them.
 
 Candidates come from the index; each one is checked against its folder
-before it goes (the folder is the truth): runs labelled keep or baseline,
-runs still running and the newest `keep_last` runs of each experiment are
-never deleted. A folder is first renamed to a hidden name and then removed,
-so a crash halfway leaves either the whole run or a `.gc-*` leftover that
-the next gc clears, never a run that looks whole but is not.
+before it goes (the folder is the truth), and checked again under the run's
+lock right before it goes, since a `label keep` may come in between. Never
+deleted: runs labelled keep or baseline, the newest `keep_last` runs of each
+experiment, and any run that may be alive: its process is alive on this host,
+or its summary still says running and its heartbeat is younger than
+GRACE_S, on any host (a stopped process or a lagging shared filesystem beats
+no more; an hour is long enough to tell). `--status crashed` takes stale runs
+too (dead by every sign but unprovable from here), once that hour is over.
+A folder is first renamed to a hidden name and then removed, so a crash
+halfway leaves either the whole run or a `.gc-*` leftover that the next gc
+clears, never a run that looks whole but is not.
 """
 
 from __future__ import annotations
@@ -78,21 +84,19 @@ def plan(
             continue
         try:  # fresh status and label, crashes inferred but not written (a dry run writes nothing)
             record = record_from_folder(folder, repair=False)
+            why = spared_because(folder, now)
         except (OSError, ValueError) as error:
             result.spared.append((row, f"unreadable ({error})"))
             continue
         row = {**row, "status": record["status"], "label": record.get("label")}
-        if statuses and row["status"] not in statuses:
+        if statuses and not _chosen(row["status"], statuses):
             continue
         rank = seen[row["experiment"]] = seen.get(row["experiment"], 0) + 1
         started = record.get("started_unix") or row.get("started_unix") or now
         if older_than is not None and now - float(started) < older_than:
             continue
-        maybe_alive = _maybe_alive(folder, now)
-        if row["label"] in PROTECTED:
-            result.spared.append((row, f"labelled {row['label']}"))
-        elif row["status"] == "running" or maybe_alive:
-            result.spared.append((row, maybe_alive or "still running"))
+        if why is not None:
+            result.spared.append((row, why))
         elif rank <= keep_last:
             result.spared.append((row, f"among the {keep_last} newest of {row['experiment']}"))
         else:
@@ -100,24 +104,41 @@ def plan(
     return result
 
 
-REMOTE_GRACE_S = 15 * 60
+GRACE_S = 3600.0
 
 
-def _maybe_alive(folder: Path, now: float) -> str | None:
-    """Why a run inferred crashed may still be alive: a process on another host whose
-    heartbeat is only minutes old (a long GIL-holding call, a lagging shared filesystem)."""
+def _chosen(status: str, statuses: list[str]) -> bool:
+    return status in statuses or (status == "stale" and "crashed" in statuses)
+
+
+def spared_because(folder: Path, now: float | None = None) -> str | None:
+    """Say why gc must leave a run folder alone (a label, a process that may be alive), or None."""
     import json
     import socket
 
-    try:
-        raw = json.loads((folder / archive.SUMMARY).read_text("utf-8"))
-    except (OSError, ValueError):
+    from .reading import ALIVE, RUNNING, heartbeat_age, liveness
+    from .yamltext import load
+
+    if not archive.is_run_folder(folder):
+        return "no longer a run folder"
+    header = (load((folder / archive.CONFIG).read_text("utf-8")) or {}).get("experiment")
+    label = header.get("label") if isinstance(header, dict) else None
+    if label in PROTECTED:
+        return f"labelled {label}"
+    summary = json.loads((folder / archive.SUMMARY).read_text("utf-8"))
+    if summary.get("status") != "running":
         return None
-    beat = raw.get("heartbeat")
-    if raw.get("status") != "running" or raw.get("host") == socket.gethostname():
-        return None
-    if isinstance(beat, (int, float)) and now - beat < REMOTE_GRACE_S:
-        return f"may still be running on {raw.get('host')} (heartbeat {now - beat:.0f} s ago)"
+    now = time.time() if now is None else now
+    verdict = liveness(summary, now)
+    if verdict.state == ALIVE:
+        return f"still running (process {summary.get('pid')} is alive on this host)"
+    age, host = heartbeat_age(summary, now), summary.get("host")
+    if age is not None and age < GRACE_S:
+        if host != socket.gethostname():
+            return f"may still be running on {host} (heartbeat {age:.0f} s ago)"
+        return f"its heartbeat is {age:.0f} s old (gc waits an hour after the last one)"
+    if verdict.state == RUNNING:
+        return "still running (no heartbeat to tell otherwise)"
     return None
 
 
@@ -131,16 +152,36 @@ def folder_size(folder: Path) -> int:
     return total
 
 
-def delete_run(folder: Path) -> None:
-    """Remove a run folder: hide it with one rename, then delete it; prune empty parents."""
-    hidden = folder.with_name(f".gc-{folder.name}-{os.urandom(3).hex()}")
-    os.rename(folder, hidden)
-    shutil.rmtree(hidden)
+def delete_run(folder: Path, now: float | None = None) -> str | None:
+    """Remove a run folder unless it must be spared now; return why it was spared, or None.
+
+    Under the run's lock (so no label or tag lands in a folder on its way out)
+    the run is checked again, hidden with one rename and deleted; empty
+    parents are pruned after.
+    """
+    from .locks import LockTimeout, run_lock
+
+    try:
+        with run_lock(folder):
+            try:
+                why = spared_because(folder, now)
+            except (OSError, ValueError) as error:
+                why = f"unreadable ({error})"
+            if why is not None:
+                return why
+            hidden = folder.with_name(f".gc-{folder.name}-{os.urandom(3).hex()}")
+            os.rename(folder, hidden)
+            shutil.rmtree(hidden)
+    except LockTimeout as error:
+        return str(error)
+    except FileNotFoundError:
+        return "no longer there"
     for parent in (folder.parent, folder.parent.parent):
         try:
             parent.rmdir()  # only when empty: a session keeps its comparison tables
         except OSError:
             break
+    return None
 
 
 def clear_leftovers(root: Path) -> int:

@@ -36,20 +36,34 @@ def _index_folders(root: Path, folders: list[Path]) -> None:
 
 
 def _rewrite_header(args: argparse.Namespace, change: Callable[[dict[str, Any]], None]) -> Path:
-    """Change a run's config.yaml header atomically and update its index row."""
-    from . import archive
-    from .loading import resolve
-    from .yamltext import dump, load
+    """Change a run's config.yaml header and its index row, under the run's lock.
 
-    folder = resolve(args.run, args.root)
+    The lock makes concurrent labels and tags of one run apply one after the
+    other (none lost), and the index row is read and written under it too, so
+    the row of the last change is the one left.
+    """
+    from .archive import TESTING_DIR
+    from .index import FILE
+    from .loading import RunNotFound, resolve
+    from .locks import LockTimeout, run_lock, update_config
+
+    found = resolve(args.run, args.root)
     root = Path(args.root).resolve()
-    if root not in folder.resolve().parents:
-        raise UsageError(f"{folder} is not under --root {args.root}; give the root that holds it")
-    config = load((folder / archive.CONFIG).read_text("utf-8"))
-    change(config["experiment"])
-    archive.atomic_write_text(folder / archive.CONFIG, dump(config))
-    _index_folders(Path(args.root).resolve(), [folder.resolve()])
-    return folder
+    folder = found.resolve()
+    if root not in folder.parents:
+        raise UsageError(f"{found} is not under --root {args.root}; give the root that holds it")
+    base = root / TESTING_DIR if folder.relative_to(root).parts[:1] == (TESTING_DIR,) else root
+    if not (base / FILE).exists():  # a new index reads every run: not while holding this one
+        _index_folders(root, [folder])
+    try:
+        with run_lock(folder):
+            update_config(folder, lambda config: change(config["experiment"]))
+            _index_folders(root, [folder])
+    except LockTimeout as error:
+        raise UsageError(f"{error}; nothing changed, try again") from None
+    except FileNotFoundError:
+        raise RunNotFound(f"{found} is gone (deleted while it was being changed)") from None
+    return found
 
 
 def cmd_label(args: argparse.Namespace) -> int:
@@ -152,10 +166,9 @@ def cmd_gc(args: argparse.Namespace) -> int:
     except cleanup.CleanupError as error:
         raise UsageError(str(error)) from None
     now = time.time()
-    body, total = [], 0
+    body, sizes = [], {}
     for row in chosen.delete:
-        size = cleanup.folder_size(root / row["path"])
-        total += size
+        size = sizes[row["path"]] = cleanup.folder_size(root / row["path"])
         age_days = (now - float(row.get("started_unix") or now)) / 86400
         body.append(
             [row["experiment"], row["session"], row["run_id"], row["status"], row["label"],
@@ -166,11 +179,17 @@ def cmd_gc(args: argparse.Namespace) -> int:
     for row, reason in chosen.spared:
         print(f"kept {row['path']}: {reason}")
     if args.dry_run:
+        total = sum(sizes.values())
         print(f"dry run: would delete {_runs(len(body))} ({_megabytes(total)}); nothing deleted")
         return 0 if body else 1
-    gone = [row["path"] for row in chosen.delete]
-    for path in gone:
-        cleanup.delete_run(root / path)
+    gone = []
+    for row in chosen.delete:
+        why = cleanup.delete_run(root / row["path"])  # checked again under the run's lock
+        if why is None:
+            gone.append(row["path"])
+        else:
+            print(f"kept {row['path']}: {why}")
+    total = sum(sizes[path] for path in gone)
     cleanup.clear_leftovers(root)
     stale = gone + chosen.stale
     if stale:

@@ -1,25 +1,98 @@
 """Reading run folders back, and telling a running run from one whose process died.
 
-A summary that says `running` is believed only while its process can be alive:
-on the same host the pid must exist, and on any host the heartbeat (refreshed
-every few seconds by the flusher) must be younger than STALE_AFTER seconds.
-Otherwise the run reads as `crashed`, and `read_run(..., repair=True)` writes
-that down and rebuilds metrics.csv from the journal.
+A summary that says `running` is judged by what can be checked (`liveness`):
+
+- On the host that ran it (same host name and pid namespace) the process is
+  looked up. A pid that exists and started when the run's process did
+  (`pid_start`: field 22 of /proc/<pid>/stat, recorded when the run starts) is
+  alive, however old its heartbeat: a process stopped with SIGSTOP, or in a C
+  call that holds the GIL, beats no more but is not dead. A pid that is gone, a
+  zombie, or a pid now held by a process that started at another moment is a
+  certain crash. Without a recorded start time, a live pid counts as alive.
+- Anywhere else only the heartbeat can be read: one older than STALE_AFTER
+  makes the run `stale`, a suspicion that is reported but never written.
+
+Only a certain crash is written down: `mark_crashed` checks again under the
+run's lock, records status `crashed` and rebuilds metrics.csv from the journal.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import archive
+from .locks import run_lock
 from .tracking import Columns, columns_from_csv, csv_text, rebuild_from_journal, series_stats
 
 STALE_AFTER = 60.0
+
+ALIVE = "alive"  # checked: the run's process exists on this host
+RUNNING = "running"  # believed: a fresh heartbeat from where the pid cannot be checked
+STALE = "stale"  # suspected dead: an old heartbeat from where the pid cannot be checked
+CRASHED = "crashed"  # certain: the run's process no longer exists
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What can be said of a summary's process: a state above, and why."""
+
+    state: str
+    reason: str | None = None
+
+
+def parse_stat(text: str) -> tuple[str, int] | None:
+    """Return (state, start time in clock ticks) from the text of /proc/<pid>/stat.
+
+    The command name (field 2) is in parentheses and may hold spaces and
+    parentheses itself; the fields after its last `)` start with field 3.
+    """
+    _, paren, rest = text.rpartition(")")
+    fields = rest.split()
+    if not paren or len(fields) < 20:
+        return None
+    try:
+        return fields[0], int(fields[19])
+    except ValueError:
+        return None
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    try:
+        return parse_stat(Path(f"/proc/{pid}/stat").read_text("utf-8", "replace"))
+    except OSError:  # no such process, or no /proc on this system
+        return None
+
+
+def _pid_namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+_IDENTITY: dict[int, dict[str, Any]] = {}
+
+
+def this_process() -> dict[str, Any]:
+    """Return what tells this process apart: pid, host, start time and pid namespace."""
+    pid = os.getpid()  # keyed by pid: a forked child is another process
+    found = _IDENTITY.get(pid)
+    if found is None:
+        stat = _proc_stat(pid)
+        found = _IDENTITY[pid] = {
+            "pid": pid,
+            "host": socket.gethostname(),
+            "pid_start": stat[1] if stat else None,
+            "pid_ns": _pid_namespace(),
+        }
+    return found
 
 
 def pid_alive(pid: int) -> bool:
@@ -35,28 +108,81 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def crash_reason(summary: dict[str, Any], now: float | None = None) -> str | None:
-    """Return why a `running` summary is really a dead run, or None if it may be alive."""
-    if summary.get("status") != "running":
+def _local(pid: int, start: Any, host: str) -> Verdict:
+    """Judge a process of this host by its pid and recorded start time."""
+    gone = f"process {pid} on {host} is gone"
+    stat = _proc_stat(pid)
+    if stat is None:  # gone, hidden from us, or no /proc here: ask the kernel
+        return Verdict(ALIVE) if pid_alive(pid) else Verdict(CRASHED, gone)
+    state, began = stat
+    if state in ("Z", "X"):  # exited, not yet reaped by its parent
+        return Verdict(CRASHED, gone)
+    if isinstance(start, int) and start != began:
+        return Verdict(CRASHED, f"{gone} (pid {pid} now belongs to a newer process)")
+    return Verdict(ALIVE)
+
+
+def heartbeat_age(summary: dict[str, Any], now: float | None = None) -> float | None:
+    """Return how many seconds ago a summary's heartbeat was written (None if it has none)."""
+    beat = summary.get("heartbeat")
+    if not isinstance(beat, (int, float)) or isinstance(beat, bool):
         return None
     now = time.time() if now is None else now
+    try:
+        age = now - float(beat)
+    except OverflowError:  # an integer no clock ever gave
+        return None
+    return age if math.isfinite(age) else None
+
+
+def liveness(summary: dict[str, Any], now: float | None = None) -> Verdict:
+    """Judge whether the process of a `running` summary can still be alive (see above)."""
+    pid, host = summary.get("pid"), summary.get("host")
+    here = this_process()
+    namespace = summary.get("pid_ns")
+    ours = host == here["host"] and namespace in (None, here["pid_ns"])  # None: it did not say
+    if ours and type(pid) is int and 0 < pid < 2**31:
+        return _local(pid, summary.get("pid_start"), str(host))
+    age = heartbeat_age(summary, now)
+    if age is not None and age > STALE_AFTER:
+        where = f"on {host}" if host != here["host"] else f"on {host} in pid namespace {namespace}"
+        process = f"process {pid}" if pid is not None else "its process"
+        reason = f"no heartbeat for {age:.0f} s from {process} {where}"
+        return Verdict(STALE, f"{reason}; it may still be running")
+    return Verdict(RUNNING)
+
+
+def crash_reason(summary: dict[str, Any], now: float | None = None) -> str | None:
+    """Return why a `running` summary is certainly a dead run, or None if it may be alive."""
+    if summary.get("status") != "running":
+        return None
+    verdict = liveness(summary, now)
+    return verdict.reason if verdict.state == CRASHED else None
+
+
+def _judged(summary: dict[str, Any], verdict: Verdict) -> dict[str, Any]:
+    """Return the summary with the status a verdict gives it (a copy when it changes)."""
     beat = summary.get("heartbeat")
-    same_host = summary.get("host") == socket.gethostname()
-    if same_host and isinstance(summary.get("pid"), int) and not pid_alive(summary["pid"]):
-        return f"process {summary['pid']} on {summary['host']} is gone"
-    if isinstance(beat, (int, float)) and now - beat > STALE_AFTER:
-        return f"no heartbeat for {now - beat:.0f} s"
-    return None
+    if verdict.state == CRASHED:
+        crash = {"reason": verdict.reason, "last_heartbeat": beat}
+        return {**summary, "status": "crashed", "crash": crash}
+    if verdict.state == STALE:
+        stale = {"reason": verdict.reason, "last_heartbeat": beat}
+        return {**summary, "status": "stale", "reason": verdict.reason, "stale": stale}
+    return summary
+
+
+def _read(folder: Path) -> dict[str, Any]:
+    summary: dict[str, Any] = json.loads((folder / archive.SUMMARY).read_text("utf-8"))
+    return summary
 
 
 def read_summary(folder: Path) -> dict[str, Any]:
-    """Return a run's summary with its status as it really is (`crashed` inferred)."""
-    summary: dict[str, Any] = json.loads((folder / archive.SUMMARY).read_text("utf-8"))
-    why = crash_reason(summary)
-    if why is not None:
-        summary["status"] = "crashed"
-        summary["crash"] = {"reason": why, "last_heartbeat": summary.get("heartbeat")}
-    return summary
+    """Return a run's summary with its status as it really is (`crashed` or `stale` inferred)."""
+    summary = _read(folder)
+    if summary.get("status") != "running":
+        return summary
+    return _judged(summary, liveness(summary))
 
 
 def rebuild_metrics(folder: Path) -> dict[str, Columns]:
@@ -78,45 +204,60 @@ def rebuild_metrics(folder: Path) -> dict[str, Columns]:
     return {}
 
 
-def mark_crashed(folder: Path, reason: str, **details: Any) -> dict[str, Any]:
-    """Record a dead run as crashed, writing what it could not: metrics.csv, plots, REPORT.md."""
+def mark_crashed(folder: Path, reason: str, ended: bool = False, **details: Any) -> dict[str, Any]:
+    """Record a dead run as crashed, writing what it could not: metrics.csv, plots, REPORT.md.
+
+    Under the run's lock the summary is judged again, and only a run still
+    `running` whose process is certainly gone is written. `ended=True` is for a
+    caller that knows the process ended (its SLURM task is over): it also
+    writes a run that is stale or running elsewhere, but never one whose
+    process is alive on this host. Otherwise the summary is returned as judged.
+    """
     from . import artifacts, report, yamltext
     from .store import scalars
 
-    summary: dict[str, Any] = json.loads((folder / archive.SUMMARY).read_text("utf-8"))
-    if summary.get("status") != "running":
-        return summary
-    columns = rebuild_metrics(folder)
-    plots, _ = report.make_plots(folder, columns)
-    data_path = folder / archive.DATA
-    data = json.loads(data_path.read_text("utf-8")) if data_path.exists() else {}
-    times = [cols.times[-1] for cols in columns.values() if len(cols)]
-    summary.update(
-        status="crashed",
-        crash={
-            "reason": reason,
-            "last_heartbeat": summary.get("heartbeat"),
-            "last_point": max(times) if times else None,
-            **details,
-        },
-        duration=None,
-        metrics={name: series_stats(cols) for name, cols in columns.items()},
-        results=dict(scalars(data)),
-        artifacts=artifacts.listing(folder),
-        plots=plots,
-    )
-    archive.write_json(folder / archive.SUMMARY, summary)
-    config = yamltext.load((folder / archive.CONFIG).read_text("utf-8"))
-    report.write_report(folder, config, summary)
+    with run_lock(folder):
+        summary = _read(folder)
+        if summary.get("status") != "running":
+            return summary
+        verdict = liveness(summary)
+        if verdict.state == ALIVE or (verdict.state != CRASHED and not ended):
+            return _judged(summary, verdict)
+        columns = rebuild_metrics(folder)
+        plots, _ = report.make_plots(folder, columns)
+        data_path = folder / archive.DATA
+        data = json.loads(data_path.read_text("utf-8")) if data_path.exists() else {}
+        times = [cols.times[-1] for cols in columns.values() if len(cols)]
+        summary.update(
+            status="crashed",
+            crash={
+                "reason": reason,
+                "last_heartbeat": summary.get("heartbeat"),
+                "last_point": max(times) if times else None,
+                **details,
+            },
+            duration=None,
+            metrics={name: series_stats(cols) for name, cols in columns.items()},
+            results=dict(scalars(data)),
+            artifacts=artifacts.listing(folder),
+            plots=plots,
+        )
+        archive.write_json(folder / archive.SUMMARY, summary)
+        config = yamltext.load((folder / archive.CONFIG).read_text("utf-8"))
+        report.write_report(folder, config, summary)
     return summary
 
 
 def read_run(folder: str | Path, repair: bool = True) -> dict[str, Any]:
-    """Read a run folder's summary; a dead run is reported (and, with repair, recorded) crashed."""
+    """Read a run folder's summary; a certain crash is reported (and, with repair, recorded)
+    crashed, a suspected one (an old heartbeat from another host) only reported stale."""
     path = Path(folder)
     if not archive.is_run_folder(path):
         raise FileNotFoundError(f"{path} is not a run folder (no config.yaml and summary.json)")
-    summary = read_summary(path)
-    if repair and summary["status"] == "crashed" and "crash" in summary:
-        return mark_crashed(path, summary["crash"]["reason"])
-    return summary
+    summary = _read(path)
+    if summary.get("status") != "running":
+        return summary
+    verdict = liveness(summary)
+    if repair and verdict.state == CRASHED:
+        return mark_crashed(path, str(verdict.reason))
+    return _judged(summary, verdict)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
-import os
-import socket
 import threading
 import time
 import types
@@ -19,6 +16,8 @@ from . import archive, artifacts, records, report, snapshot
 from .authoring import Authoring
 from .components import Component
 from .flusher import Flusher
+from .locks import update_summary
+from .reading import this_process
 from .relay import ConstantPatch, relaying_warnings
 from .session import SessionState
 from .spec import RunSpec
@@ -301,9 +300,7 @@ class Exp(Authoring):
 
     def amend(self, outcome: dict[str, Any]) -> None:
         """Change a finished run's outcome (an error after it ended, in a fixture's teardown)."""
-        path = self.path / archive.SUMMARY
-        summary = {**json.loads(path.read_text("utf-8")), **outcome}
-        archive.write_json(path, summary)
+        summary = update_summary(self.path, lambda found: found.update(outcome))
         config = self._config()
         self.record = records.make_record(config, summary, self.path)
         with open(self.path / archive.LOG, "a", encoding="utf-8") as log:
@@ -331,8 +328,7 @@ class Exp(Authoring):
             "experiment": self.experiment,
             "session": self._session.stamp,
             "node_id": self._spec.node_id,
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
+            **this_process(),  # pid, host, pid_start, pid_ns: how readers tell it is alive
             "started": _iso(self.started),
             "started_unix": self.started,
             **extra,

@@ -228,7 +228,8 @@ def test_gc_dry_run_writes_nothing_even_for_a_dead_run(
     gc_runs: list[Path], archive: Archive, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dead = gc_runs[0]
-    make_running(dead, socket.gethostname(), 2_000_000_000, time.time())  # no such pid
+    # no such pid; the heartbeat is two hours old, since gc waits an hour after the last one
+    make_running(dead, socket.gethostname(), 2_000_000_000, time.time() - 7200)
     time.sleep(0.05)  # any write after this has a later mtime
     before = snapshot(archive.root)
     code, out, _ = run(
