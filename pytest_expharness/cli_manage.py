@@ -40,10 +40,11 @@ def _rewrite_header(args: argparse.Namespace, change: Callable[[dict[str, Any]],
 
     The lock makes concurrent labels and tags of one run apply one after the
     other (none lost), and the index row is read and written under it too, so
-    the row of the last change is the one left.
+    the row of the last change is the one left. The index is caught up before
+    the lock is taken: catching up reads (and may lock) other runs.
     """
     from .archive import TESTING_DIR
-    from .index import FILE
+    from .index import open_index, rows_of, upsert
     from .loading import RunNotFound, resolve
     from .locks import LockTimeout, run_lock, update_config
 
@@ -53,12 +54,15 @@ def _rewrite_header(args: argparse.Namespace, change: Callable[[dict[str, Any]],
     if root not in folder.parents:
         raise UsageError(f"{found} is not under --root {args.root}; give the root that holds it")
     base = root / TESTING_DIR if folder.relative_to(root).parts[:1] == (TESTING_DIR,) else root
-    if not (base / FILE).exists():  # a new index reads every run: not while holding this one
-        _index_folders(root, [folder])
+    _index_folders(root, [folder])
     try:
         with run_lock(folder):
             update_config(folder, lambda config: change(config["experiment"]))
-            _index_folders(root, [folder])
+            conn = open_index(base, repair=False)
+            try:
+                upsert(conn, rows_of([folder], base))
+            finally:
+                conn.close()
     except LockTimeout as error:
         raise UsageError(f"{error}; nothing changed, try again") from None
     except FileNotFoundError:
