@@ -157,10 +157,11 @@ def _mark(path: Path, reason: str, state: str) -> None:
     from .reading import mark_crashed, read_summary
 
     summary = read_summary(path)
-    if summary.get("status") not in ("running", "crashed"):
+    if summary.get("status") not in ("running", "crashed", "stale"):
         return
     crash = summary.get("crash") or {}
-    mark_crashed(path, f"{crash.get('reason') or reason}; SLURM task ended {state}")
+    reason = f"{crash.get('reason') or reason}; SLURM task ended {state}"
+    mark_crashed(path, reason, ended=True)  # the task is over, on whichever node it ran
 
 
 def collect(folder: Path, root: Path, stamp: str, states: dict[int, str]) -> list[dict[str, Any]]:
@@ -185,7 +186,7 @@ def collect(folder: Path, root: Path, stamp: str, states: dict[int, str]) -> lis
             if state != "COMPLETED":  # its task died: record the SLURM state, read it again
                 _mark(run, "the run did not finish", state)
                 record = record_from_folder(run)
-            elif record["status"] in ("running", "crashed"):
+            elif record["status"] in ("running", "crashed", "stale"):
                 record = record_from_folder(run)  # a dead run: recorded crashed, metrics rebuilt
             records.append(record)
         if nodeid not in ran and nodeid in points:
