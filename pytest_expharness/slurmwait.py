@@ -183,11 +183,10 @@ def collect(folder: Path, root: Path, stamp: str, states: dict[int, str]) -> lis
     for index, nodeid in enumerate(nodeids):
         state = states.get(index // chunk, "UNKNOWN")
         for run, record in ran.get(nodeid, []):
-            if state != "COMPLETED":  # its task died: record the SLURM state, read it again
+            if state != "COMPLETED" or record["status"] in ("running", "crashed", "stale"):
+                # its task is over: a run not ended is recorded crashed (metrics rebuilt)
                 _mark(run, "the run did not finish", state)
                 record = record_from_folder(run)
-            elif record["status"] in ("running", "crashed", "stale"):
-                record = record_from_folder(run)  # a dead run: recorded crashed, metrics rebuilt
             records.append(record)
         if nodeid not in ran and nodeid in points:
             record = dict(points[nodeid])
