@@ -2,7 +2,9 @@
 
 Layout: <root>/<experiment>/<session stamp>/<run id>/ (testing runs under
 <root>/_testing/, debug runs in <root>/<experiment>/debug/). A run folder is
-the only place holding both config.yaml and summary.json.
+the only place holding both config.yaml and summary.json. An archive root
+carries the marker file `.expharness` (or, written before markers, an
+index.sqlite): that, never its name, is what makes a folder an archive.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,11 @@ ARTIFACTS = "artifacts"
 PLOTS = "plots"
 TRACKED = "tracked"
 TESTING_DIR = "_testing"
+MARKER = ".expharness"
+MARKER_TEXT = '{"format": 1}\n'
+INDEX = "index.sqlite"  # index.FILE, named here so that finding an archive loads no sqlite3
+RESULTS = "results"
+ROOT_ENV = "EXPHARNESS_ROOT"
 DEBUG_DIR = "debug"
 MAX_ID = 80
 LABELS = ("keep", "baseline", "exploratory", "failed")
@@ -102,10 +110,17 @@ index.sqlite*
 
 
 def create_root(root: Path) -> None:
-    """Create an archive root; inside a git work tree, give it its .gitignore."""
-    if root.is_dir():
+    """Create an archive root, or mark an existing one; a new one inside git gets its .gitignore."""
+    if (root / MARKER).is_file():
         return
+    new = not root.is_dir()
     root.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(root / MARKER, MARKER_TEXT)
+    if new:
+        _give_gitignore(root)
+
+
+def _give_gitignore(root: Path) -> None:
     import subprocess
 
     try:
@@ -123,15 +138,121 @@ def create_root(root: Path) -> None:
         atomic_write_text(root / ".gitignore", GITIGNORE)
 
 
+def is_archive_root(path: Path) -> bool:
+    """Return whether path is an archive root: it holds the marker or an index.sqlite."""
+    folder = os.fspath(path)  # os.path, not pathlib: asked of every path pytest collects
+    return os.path.isfile(os.path.join(folder, MARKER)) or os.path.isfile(
+        os.path.join(folder, INDEX)
+    )
+
+
 def archive_root(config: Any) -> Path:
-    """Return the absolute archive root the options name (default: <rootdir>/results)."""
+    """Return the absolute archive root the options name (default: results/ at the project root).
+
+    The project root is the rootdir when pytest found a config file, else the
+    top of the git checkout holding the rootdir, else the rootdir: pytest run
+    from a subfolder of a project without a config file archives where it
+    would from the top, not in a second results/ beside the tests.
+    """
     root_opt = config.getoption("exp_root") or config.getini("exp_root")
     rootdir = Path(config.rootpath)
-    root = Path(root_opt) if root_opt else rootdir / "results"
+    if not root_opt:
+        return project_root(rootdir, config.inipath) / RESULTS
+    root = Path(root_opt)
     if not root.is_absolute():
         base = Path(config.invocation_params.dir) if config.getoption("exp_root") else rootdir
         root = base / root
     return root
+
+
+def project_root(rootdir: Path, inipath: Path | None) -> Path:
+    """Return the project root of a pytest session: see archive_root.
+
+    A config path that is not a file (`-c /dev/null`, as SLURM tasks get when
+    their session had none) is no config file. The git top is found by looking
+    for `.git` (a folder, or a file in a worktree), never by running git: this
+    runs in every session, with experiments or without.
+    """
+    if inipath is not None and Path(inipath).is_file():
+        return rootdir
+    return git_top(rootdir) or rootdir
+
+
+def git_top(folder: Path) -> Path | None:
+    """Return the nearest folder at or above folder holding a `.git` entry, or None."""
+    for candidate in (folder, *folder.parents):
+        if os.path.lexists(candidate / ".git"):
+            return candidate
+    return None
+
+
+def find_root(start: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """Return the archive the `expharness` command reads from start (the current folder).
+
+    EXPHARNESS_ROOT in environ (default: os.environ), when set, names it
+    (relative to start). Otherwise, walking up from start like git: the first
+    folder that is an archive root itself (start lies inside the archive), or
+    that holds a results/ which is one. The walk ends at the project top;
+    without an archive up to there the answer is <top>/results, where a
+    session started there would put it.
+
+    The project top is the plugin's project root (see archive_root), found
+    from start as pytest finds its rootdir: the nearest folder holding a
+    pytest config file (pytest.toml, pytest.ini, pyproject.toml with a
+    [tool.pytest] table, tox.ini with [pytest], setup.cfg with [tool:pytest];
+    looked for up to the file-system root, as pytest does), else the nearest
+    pyproject.toml (pytest's fallback), else the top of the git checkout (a
+    `.git` entry). Without any, the walk goes on up and the answer is
+    start/results.
+    """
+    start = Path(os.path.abspath(start))
+    given = (os.environ if environ is None else environ).get(ROOT_ENV)
+    if given:
+        return Path(os.path.abspath(start / given))
+    top = project_top(start)
+    for folder in (start, *start.parents):
+        if is_archive_root(folder):
+            return folder
+        if is_archive_root(folder / RESULTS):
+            return folder / RESULTS
+        if folder == top:
+            break
+    return (top or start) / RESULTS
+
+
+def project_top(start: Path) -> Path | None:
+    """Return the project top above start, found as find_root says; None when there is none."""
+    pyproject: Path | None = None
+    for folder in (start, *start.parents):
+        if _has_pytest_config(folder):
+            return folder
+        if pyproject is None and (folder / "pyproject.toml").is_file():
+            pyproject = folder
+    return pyproject or git_top(start)
+
+
+_PYTEST_SECTIONS = {
+    "pyproject.toml": re.compile(r"^\s*\[\s*tool\s*\.\s*pytest\s*(\]|\.)", re.MULTILINE),
+    "tox.ini": re.compile(r"^\s*\[\s*pytest\s*\]", re.MULTILINE),
+    "setup.cfg": re.compile(r"^\s*\[\s*tool:pytest\s*\]", re.MULTILINE),
+}
+
+
+def _has_pytest_config(folder: Path) -> bool:
+    """Whether folder holds a file pytest takes for its config file (as its findpaths does)."""
+    for name in ("pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini"):
+        if (folder / name).is_file():
+            return True
+    for name, section in _PYTEST_SECTIONS.items():
+        path = folder / name
+        if path.is_file():
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if section.search(text):
+                return True
+    return False
 
 
 def experiment_parent(
