@@ -1,4 +1,4 @@
-"""Provenance of a session: git state, host, user, interpreter and package versions.
+"""Provenance of a session: git state, host, user, interpreter, packages and pytest plugins.
 
 Gathered once per session (git costs tens of milliseconds), by the controller
 under xdist and handed to the workers, otherwise on the first run.
@@ -19,40 +19,142 @@ from typing import Any
 KEY_PACKAGES = ("pytest-expharness", "pytest", "pytest-xdist", "numpy", "matplotlib", "pyyaml")
 
 
-def _git(cwd: Path, *args: str) -> str | None:
+def _git(cwd: Path, *args: str, strip: bool = True) -> str | None:
     try:
         done = subprocess.run(
             ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() if strip else done.stdout
 
 
 def git_state(cwd: Path, archive_root: Path | None = None) -> dict[str, Any]:
     """Return commit, branch and dirty flag of the repository at cwd (all None outside git).
 
     Untracked files count as dirty (an experiment never committed cannot be
-    checked out again), except those inside the archive root itself.
+    checked out again), except those inside an archive: this session's root,
+    and every folder in the repository that carries the archive marker (or an
+    index.sqlite), whoever wrote it. Changes to tracked files inside an
+    archive do not count either.
     """
     commit = _git(cwd, "rev-parse", "HEAD")
     if commit is None:
         return {"git_commit": None, "git_branch": None, "git_dirty": None}
     branch = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
     top = _git(cwd, "rev-parse", "--show-toplevel")
-    exclude: list[str] = []
-    if archive_root is not None and top:
-        try:
-            inside = archive_root.resolve().relative_to(Path(top).resolve()).as_posix()
-            exclude = ["--", f":(top,exclude){inside}"]
-        except ValueError:  # the archive lies outside the repository
-            exclude = []
-    status = _git(cwd, "status", "--porcelain", "--untracked-files=normal", *exclude)
     return {
         "git_commit": commit,
         "git_branch": branch,
-        "git_dirty": bool(status) if status is not None else None,
+        "git_dirty": _dirty(Path(top), archive_root) if top else None,
     }
+
+
+def _dirty(top: Path, archive_root: Path | None) -> bool | None:
+    """Whether the work tree at top has a change outside every archive (None if git fails).
+
+    `git status` names an untracked folder once (`?? out/`); a folder that
+    holds an archive further down is searched for archive roots, which are
+    then left out of a second status, so that what else it holds is seen.
+    """
+    top = top.resolve()
+    excluded: set[str] = set()
+    if archive_root is not None:
+        inside = _relative(archive_root, top)
+        if inside:
+            excluded.add(inside)
+    archives = _ArchiveFolders(top)
+    for _ in range(_STATUS_PASSES):
+        specs = [f":(top,exclude){path}" for path in sorted(excluded)]
+        status = _git(
+            top, "status", "--porcelain", "-z", "-unormal", "--", ":/", *specs, strip=False
+        )
+        if status is None:
+            return None
+        found: set[str] = set()
+        for path, untracked in _changes(status):
+            if archives.holds(path):
+                continue
+            below = archives.below(path) if untracked and path.endswith("/") else []
+            if not set(below) - excluded:
+                return True  # a change, or an untracked folder beside the archives it holds
+            found.update(below)
+        if not found:
+            return False
+        excluded |= found
+    return True
+
+
+_STATUS_PASSES = 3
+_SEARCH_FOLDERS = 2000  # folders looked at for archives inside one untracked folder
+
+
+def _relative(path: Path, top: Path) -> str | None:
+    try:
+        inside = path.resolve().relative_to(top).as_posix()
+    except ValueError:  # outside the repository
+        return None
+    return inside if inside != "." else None
+
+
+def _changes(status: str) -> list[tuple[str, bool]]:
+    """Return (path, untracked) of each entry of `git status --porcelain -z`."""
+    out: list[tuple[str, bool]] = []
+    fields = iter(status.split("\0"))
+    for entry in fields:
+        if len(entry) < 4:
+            continue
+        code, path = entry[:2], entry[3:]
+        out.append((path, code == "??"))
+        if "R" in code or "C" in code:
+            next(fields, None)  # the path it was renamed or copied from
+    return out
+
+
+class _ArchiveFolders:
+    """Which folders of a work tree are archive roots, each looked at once."""
+
+    def __init__(self, top: Path) -> None:
+        self.top = top
+        self._known: dict[str, bool] = {}
+
+    def _is_root(self, relative: str) -> bool:
+        known = self._known.get(relative)
+        if known is None:
+            from .archive import is_archive_root
+
+            known = self._known[relative] = is_archive_root(self.top / relative)
+        return known
+
+    def holds(self, path: str) -> bool:
+        """Whether path (relative to the top) is an archive root or lies inside one."""
+        parts = path.rstrip("/").split("/")
+        return any(self._is_root("/".join(parts[:n])) for n in range(1, len(parts) + 1))
+
+    def below(self, folder: str) -> list[str]:
+        """Return the archive roots inside an untracked folder (a bounded search)."""
+        from .archive import INDEX, MARKER
+
+        found: list[str] = []
+        pending = [self.top / folder.rstrip("/")]
+        for _ in range(_SEARCH_FOLDERS):
+            if not pending:
+                break
+            current = pending.pop()
+            try:
+                with os.scandir(current) as entries:
+                    listed = list(entries)
+            except OSError:
+                continue
+            if any(e.name in (MARKER, INDEX) and e.is_file() for e in listed):
+                found.append(current.relative_to(self.top).as_posix())
+                continue
+            pending.extend(
+                Path(e.path) for e in listed if e.name != ".git" and e.is_dir(follow_symlinks=False)
+            )
+        return found
 
 
 def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str | None]:
@@ -73,9 +175,37 @@ def _user() -> str | None:
         return os.environ.get("USER")
 
 
-def collect(rootdir: Path, command: list[str], archive_root: Path | None = None) -> dict[str, Any]:
-    """Return the session's provenance as plain JSON-able data."""
-    return {
+def pytest_details(config: Any) -> dict[str, Any]:
+    """Return the pytest plugins installed as distributions, and pytest-randomly's seed if active.
+
+    Plugins come as {distribution name: version} from the plugin manager, so
+    only those this session loaded; the seed is the one pytest-randomly
+    resolved in its pytest_configure (an int, also under xdist's controller).
+    """
+    plugins: dict[str, str] = {}
+    for _plugin, dist in config.pluginmanager.list_plugin_distinfo():
+        plugins[str(dist.metadata["name"])] = str(dist.version)
+    details: dict[str, Any] = {"pytest_plugins": dict(sorted(plugins.items()))}
+    if config.pluginmanager.hasplugin("randomly"):
+        seed = config.getoption("randomly_seed", None)
+        if isinstance(seed, int):
+            details["randomly_seed"] = seed
+    return details
+
+
+def collect(
+    rootdir: Path,
+    command: list[str],
+    archive_root: Path | None = None,
+    pytest_config: Any = None,
+) -> dict[str, Any]:
+    """Return the session's provenance as plain JSON-able data.
+
+    With the session's pytest config it also names the pytest plugins and
+    pytest-randomly's seed (see pytest_details); gather it after
+    pytest_configure, when pytest-randomly has chosen its seed.
+    """
+    found = {
         **git_state(rootdir, archive_root),
         "host": socket.gethostname(),
         "user": _user(),
@@ -84,3 +214,6 @@ def collect(rootdir: Path, command: list[str], archive_root: Path | None = None)
         "packages": package_versions(),
         "command": command,
     }
+    if pytest_config is not None:
+        found.update(pytest_details(pytest_config))
+    return found
