@@ -2,15 +2,18 @@
 
 Parameters are a module's UPPERCASE constants (their annotations, or else the type
 of their value, are the declared types). Overrides come from `--exp-config FILE`
-and `--set KEY=VALUE`; values are parsed as YAML (never eval'd) and checked
-against the declared type before any run starts.
+and `--set KEY=VALUE`; values are parsed as YAML (never eval'd), within the
+bounds of safeyaml (no alias bomb, no 5,000-deep list, no duplicate key), and
+checked against the declared type before any run starts.
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
+import os
 import re
+import stat
 import types
 import typing
 from dataclasses import dataclass
@@ -82,12 +85,12 @@ _LOADER: Any = None
 
 
 def _loader() -> Any:
-    """A safe YAML loader that also reads 1e-3 as a float (YAML 1.1 needs a dot)."""
+    """The bounded YAML loader (safeyaml) that also reads 1e-3 as a float (YAML 1.1 needs a dot)."""
     global _LOADER
     if _LOADER is None:
-        import yaml
+        from .safeyaml import loader_class
 
-        class Loader(yaml.SafeLoader):
+        class Loader(loader_class()):  # type: ignore[misc]
             pass
 
         Loader.add_implicit_resolver(
@@ -105,12 +108,15 @@ def _construct_float(loader: Any, node: Any) -> float:
     return float(loader.construct_yaml_float(node))
 
 
-def read_value(raw: str) -> Any:
-    """Read a command-line value as YAML: `1e-3` is a number, `"1e-3"` a string."""
-    import yaml
+def read_value(raw: str, what: str = "the value") -> Any:
+    """Read a command-line value as YAML: `1e-3` is a number, `"1e-3"` a string.
+
+    Bounded (safeyaml.VALUE): raises safeyaml.YamlError naming `what`.
+    """
+    from .safeyaml import VALUE, load_bounded
 
     text = raw.strip()
-    return yaml.load(text, Loader=_loader()) if text else ""
+    return load_bounded(text, what, VALUE, _loader()) if text else ""
 
 
 def _split_item(option: str, item: str, example: str) -> tuple[str, str]:
@@ -118,78 +124,133 @@ def _split_item(option: str, item: str, example: str) -> tuple[str, str]:
     key = key.strip()
     if not sep or not key:
         raise OverrideError(
-            f"{option} {item!r}: expected KEY=VALUE, for example {option} {example}"
+            f"{option} {_shown(item)}: expected KEY=VALUE, for example {option} {example}"
         )
     if not PARAM_NAME.match(key):
         hint = f"did you mean {key.upper()}?" if PARAM_NAME.match(key.upper()) else ""
         raise OverrideError(
-            f"{option} {item!r}: {key!r} is not a parameter name "
+            f"{option} {_shown(item)}: {_shown(key)} is not a parameter name "
             f"(parameters are UPPERCASE module constants{'; ' + hint if hint else ''})"
         )
     return key, raw
 
 
-def _yaml_error(option: str, item: str, error: Exception) -> OverrideError:
-    first = str(error).splitlines()[0]
-    return OverrideError(f"{option} {item!r}: the value is not valid YAML ({first})")
+def _shown(value: Any, most: int = 80) -> str:
+    """Return repr(value), cut to `most` characters: a refused value can be 10,000 long."""
+    shown = repr(value)
+    return shown if len(shown) <= most else shown[: most - 3] + "..."
+
+
+def _read_item(option: str, item: str, key: str, raw: str) -> Any:
+    """Read one value of an option; an error names the option and the key."""
+    from .safeyaml import YamlError
+
+    try:
+        return read_value(raw, f"{option} {key}")
+    except YamlError as error:
+        if error.invalid:
+            raise OverrideError(
+                f"{option} {_shown(item)}: the value is not valid YAML ({error.problem})"
+            ) from None
+        raise OverrideError(str(error)) from None
 
 
 def parse_set_items(items: typing.Iterable[str]) -> dict[str, Any]:
-    """Parse `KEY=VALUE` items; each value is read as YAML."""
-    import yaml
-
+    """Parse `KEY=VALUE` items; each value is read as bounded YAML."""
     parsed: dict[str, Any] = {}
     for item in items:
         key, raw = _split_item("--set", item, "EPOCHS=50")
-        try:
-            parsed[key] = read_value(raw)
-        except yaml.YAMLError as error:
-            raise _yaml_error("--set", item, error) from None
+        parsed[key] = _read_item("--set", item, key, raw)
     return parsed
 
 
 def parse_sweep_items(items: typing.Iterable[str]) -> dict[str, list[Any]]:
     """Parse `NAME=v1,v2,...` items into the values of each new sweep axis."""
-    import yaml
-
     parsed: dict[str, list[Any]] = {}
     for item in items:
         key, raw = _split_item("--sweep", item, "LEARNING_RATE=1e-3,1e-4")
-        try:
-            values = read_value(f"[{raw}]") if raw.strip() else []
-        except yaml.YAMLError as error:
-            raise _yaml_error("--sweep", item, error) from None
+        values = _read_item("--sweep", item, key, f"[{raw}]") if raw.strip() else []
         if not values:
-            raise OverrideError(f"--sweep {item!r}: no values; give them as {key}=v1,v2")
+            raise OverrideError(f"--sweep {_shown(item)}: no values; give them as {key}=v1,v2")
         if key in parsed:
             raise OverrideError(f"--sweep {key}: given twice; list all values in one --sweep")
         repeated = [v for i, v in enumerate(values) if v in values[:i]]
         if repeated:
-            raise OverrideError(f"--sweep {item!r}: {repeated[0]!r} is given more than once")
+            raise OverrideError(
+                f"--sweep {_shown(item)}: {_shown(repeated[0])} is given more than once"
+            )
         parsed[key] = values
     return parsed
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML file of parameter overrides (a mapping of KEY: value)."""
-    import yaml
+    """Read a YAML file of parameter overrides (a mapping of KEY: value), within bounds."""
+    from .safeyaml import CONFIG_FILE, YamlError, load_bounded
 
+    what = f"--exp-config {path}"
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise OverrideError(f"--exp-config {path}: cannot read it ({error.strerror})") from None
-    try:
-        loaded = yaml.load(text, Loader=_loader())
-    except yaml.YAMLError as error:
-        raise OverrideError(f"--exp-config {path}: not valid YAML ({error})") from None
+        loaded = load_bounded(_config_text(path, what), what, CONFIG_FILE, _loader())
+    except YamlError as error:
+        raise OverrideError(str(error)) from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):
-        raise OverrideError(f"--exp-config {path}: expected a mapping of PARAMETER: value")
+        raise OverrideError(f"{what}: expected a mapping of PARAMETER: value")
     bad = [k for k in loaded if not PARAM_NAME.match(k)]
     if bad:
-        raise OverrideError(f"--exp-config {path}: {bad[0]!r} is not an UPPERCASE parameter name")
+        raise OverrideError(f"{what}: {_shown(bad[0])} is not an UPPERCASE parameter name")
     return dict(loaded)
+
+
+def _config_text(path: str | Path, what: str) -> str:
+    """Return the text of a config file: a regular file of UTF-8 text, within the size limit.
+
+    The file is checked with stat before it is opened, and opened without
+    blocking: opening a FIFO for reading would wait for a writer forever.
+    """
+    from .safeyaml import CONFIG_FILE
+
+    limit = CONFIG_FILE.chars
+    data = b""
+    try:
+        info = os.stat(path)
+        if stat.S_ISREG(info.st_mode) and info.st_size <= limit:
+            flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+            with os.fdopen(os.open(path, flags), "rb") as file:
+                info = os.fstat(file.fileno())  # the file opened, should it have been replaced
+                data = file.read(limit + 1) if stat.S_ISREG(info.st_mode) else b""
+    except OSError as error:
+        raise OverrideError(f"{what}: cannot read it ({error.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise OverrideError(
+            f"{what}: is {_kind(info.st_mode)}, not a regular file; "
+            "give a YAML file of PARAMETER: value lines"
+        )
+    if info.st_size > limit or len(data) > limit:
+        size = max(info.st_size, len(data))
+        raise OverrideError(f"{what}: {size:,} bytes; a config file holds at most {limit:,}")
+    if b"\x00" in data:
+        utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+        hint = "; it looks like UTF-16: save it as UTF-8" if utf16 else ""
+        raise OverrideError(f"{what}: holds NUL bytes, so it is binary, not YAML text{hint}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise OverrideError(
+            f"{what}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
+            "save it as UTF-8"
+        ) from None
+
+
+def _kind(mode: int) -> str:
+    kinds = [
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def suggest(name: str, known: typing.Iterable[str]) -> str:
