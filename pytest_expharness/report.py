@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,20 @@ from .tracking import Columns
 MAX_PLOT_POINTS = 2000
 
 
-def write_config(path: Path, config: dict[str, Any], constant: dict[str, Any]) -> None:
-    """Write config.yaml atomically."""
-    archive.atomic_write_text(path, yamltext.config_text(config, constant))
+def write_config(path: Path, config: dict[str, Any], constant: dict[str, Any]) -> list[str]:
+    """Write config.yaml atomically; return (and warn in run.log of) each substituted value.
+
+    config.yaml holds only what reads back: a value YAML cannot hold (a lone
+    surrogate, a huge int, a too deep or too large value) is written as a
+    substitute (yamltext.writable), and run.log says so.
+    """
+    notes: list[str] = []
+    archive.atomic_write_text(path, yamltext.config_text(config, constant, notes))
+    if notes:
+        stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        with open(path.parent / archive.LOG, "a", encoding="utf-8") as log:
+            log.writelines(f"{stamp} WARNING {note}\n" for note in notes)
+    return notes
 
 
 def plot_name(series: str) -> str:
