@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from . import processes
 
 MARKER = ".session"
 LOCK = ".debug.lock"
@@ -48,35 +49,12 @@ class DebugFolderBusy(Exception):
     """A debug folder belongs to a debug session that is still running."""
 
 
-def _proc_start(pid: int) -> int | None:
-    """Return when process pid started, in clock ticks since boot (Linux), else None."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text("utf-8", "replace")
-    except OSError:
-        return None
-    fields = text.rpartition(")")[2].split()  # the name (field 2) may hold spaces and ')'
-    try:
-        return int(fields[19])  # field 22; fields[0] is field 3
-    except (IndexError, ValueError):
-        return None
-
-
-def _pid_namespace() -> str | None:
-    try:
-        return os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return None
-
-
 def process_identity(pid: int | None = None) -> Identity:
     """Return what tells a process of this host apart: pid, start time, host, pid namespace."""
-    pid = os.getpid() if pid is None else pid
-    return {
-        "pid": pid,
-        "pid_start": _proc_start(pid),
-        "host": socket.gethostname(),
-        "pid_ns": _pid_namespace(),
-    }
+    if pid is None:
+        return dict(processes.this_process())
+    stat = processes.proc_stat(pid)
+    return {**processes.this_process(), "pid": pid, "pid_start": stat[1] if stat else None}
 
 
 def _wall_time(ticks: Any) -> float | None:
@@ -92,20 +70,6 @@ def _wall_time(ticks: Any) -> float | None:
         return boot + ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, StopIteration, ValueError, IndexError):
         return None
-
-
-def _alive(pid: Any, start: Any) -> bool:
-    """Return whether pid is a live process of this host that started at `start` (if known)."""
-    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**31:
-        return False
-    try:
-        os.kill(pid, 0)
-    except PermissionError:
-        pass  # another user's process: it exists
-    except OSError:
-        return False
-    now = _proc_start(pid)
-    return not (isinstance(start, int) and now is not None and now != start)
 
 
 def read_marker(folder: Path) -> dict[str, Any]:
@@ -138,12 +102,6 @@ def _processes(marker: dict[str, Any]) -> list[Identity]:
     listed = marker.get("processes")
     found = [marker.get("controller"), *(listed if isinstance(listed, list) else [])]
     return [p for p in found if isinstance(p, dict)]
-
-
-def _local(identity: dict[str, Any]) -> bool:
-    """Whether a recorded process can be looked up here (same host and pid namespace)."""
-    namespace = identity.get("pid_ns")
-    return identity.get("host") == socket.gethostname() and namespace in (None, _pid_namespace())
 
 
 def _summaries(folder: Path) -> list[dict[str, Any]]:
@@ -181,14 +139,14 @@ def _when(moment: Any) -> str:
 def _lives(identity: dict[str, Any], mine: set[int]) -> bool:
     """Whether a recorded process (not one of this session's) is alive on this host."""
     pid = identity.get("pid")
-    return pid not in mine and _alive(pid, identity.get("pid_start"))
+    return pid not in mine and processes.alive(pid, identity.get("pid_start"))
 
 
 def _run_alive(summary: dict[str, Any], mine: set[int], now: float) -> bool:
     """Whether a run that says `running` may still have a live process."""
     if summary.get("status") != "running":
         return False
-    if _local(summary):
+    if processes.is_local(summary):
         return _lives(summary, mine)
     beat = summary.get("heartbeat")
     return not isinstance(beat, (int, float)) or now - beat < OTHER_HOST_SILENCE
@@ -205,12 +163,12 @@ def live_owner(
     now = time.time() if now is None else now
     summaries = _summaries(folder)
     started = f"started {_when(marker.get('started'))}"
-    processes = [] if "ended" in marker else _processes(marker)
-    alive = sorted({p["pid"] for p in processes if _local(p) and _lives(p, mine)})
+    members = [] if "ended" in marker else _processes(marker)
+    alive = sorted({p["pid"] for p in members if processes.is_local(p) and _lives(p, mine)})
     if alive:
         pids = ", ".join(str(pid) for pid in alive)
         return f"pid{'s' if len(alive) > 1 else ''} {pids} on host {marker.get('host')}, {started}"
-    remote = [p for p in processes if not _local(p)]
+    remote = [p for p in members if not processes.is_local(p)]
     if remote:
         silent = now - _last_sign(folder, summaries)
         if silent < OTHER_HOST_SILENCE:

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import archive
+from . import archive, processes
 from .locks import run_lock
 from .tracking import Columns, columns_from_csv, csv_text, rebuild_from_journal, series_stats
 
@@ -47,79 +45,10 @@ class Verdict:
     reason: str | None = None
 
 
-def parse_stat(text: str) -> tuple[str, int] | None:
-    """Return (state, start time in clock ticks) from the text of /proc/<pid>/stat.
-
-    The command name (field 2) is in parentheses and may hold spaces and
-    parentheses itself; the fields after its last `)` start with field 3.
-    """
-    _, paren, rest = text.rpartition(")")
-    fields = rest.split()
-    if not paren or len(fields) < 20:
-        return None
-    try:
-        return fields[0], int(fields[19])
-    except ValueError:
-        return None
-
-
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    try:
-        return parse_stat(Path(f"/proc/{pid}/stat").read_text("utf-8", "replace"))
-    except OSError:  # no such process, or no /proc on this system
-        return None
-
-
-def _pid_namespace() -> str | None:
-    try:
-        return os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return None
-
-
-_IDENTITY: dict[int, dict[str, Any]] = {}
-
-
-def this_process() -> dict[str, Any]:
-    """Return what tells this process apart: pid, host, start time and pid namespace."""
-    pid = os.getpid()  # keyed by pid: a forked child is another process
-    found = _IDENTITY.get(pid)
-    if found is None:
-        stat = _proc_stat(pid)
-        found = _IDENTITY[pid] = {
-            "pid": pid,
-            "host": socket.gethostname(),
-            "pid_start": stat[1] if stat else None,
-            "pid_ns": _pid_namespace(),
-        }
-    return found
-
-
-def pid_alive(pid: int) -> bool:
-    """Return whether a process with this pid exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
 def _local(pid: int, start: Any, host: str) -> Verdict:
     """Judge a process of this host by its pid and recorded start time."""
-    gone = f"process {pid} on {host} is gone"
-    stat = _proc_stat(pid)
-    if stat is None:  # gone, hidden from us, or no /proc here: ask the kernel
-        return Verdict(ALIVE) if pid_alive(pid) else Verdict(CRASHED, gone)
-    state, began = stat
-    if state in ("Z", "X"):  # exited, not yet reaped by its parent
-        return Verdict(CRASHED, gone)
-    if isinstance(start, int) and start != began:
-        return Verdict(CRASHED, f"{gone} (pid {pid} now belongs to a newer process)")
-    return Verdict(ALIVE)
+    gone = processes.gone_reason(pid, start)
+    return Verdict(ALIVE) if gone is None else Verdict(CRASHED, f"process {pid} on {host} {gone}")
 
 
 def heartbeat_age(summary: dict[str, Any], now: float | None = None) -> float | None:
@@ -138,7 +67,7 @@ def heartbeat_age(summary: dict[str, Any], now: float | None = None) -> float | 
 def liveness(summary: dict[str, Any], now: float | None = None) -> Verdict:
     """Judge whether the process of a `running` summary can still be alive (see above)."""
     pid, host = summary.get("pid"), summary.get("host")
-    here = this_process()
+    here = processes.this_process()
     namespace = summary.get("pid_ns")
     ours = host == here["host"] and namespace in (None, here["pid_ns"])  # None: it did not say
     if ours and type(pid) is int and 0 < pid < 2**31:

@@ -17,7 +17,7 @@ from .authoring import Authoring
 from .components import Component
 from .flusher import Flusher
 from .locks import update_summary
-from .reading import this_process
+from .processes import this_process
 from .relay import ConstantPatch, relaying_warnings
 from .session import SessionState
 from .spec import RunSpec

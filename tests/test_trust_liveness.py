@@ -22,7 +22,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_expharness import cleanup, cli
-from pytest_expharness.reading import parse_stat, read_run
+from pytest_expharness.processes import parse_stat
+from pytest_expharness.reading import read_run
 
 from conftest import Archive
 
