@@ -336,6 +336,6 @@ def _conforms(value: Any, declared: Any) -> tuple[bool, Any]:
 def _type_name(declared: Any) -> str:
     if typing.get_origin(declared) is typing.Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(declared))
-    if isinstance(declared, type):
-        return declared.__name__
+    if isinstance(declared, type) and typing.get_origin(declared) is None:  # list[int] is a
+        return declared.__name__  # type on Python 3.10
     return str(declared).replace("typing.", "")
