@@ -16,6 +16,7 @@ import pytest
 from . import options
 
 if TYPE_CHECKING:
+    from .handoff import RecordCollector
     from .session import SessionState
 
 STAMP = pytest.StashKey[str]()
@@ -27,8 +28,8 @@ OUTCOME = pytest.StashKey[dict[str, Any]]()
 REUSED = pytest.StashKey[dict[str, Any]]()
 USAGE_ERROR = pytest.StashKey[str]()
 TABLES = pytest.StashKey[list[Any]]()
+COLLECTOR = pytest.StashKey["RecordCollector"]()
 WORKER_USAGE_ERROR = "expharness_usage_error"
-RECORD_PROPERTY = "expharness_run"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,9 +45,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", options.MARKER_HELP)
     config.stash[STAMP] = session_stamp()
     config.stash[RECORDS] = []
-    config.pluginmanager.register(_RecordCollector(config.stash[RECORDS]), "expharness-records")
+    from .handoff import RecordCollector
+
+    collector = config.stash[COLLECTOR] = RecordCollector(config, config.stash[RECORDS])
+    config.pluginmanager.register(collector, "expharness-records")
     if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(_XdistHooks(config), "expharness-xdist")
+        config.pluginmanager.register(_XdistHooks(config, collector), "expharness-xdist")
+        if hasattr(config, "workerinput"):
+            from .outcomes import remember_parent
+
+            remember_parent(config)  # to tell a controller that went away from a Ctrl-C
         from .cores import share_cores
 
         share_cores(config)
@@ -78,15 +86,20 @@ def _state(config: pytest.Config) -> SessionState:
 class _XdistHooks:
     """Hooks that exist only when pytest-xdist is installed."""
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, collector: RecordCollector) -> None:
         self.config = config
+        self.collector = collector
 
     @pytest.hookimpl
     def pytest_configure_node(self, node: Any) -> None:
-        """Hand the session stamp, overrides and provenance to each worker."""
+        """Hand the session stamp, overrides, provenance and our pid to each worker."""
+        import os
+
+        from .outcomes import CONTROLLER_PID
         from .session import WORKERINPUT_KEY
 
         node.workerinput[WORKERINPUT_KEY] = _state(self.config).for_worker()
+        node.workerinput[CONTROLLER_PID] = os.getpid()
 
     @pytest.hookimpl
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -97,13 +110,22 @@ class _XdistHooks:
 
     @pytest.hookimpl
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
-        """Record the run of a test whose worker died as crashed, metrics rebuilt."""
-        from . import crashes
+        """Record the run of a test whose worker died (crashed, or as it was if its data was final).
+
+        A test whose call was already reported died in its teardown: xdist's
+        report then counts as that teardown's, so the test is not counted twice.
+        """
+        from . import crashes, handoff
 
         state = _state(self.config)
         worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", None)
-        for record in crashes.record_crash(state.settings.root, state.stamp, crashitem, worker):
-            report.user_properties.append((RECORD_PROPERTY, record))
+        found = crashes.record_crash(state.settings.root, state.stamp, crashitem, worker)
+        for record in found:
+            handoff.send(report, record)
+        if found and self.collector.called.pop(crashitem, False):
+            said = crashes.as_teardown(report, found)
+            if said:
+                self.collector.say(said)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -166,9 +188,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """
     config = session.config
     if config.stash.get(STATE, None) is not None:
-        from .run import finish_open_runs
+        from .sessionend import finish_open_runs
 
-        finish_open_runs()
+        finish_open_runs(config)
     message = config.stash.get(USAGE_ERROR, None)
     if message is not None:
         import sys
@@ -180,13 +202,36 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = config.stash.get(STATE, None)
     if hasattr(config, "workerinput") or state is None or state.slurm_task:
         return  # workers and SLURM tasks leave tables and index to their controller
+    collector = config.stash[COLLECTOR]
     stopped_early = bool(session.shouldstop or session.shouldfail)  # -x, --maxfail
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or state.interrupted or stopped_early
-    if not records and not interrupted:
-        return
-    from .sessionend import finalize
+    interrupted = interrupted or collector.interrupted  # a 2nd Ctrl-C beat the exit status
+    from .sweepfiles import session_folders
 
-    config.stash[TABLES] = finalize(records, state.settings.root, state.stamp, interrupted)
+    root, stamp = state.settings.root, state.stamp
+    if not records and not interrupted and not session_folders(root, stamp):
+        return  # no experiment ran (records lost on the way are read from their folders)
+    from .sessionend import end_session
+
+    config.stash[TABLES], held = end_session(records, root, stamp, interrupted, collector.say)
+    if held:
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object]:
+    """Write the tables and the index when a second Ctrl-C stops pytest's shutdown."""
+    try:
+        return (yield)
+    except KeyboardInterrupt:
+        state = config.stash.get(STATE, None)
+        if state is None or state.slurm_task or hasattr(config, "workerinput"):
+            raise
+        from .sessionend import after_second_interrupt
+
+        if not after_second_interrupt(config, state, config.stash[COLLECTOR], TABLES):
+            raise
+        return pytest.ExitCode.INTERRUPTED
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -267,7 +312,7 @@ def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]
     try:
         yield run
     finally:
-        default = outcomes.INTERRUPTED if state.interrupted else outcomes.NOT_CALLED
+        default = outcomes.ended_early(item.config, state.interrupted)
         run.finish(item.stash.get(OUTCOME, None) or default)
     if run.record is not None and run.record["status"] == "completed":
         from .analyses import analyse_run
@@ -280,11 +325,13 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Remember how the test went, for the run's summary; send the run's record along."""
+    from . import handoff
+
     report = yield
     run = item.stash.get(RUN, None)
     if run is None:
         if call.when == "teardown" and REUSED in item.stash:
-            report.user_properties.append((RECORD_PROPERTY, item.stash[REUSED]))
+            handoff.send(report, item.stash[REUSED])
         elif (
             call.when == "setup"
             and (report.failed or report.skipped)
@@ -308,7 +355,7 @@ def pytest_runtest_makereport(
                 item.nodeid,
                 outcomes.from_call(report, call),
             )
-            report.user_properties.append((RECORD_PROPERTY, record))
+            handoff.send(report, record)
         return report
     if call.when == "call" or ((report.failed or report.skipped) and OUTCOME not in item.stash):
         from . import outcomes
@@ -320,7 +367,7 @@ def pytest_runtest_makereport(
 
             run.amend(outcomes.from_call(report, call))  # a later fixture's teardown failed
         if run.record is not None:
-            report.user_properties.append((RECORD_PROPERTY, run.record))
+            handoff.send(report, run.record)
         del item.stash[RUN]  # the finished run need not live until the session ends
     return report
 
@@ -339,23 +386,10 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
         _state(item.config).interrupted = True
         if isinstance(stop, KeyboardInterrupt):
-            run.finish(outcomes.INTERRUPTED)
+            run.finish(outcomes.interrupted(item.config))
         else:
             run.finish({"status": "interrupted", "reason": f"pytest.exit: {stop.msg}"})
         raise
-
-
-class _RecordCollector:
-    """Collects run records from reports, wherever the session is summarised."""
-
-    def __init__(self, found: list[dict[str, Any]]) -> None:
-        self.found = found
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Keep the run records a report carries (plain data, also from xdist workers)."""
-        for key, value in report.user_properties:
-            if key == RECORD_PROPERTY and isinstance(value, dict):
-                self.found.append(value)
 
 
 @pytest.hookimpl(trylast=True)
@@ -364,20 +398,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     tables = config.stash.get(TABLES, [])
     if not tables or hasattr(config, "workerinput"):
         return
-    import os
+    from .sessionend import print_tables
 
-    from .sweepfiles import TERMINAL_ROWS, render, title
-
-    here = str(config.invocation_params.dir)
-    terminalreporter.section("experiments")
-    for i, table in enumerate(tables):
-        where = (
-            os.path.relpath(table.folder, here) if table.folder.startswith(here) else table.folder
-        )
-        if i:
-            terminalreporter.write_line("")
-        terminalreporter.write_line(title(table), bold=True)
-        terminalreporter.write_line(render(table, "simple", TERMINAL_ROWS))
-        for line in table.recommendations:
-            terminalreporter.write_line(f"recommendation: {line}", bold=True)
-        terminalreporter.write_line(f"-> {where}/comparison.md (.csv, .json), report.html")
+    print_tables(terminalreporter, tables, str(config.invocation_params.dir))

@@ -1,15 +1,104 @@
 """Run records: the plain data a finished run sends to the controller.
 
-A finished run's record (plain JSON-able data) rides on its teardown report's
-`user_properties`, which pytest-xdist carries from the workers; the controller,
-or the lone process without xdist, collects them (see plugin.py). No shared
-file is written by a worker.
+A finished run's record rides on its teardown report's `user_properties`, which
+pytest-xdist carries from the workers; the controller, or the lone process
+without xdist, collects them (see plugin.py). No shared file is written by a
+worker.
+
+execnet, which carries the reports, refuses anything but exact builtin types (a
+numpy float64 is a float subclass, and kills the worker that sends it). So every
+record is made plain where it is made (`plain`), and `for_report` checks it once
+more before it leaves: a record that still does not serialise travels as a stub
+naming its folder, which the controller reads instead (`expand`).
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+STUB = "expharness_stub"
+
+
+def plain(value: Any) -> Any:
+    """Return value with numpy scalars and arrays, tuples and scalar subclasses as plain JSON types.
+
+    Anything else without a JSON form is left as it is, for `for_report` to catch.
+    """
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is float or kind is bool:
+        return value
+    if kind.__module__ == "numpy" and hasattr(value, "tolist"):  # numpy is loaded already
+        return plain(value.tolist())
+    if isinstance(value, Mapping):
+        return {k if type(k) is str else str(plain(k)): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, str):
+        return str.__str__(value)  # str() of a str enum would give its name
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return value
+
+
+def for_report(record: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the record as it can travel to the controller: itself, or a stub naming its folder.
+
+    None when not even the stub can travel (its path does not encode); the
+    controller then reads the folder as one whose record never arrived.
+    """
+    sent: dict[str, Any] = plain(record)
+    problem = _unsendable(sent)
+    if problem is None:
+        return sent
+    note = f"its record could not be sent as plain data ({problem})"
+    stub = {STUB: note, "path": record.get("path"), "node_id": record.get("node_id")}
+    stub["sweep"] = record.get("sweep")
+    if record.get("path"):
+        _log(Path(record["path"]), f"{note}; the controller reads it from this folder")
+    return stub if _unsendable(stub) is None else None
+
+
+def _unsendable(record: dict[str, Any]) -> str | None:
+    try:  # after plain(), exact types only; text that encodes: what execnet needs too
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+        execnet = sys.modules.get("execnet")  # loaded where xdist runs
+        if execnet is not None:
+            execnet.dumps(record)  # it also refuses ints below -2**31 (execnet 2.1)
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def expand(value: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """Return the record a report carried (a stub read from its folder), and what to say."""
+    if STUB not in value:
+        return value, None
+    where = value.get("path")
+    said = f"expharness: the run of {value.get('node_id')}: {value[STUB]}"
+    if not where:
+        return None, said
+    try:
+        return record_from_folder(Path(where)), f"{said}; read it from {where}"
+    except (OSError, ValueError) as error:  # fill_gaps tries the folder once more
+        return None, f"{said}; its folder {where} could not be read either: {error}"
+
+
+def _log(folder: Path, text: str) -> None:
+    from .archive import LOG
+
+    try:
+        with open(folder / LOG, "a", encoding="utf-8") as log:
+            log.write(f"WARNING {text}\n")
+    except OSError:
+        pass
 
 
 def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -24,7 +113,7 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
     elif crash:
         reason = crash.get("reason")
     metric = header.get("main_metric") or {}
-    return {
+    made = {
         "experiment": header.get("name"),
         "session": header.get("session"),
         "run_id": header.get("run_id"),
@@ -60,6 +149,7 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
         "started_unix": summary.get("started_unix"),
         "all_results": dict(summary.get("results") or {}),
     }
+    return plain(made)  # type: ignore[no-any-return]
 
 
 def record_from_folder(path: Path, repair: bool = True) -> dict[str, Any]:
@@ -67,6 +157,10 @@ def record_from_folder(path: Path, repair: bool = True) -> dict[str, Any]:
     from .reading import read_run
     from .yamltext import load
 
+    if repair:
+        from .finishing import complete
+
+        complete(path)  # a dead run whose data was final reads as what it was
     summary = read_run(path, repair=repair)
     config = load((path / "config.yaml").read_text("utf-8"))
     return make_record(config, summary, path)
@@ -83,7 +177,7 @@ def record_without_run(
     sweep = archive.experiment_parent(
         root, built.experiment, stamp, testing=built.testing, debug=debug
     )
-    return {
+    made = {
         "experiment": built.experiment,
         "session": stamp,
         "run_id": archive.run_id_for(built.axes, built.callspec_id),
@@ -104,3 +198,4 @@ def record_without_run(
         "metric": built.metric,
         "mode": built.mode,
     }
+    return plain(made)  # type: ignore[no-any-return]

@@ -259,19 +259,15 @@ class Exp(Authoring):
             self._write_log("WARNING", f"artifact {name} was still open at the end; closed it")
         self._tracker.close()
         columns = self._tracker.columns()
+        before = len(problems)
         attempt("metrics.csv", lambda: self._write_metrics(columns))
-        data = attempt("data.json", lambda: self._write_data(problems), {})
+        metrics_written = len(problems) == before
+        written = attempt("data.json", lambda: self._write_data(problems))
+        data = written or {}
         error = outcome.get("error")
         if error and error.get("traceback"):
             self._write_log("ERROR", f"run failed:\n{error['traceback'].rstrip()}")
-        plots, plot_problem = attempt(
-            "plots", lambda: report.make_plots(self.path, columns), ([], None)
-        )
-        gifs, gif_problem = attempt(
-            "animations", lambda: report.make_gifs(self.path, self._tracker.frames), ([], None)
-        )
-        problems.extend(p for p in (plot_problem, gif_problem) if p)
-        summary = {
+        summary: dict[str, Any] = {
             **outcome,
             "ended": _iso(ended),
             "duration": round(ended - self.started, 6),
@@ -282,9 +278,19 @@ class Exp(Authoring):
             "data_file": archive.DATA if data else None,
             "results": dict(scalars(data)),
             "artifacts": attempt("listing artifacts", lambda: artifacts.listing(self.path), []),
-            "plots": [*plots, *gifs],
-            "problems": problems,
         }
+        if metrics_written and written is not None:  # what is left is remade from the folder
+            final = {**summary, "plots": [], "problems": list(problems), "heartbeat": _now()}
+            final.update(status="running", finishing=outcome["status"])  # see finishing.py
+            attempt("marking the data final", lambda: self._write_summary(final))
+        plots, plot_problem = attempt(
+            "plots", lambda: report.make_plots(self.path, columns), ([], None)
+        )
+        gifs, gif_problem = attempt(
+            "animations", lambda: report.make_gifs(self.path, self._tracker.frames), ([], None)
+        )
+        problems.extend(p for p in (plot_problem, gif_problem) if p)
+        summary.update(plots=[*plots, *gifs], problems=problems)
         for problem in problems:
             self._write_log("WARNING", problem)
         self._write_summary(summary)

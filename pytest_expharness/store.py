@@ -29,8 +29,10 @@ def encode(
     naming `where`; given a `problems` list, it is stored as its repr and the
     problem noted there instead.
     """
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or type(value) in _PLAIN:
         return value
+    if isinstance(value, (bool, int, float, str)):  # numpy float64, IntEnum: the plain value
+        return _plain_scalar(value)
     if isinstance(value, (dict, list, tuple, set, frozenset)):
         inside = set() if _open is None else _open
         if id(value) in inside:
@@ -55,6 +57,18 @@ def encode(
         "or save it as an artifact with exp.commit_raw / exp.commit_json"
     )
     return _unstorable(value, message, problems)
+
+
+_PLAIN = (bool, int, float, str)
+
+
+def _plain_scalar(value: int | float | str) -> Any:
+    """Return a numpy scalar, or an int, float or str subclass (an enum), as the plain type."""
+    if type(value).__module__ == "numpy":
+        return value.item()  # type: ignore[union-attr]
+    if isinstance(value, str):
+        return str.__str__(value)  # str() of a str enum would give its name
+    return int(value) if isinstance(value, int) else float(value)
 
 
 def _encode_container(value: Any, where: str, problems: list[str] | None, inside: set[int]) -> Any:

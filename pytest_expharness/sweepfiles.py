@@ -34,9 +34,7 @@ def fill_gaps(
     """Add the run folders of this session that sent no record (read back from disk)."""
     from .records import record_from_folder
 
-    folders = set(sweeps)
-    for base in (root, root / archive.TESTING_DIR):
-        folders.update(p for p in base.glob(f"*/{stamp}") if p.is_dir())
+    folders = set(sweeps) | session_folders(root, stamp)
     for folder in folders:
         known = {Path(r["path"]).name for r in sweeps.get(folder, []) if r.get("path")}
         if not folder.is_dir():
@@ -49,6 +47,16 @@ def fill_gaps(
             except (OSError, ValueError):
                 continue
     return sweeps
+
+
+def session_folders(root: Path, stamp: str) -> set[Path]:
+    """Return the sweep folders (<root>/<experiment>/<stamp>) this session made, testing too."""
+    return {
+        p
+        for base in (root, root / archive.TESTING_DIR)
+        for p in base.glob(f"*/{stamp}")
+        if p.is_dir()
+    }
 
 
 def _cell(value: Any) -> Any:
