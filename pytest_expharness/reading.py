@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import archive, processes
+from . import archive, finishing, processes
 from .locks import run_lock
 from .tracking import Columns, columns_from_csv, csv_text, rebuild_from_journal, series_stats
 
@@ -152,6 +152,10 @@ def mark_crashed(folder: Path, reason: str, ended: bool = False, **details: Any)
         verdict = liveness(summary)
         if verdict.state == ALIVE or (verdict.state != CRASHED and not ended):
             return _judged(summary, verdict)
+        if finishing.data_final(summary):  # it died after its data was final: it was that
+            done = finishing.complete(folder, f"its process ({verdict.reason or reason})")
+            if done is not None:
+                return done
         columns = rebuild_metrics(folder)
         plots, _ = report.make_plots(folder, columns)
         data_path = folder / archive.DATA

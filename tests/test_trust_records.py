@@ -473,6 +473,22 @@ def test_lone_process_killed_while_plotting_reads_what_it_was_when_read_back(
     assert archive.summary(run)["plots"]
 
 
+def test_read_run_of_a_run_killed_while_plotting_reads_what_it_was(
+    pytester: pytest.Pytester, archive: Archive
+) -> None:
+    pytester.makeconftest(
+        KILLED_WHILE_PLOTTING.replace('os.environ.get("EXPHARNESS_KILL_IN_PLOTS")', "True")
+    )
+    pytester.makepyfile(test_grid=PLOTTED_GRID)
+    result = pytester.runpytest_subprocess("-p", "no:xdist", *NO_RANDOM)
+    assert result.ret not in (0, 1)  # killed
+    (run,) = (r for r in archive.runs("grid") if r.name == "x=3")
+    summary = read_run(run)  # the first reader is read_run itself (show, load_run)
+    assert summary["status"] == "completed", summary
+    assert archive.summary(run)["status"] == "completed"
+    assert archive.summary(run)["plots"]
+
+
 def test_a_run_killed_before_its_data_was_final_still_reads_crashed(
     pytester: pytest.Pytester, archive: Archive
 ) -> None:
