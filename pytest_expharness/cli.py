@@ -271,6 +271,8 @@ PROVENANCE = (
     "platform",
     "packages",
     "command",
+    "pytest_plugins",
+    "randomly_seed",
     "base_config",
     "cli_overrides",
     "source_hash",
@@ -303,7 +305,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     """The command line of `expharness`."""
     main = argparse.ArgumentParser(prog="expharness", description=__doc__.split("\n\n")[0])
-    main.add_argument("--root", default="results", help="archive root (default: results)")
+    main.add_argument(
+        "--root",
+        default=None,
+        help="archive root (default: $EXPHARNESS_ROOT, else the project's results/, found "
+        "from the current folder upward)",
+    )
     commands = main.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="list runs, newest first")
     listing.add_argument("filters", nargs="*", metavar="EXPR", help="e.g. lr<0.01 latent=vq")
@@ -351,6 +358,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser().parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0) and 2
+    if args.root is None:
+        from .archive import find_root
+
+        args.root = str(find_root(Path.cwd()))
     if not Path(args.root).is_dir() and args.command != "import":
         print(f"expharness: no archive at {args.root} (give --root)", file=sys.stderr)
         return 1

@@ -307,7 +307,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         folders = list(dict.fromkeys(resolve(run, root) for run in args.runs))
     else:
         raise UsageError("report needs runs (ids, prefixes or paths) or --session S")
-    records = [record_from_folder(folder) for folder in folders]
+    records = []
+    for folder in folders:
+        try:
+            records.append(record_from_folder(folder))
+        except (OSError, ValueError) as error:  # a damaged run hides only itself
+            print(f"expharness: skipped {folder}: {error}", file=sys.stderr)
     if args.session:
         records += _reused(records)
     if args.to:

@@ -291,3 +291,14 @@ def check_debug_folders(
         owner = live_owner(folder, marker, _mine(controller))
         if owner is not None:
             raise DebugFolderBusy(busy_message(folder, marker.get("stamp", "?"), owner))
+
+
+def check_items(items: Iterable[Any], state: Any) -> None:
+    """Raise DebugFolderBusy if a live session owns the debug folder of an experiment in items."""
+    from .spec import experiment_name, marker_kwargs, uses_exp
+
+    names = [experiment_name(i, marker_kwargs(i)) for i in items if uses_exp(i)]
+    settings = state.settings
+    check_debug_folders(
+        settings.root, names, state.stamp, testing=settings.testing, controller=state.controller
+    )

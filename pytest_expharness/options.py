@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-HELP_ROOT = "folder that archives every run (default: 'results' under the rootdir; ini: exp_root)"
+HELP_ROOT = (
+    "folder that archives every run (default: results/ at the project root: the rootdir with "
+    "a pytest config file, else the top of the git checkout, else the rootdir; ini: exp_root)"
+)
 HELP_TESTING = (
     "testing mode: apply each experiment's testing overrides and archive under <root>/_testing/"
 )

@@ -14,22 +14,20 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import options
+from .xdisthooks import USAGE_ERROR, WORKER_USAGE_ERROR
 
 if TYPE_CHECKING:
     from .handoff import RecordCollector
     from .session import SessionState
 
 STAMP = pytest.StashKey[str]()
-ARCHIVE_ROOT = pytest.StashKey[Path]()
 STATE = pytest.StashKey["SessionState"]()
 RECORDS = pytest.StashKey[list[dict[str, Any]]]()
 RUN = pytest.StashKey[Any]()
 OUTCOME = pytest.StashKey[dict[str, Any]]()
 REUSED = pytest.StashKey[dict[str, Any]]()
-USAGE_ERROR = pytest.StashKey[str]()
 TABLES = pytest.StashKey[list[Any]]()
-COLLECTOR = pytest.StashKey["RecordCollector"]()
-WORKER_USAGE_ERROR = "expharness_usage_error"
+COLLECTOR: pytest.StashKey[RecordCollector] = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,14 +48,13 @@ def pytest_configure(config: pytest.Config) -> None:
     collector = config.stash[COLLECTOR] = RecordCollector(config, config.stash[RECORDS])
     config.pluginmanager.register(collector, "expharness-records")
     if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(_XdistHooks(config, collector), "expharness-xdist")
+        from .xdisthooks import XdistHooks
+
+        config.pluginmanager.register(XdistHooks(config, collector, _state), "expharness-xdist")
         if hasattr(config, "workerinput"):
             from .outcomes import remember_parent
 
             remember_parent(config)  # to tell a controller that went away from a Ctrl-C
-        from .cores import share_cores
-
-        share_cores(config)
     if config.getoption("exp_slurm") and not config.getoption("exp_slurm_task"):
         from .slurm import SlurmError, check_options
 
@@ -83,67 +80,15 @@ def _state(config: pytest.Config) -> SessionState:
     return state
 
 
-class _XdistHooks:
-    """Hooks that exist only when pytest-xdist is installed."""
-
-    def __init__(self, config: pytest.Config, collector: RecordCollector) -> None:
-        self.config = config
-        self.collector = collector
-
-    @pytest.hookimpl
-    def pytest_configure_node(self, node: Any) -> None:
-        """Hand the session stamp, overrides, provenance and our pid to each worker."""
-        import os
-
-        from .outcomes import CONTROLLER_PID
-        from .session import WORKERINPUT_KEY
-
-        node.workerinput[WORKERINPUT_KEY] = _state(self.config).for_worker()
-        node.workerinput[CONTROLLER_PID] = os.getpid()
-
-    @pytest.hookimpl
-    def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        """Keep a usage error a worker found in its collection."""
-        message = getattr(node, "workeroutput", {}).get(WORKER_USAGE_ERROR)
-        if message and USAGE_ERROR not in self.config.stash:
-            self.config.stash[USAGE_ERROR] = message
-
-    @pytest.hookimpl
-    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
-        """Record the run of a test whose worker died (crashed, or as it was if its data was final).
-
-        A test whose call was already reported died in its teardown: xdist's
-        report then counts as that teardown's, so the test is not counted twice.
-        """
-        from . import crashes, handoff
-
-        state = _state(self.config)
-        worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", None)
-        found = crashes.record_crash(state.settings.root, state.stamp, crashitem, worker)
-        for record in found:
-            handoff.send(report, record)
-        if found and self.collector.called.pop(crashitem, False):
-            said = crashes.as_teardown(report, found)
-            if said:
-                self.collector.say(said)
-
-
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """Never collect an archive: run folders hold copies of experiment modules in code/."""
-    root = config.stash.get(ARCHIVE_ROOT, None)
-    if root is None:
-        import os
+    """Never collect an archive (a folder with its marker or index) nor a run's copy of its code."""
+    if collection_path.suffix == ".py":
+        return None  # a module is neither an archive nor a run's code/ (most paths asked about)
+    from .archive import is_archive_root, is_run_folder
 
-        from .archive import archive_root
-
-        root = config.stash[ARCHIVE_ROOT] = Path(os.path.abspath(archive_root(config)))
-    if collection_path == root:
+    if collection_path.name == "code" and is_run_folder(collection_path.parent):
         return True
-    if collection_path.name == "code":  # also in archives under other roots
-        from .archive import is_run_folder
-
-        return True if is_run_folder(collection_path.parent) else None
-    return None
+    return True if is_archive_root(collection_path) else None
 
 
 @pytest.hookimpl(trylast=True)
@@ -162,12 +107,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _check(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
-    from . import spec
+    from . import debugfolder, spec
 
     try:
         state = _state(config)
         spec.check_overrides(items, state.overrides, state.settings.testing, state.settings.repeats)
-    except (spec.SpecError, pytest.UsageError) as error:
+        if state.settings.debug and not config.option.collectonly:
+            debugfolder.check_items(items, state)
+    except (spec.SpecError, pytest.UsageError, debugfolder.DebugFolderBusy) as error:
         workeroutput = getattr(config, "workeroutput", None)
         if workeroutput is None or not isinstance(items, list):
             raise pytest.UsageError(str(error)) from None
@@ -202,6 +149,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = config.stash.get(STATE, None)
     if hasattr(config, "workerinput") or state is None or state.slurm_task:
         return  # workers and SLURM tasks leave tables and index to their controller
+    if TABLES in config.stash:
+        return  # a SLURM session wrote them when its job ended
     collector = config.stash[COLLECTOR]
     stopped_early = bool(session.shouldstop or session.shouldfail)  # -x, --maxfail
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or state.interrupted or stopped_early
@@ -214,6 +163,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from .sessionend import end_session
 
     config.stash[TABLES], held = end_session(records, root, stamp, interrupted, collector.say)
+    if state.settings.debug:
+        from .debugfolder import release
+
+        release(root, stamp)
     if held:
         session.exitstatus = pytest.ExitCode.INTERRUPTED
 
@@ -293,6 +246,7 @@ def _expharness_point(request: pytest.FixtureRequest) -> Any:
 def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]:
     """One experiment run with its own folder under the archive root."""
     from . import outcomes, spec
+    from .cores import limited_blas
     from .run import Exp
 
     item = request.node
@@ -310,7 +264,8 @@ def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]
     run.bind_test(request.cls, request.module, request.instance)
     item.stash[RUN] = run
     try:
-        yield run
+        with limited_blas():
+            yield run
     finally:
         default = outcomes.ended_early(item.config, state.interrupted)
         run.finish(item.stash.get(OUTCOME, None) or default)
@@ -325,18 +280,17 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Remember how the test went, for the run's summary; send the run's record along."""
-    from . import handoff
-
     report = yield
     run = item.stash.get(RUN, None)
+    if run is None and "exp" not in getattr(item, "fixturenames", ()):
+        return report  # not an experiment
+    from . import handoff
+
     if run is None:
         if call.when == "teardown" and REUSED in item.stash:
             handoff.send(report, item.stash[REUSED])
         elif (
-            call.when == "setup"
-            and (report.failed or report.skipped)
-            and REUSED not in item.stash
-            and "exp" in getattr(item, "fixturenames", ())
+            call.when == "setup" and (report.failed or report.skipped) and REUSED not in item.stash
         ):
             from . import outcomes, spec
             from .records import record_without_run

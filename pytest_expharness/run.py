@@ -78,7 +78,7 @@ class Exp(Authoring):
         )
         archive.create_root(settings.root)
         if settings.debug:
-            archive.claim_debug_folder(parent, session.stamp)
+            archive.claim_debug_folder(parent, session.stamp, session.controller)
         id_axes = {**spec.axes, "rep": spec.repeat} if spec.repeats > 1 else spec.axes
         base_id = archive.run_id_for(id_axes, spec.callspec_id)
         self.path, self.run_id = archive.make_run_dir(parent, base_id)

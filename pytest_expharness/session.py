@@ -77,6 +77,8 @@ class SessionState:
     is_worker: bool = False
     slurm_task: bool = False
     interrupted: bool = False
+    controller: dict[str, Any] | None = None  # the controller's process (pid, start, host)
+    pytest_config: Any = None  # read for provenance only when it is gathered
     _provenance: dict[str, Any] | None = None
     _resume: Any = None
     _reproducible: Any = None
@@ -92,7 +94,9 @@ class SessionState:
     def provenance(self) -> dict[str, Any]:
         """Return the session provenance, gathering it on first use."""
         if self._provenance is None:
-            self._provenance = provenance.collect(self.rootdir, self.command, self.settings.root)
+            self._provenance = provenance.collect(
+                self.rootdir, self.command, self.settings.root, self.pytest_config
+            )
         return self._provenance
 
     def reproducible(self) -> Any:
@@ -113,6 +117,7 @@ class SessionState:
             "file_path": self.overrides.file_path,
             "sweep": self.overrides.sweep,
             "provenance": self.provenance(),
+            "controller": self.controller,
         }
 
 
@@ -134,6 +139,7 @@ def create(config: pytest.Config, stamp: str) -> SessionState:
             ),
             live_log=live,
             is_worker=True,
+            controller=data.get("controller"),
             _provenance=data["provenance"],
         )
     task_dir = config.getoption("exp_slurm_task", None)
@@ -151,6 +157,8 @@ def create(config: pytest.Config, stamp: str) -> SessionState:
             slurm_task=True,
             _provenance=data["provenance"],
         )
+    from .processes import this_process
+
     command = ["pytest", *config.invocation_params.args]
     return SessionState(
         settings=settings,
@@ -159,6 +167,8 @@ def create(config: pytest.Config, stamp: str) -> SessionState:
         command=command,
         overrides=read_overrides(settings),
         live_log=live,
+        controller=dict(this_process()),
+        pytest_config=config,
     )
 
 

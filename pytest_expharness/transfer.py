@@ -345,7 +345,7 @@ def _place(
     if not runs and not tables:
         return
     created = not root.exists()
-    root.mkdir(parents=True, exist_ok=True)
+    archive.create_root(root)  # an archive from now on: its marker (and .gitignore when new)
     staging = Path(tempfile.mkdtemp(prefix=".import-", dir=root))
     try:
         chosen = [m for run in runs for m in by_run[run]] + list(tables.values())
@@ -381,5 +381,7 @@ def _place(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if created and not done.added:
-            with contextlib.suppress(OSError):
-                root.rmdir()  # a root this import made, left empty
+            with contextlib.suppress(OSError):  # a root this import made, left empty
+                for name in (archive.MARKER, ".gitignore"):
+                    (root / name).unlink(missing_ok=True)
+                root.rmdir()

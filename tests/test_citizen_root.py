@@ -16,12 +16,6 @@ from pytest_expharness import provenance
 from conftest import Archive
 
 NO_XDIST = ["-p", "no:xdist", "-p", "no:randomly"]
-NEEDS_PLUGIN = pytest.mark.xfail(
-    strict=True, reason="needs plugin wiring: pytest_ignore_collect asks archive.is_archive_root"
-)
-NEEDS_SESSION = pytest.mark.xfail(
-    strict=True, reason="needs session.py wiring: SessionState hands its config to collect"
-)
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
 EXPERIMENT = """
@@ -63,7 +57,7 @@ def _header(run: Path) -> dict[str, object]:
 @pytest.mark.parametrize(
     "plugin",
     [
-        pytest.param([], id="with-plugin", marks=NEEDS_PLUGIN),
+        pytest.param([], id="with-plugin"),
         pytest.param(["-p", "no:expharness"], id="without-plugin"),
     ],
 )
@@ -80,7 +74,7 @@ def test_a_results_folder_of_plain_tests_is_collected(
     "folder",
     [
         "results",
-        pytest.param("old_archive", marks=NEEDS_PLUGIN),
+        pytest.param("old_archive"),
     ],
 )
 @pytest.mark.parametrize("kind", ["marker", "index-only"])
@@ -270,14 +264,12 @@ def test_provenance_lists_pytest_plugins_with_versions(pytester: pytest.Pytester
     assert "randomly_seed" not in found
 
 
-@NEEDS_SESSION
 def test_a_run_records_the_pytest_plugins(pytester: pytest.Pytester, archive: Archive) -> None:
     pytester.makepyfile(test_exp=EXPERIMENT)
     pytester.runpytest("-p", "no:randomly", "-n", "2").assert_outcomes(passed=1)
     assert _header(archive.run())["pytest_plugins"]["pytest-xdist"] == xdist.__version__
 
 
-@NEEDS_SESSION
 def test_a_run_records_pytest_randomlys_seed(pytester: pytest.Pytester, archive: Archive) -> None:
     pytest.importorskip(
         "pytest_randomly",
