@@ -75,7 +75,7 @@ def speedup() -> tuple[float, float]:
         (folder / "test_cpu.py").write_text(EXPERIMENT)
         (folder / "pytest.ini").write_text("[pytest]\n")
         reps = calibrate(folder)
-        common = ["-q", "-p", "no:cacheprovider", "--set", f"REPS={reps}"]
+        common = ["-q", "-p", "no:cacheprovider", "--exp-set", f"REPS={reps}"]
         timed_session(
             [*common, "-p", "no:xdist", "--exp-root", "warm", "-k", "cpu and 0"], folder, env
         )

@@ -14,7 +14,7 @@ predictions.csv) and `bias` (per-group accuracy, the demographic parity
 difference and the equal opportunity difference for the favourable outcome
 "approve", and a figure). The first three are required: when one fails the run
 fails with its reason (the traceback is in run.log). The last two are optional:
-switch them off with `--set SAVE_PREDICTIONS=false` or `--set AUDIT_BIAS=false`
+switch them off with `--exp-set SAVE_PREDICTIONS=false` or `--exp-set AUDIT_BIAS=false`
 and they are recorded as disabled, with the hint to switch them on again.
 
 The grid is the model (softmax regression or a one-hidden-layer MLP) times the
@@ -28,7 +28,7 @@ labelled `exploratory`, with a note saying how it differs from the baseline.
 
     pytest experiments/test_classifier_pipeline.py -n 2              # the sweep: 6 runs
     pytest experiments/test_classifier_pipeline.py -k softmax        # one row of the grid
-    pytest experiments/test_classifier_pipeline.py --set USE_GROUP_FEATURE=true
+    pytest experiments/test_classifier_pipeline.py --exp-set USE_GROUP_FEATURE=true
     pytest experiments/test_classifier_pipeline.py --exp-testing     # a smoke run
     expharness list --label baseline                                 # the baselines so far
 """
@@ -60,7 +60,7 @@ SEED: int = 11
 
 # the parameters' values in this file, to tell the baseline from a run with overrides
 _defaults = {k: v for k, v in dict(globals()).items() if k[:1].isalpha() and k.isupper()}
-# names starting with "_" or in lower case are not parameters: --set cannot change them
+# names starting with "_" or in lower case are not parameters: --exp-set cannot change them
 _CLASSES = ("reject", "review", "approve")
 _FAVOURABLE = _CLASSES.index("approve")
 _GROUPS = ("majority", "minority")
@@ -268,7 +268,7 @@ def test_classifier_pipeline(exp, model: Literal["softmax", "mlp"], l2: float) -
 
     if not exp.SAVE_PREDICTIONS:
         exp.component("predictions").disable(
-            "SAVE_PREDICTIONS is false", hint="--set SAVE_PREDICTIONS=true"
+            "SAVE_PREDICTIONS is false", hint="--exp-set SAVE_PREDICTIONS=true"
         )
     else:
         with exp.component("predictions") as stage, exp.open("predictions.csv") as out:
@@ -284,7 +284,7 @@ def test_classifier_pipeline(exp, model: Literal["softmax", "mlp"], l2: float) -
 
     bias: dict[str, float] = {}
     if not exp.AUDIT_BIAS:
-        exp.component("bias").disable("AUDIT_BIAS is false", hint="--set AUDIT_BIAS=true")
+        exp.component("bias").disable("AUDIT_BIAS is false", hint="--exp-set AUDIT_BIAS=true")
     else:
         with exp.component("bias") as stage:
             rates = group_rates(test["y"], pred, test["group"])

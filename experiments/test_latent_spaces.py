@@ -23,7 +23,7 @@ cross-entropy of a decoder that ignores the code and of one that knows the true 
 and style (a code that beats the latter keeps some of the individual tokens' noise).
 
     pytest experiments/test_latent_spaces.py -n 2                     # the 3x3 grid
-    pytest experiments/test_latent_spaces.py -k vq --set CODEBOOK_SIZE=32
+    pytest experiments/test_latent_spaces.py -k vq --exp-set CODEBOOK_SIZE=32
     pytest experiments/test_latent_spaces.py --exp-testing            # a smoke run
 """
 
@@ -326,7 +326,7 @@ def test_latent_spaces(exp, latent: str, globals_beta: float) -> None:
     elif model.codebook is None:
         exp.component("codebook").disable(
             f"EPOCHS ({exp.EPOCHS}) <= VQ_WARMUP ({exp.VQ_WARMUP}): never quantised",
-            hint=f"--set EPOCHS={exp.VQ_WARMUP + 10}",
+            hint=f"--exp-set EPOCHS={exp.VQ_WARMUP + 10}",
         )
     else:
         with exp.component("codebook") as codebook:

@@ -21,7 +21,7 @@ the mixing weights), and `pruning` (off by default) drops components whose weigh
 below PRUNE_BELOW during EM.
 
     pytest experiments/test_mixture_components.py -n 2                  # 3 x 3 runs
-    pytest experiments/test_mixture_components.py --set USE_PRUNING=true -k 5
+    pytest experiments/test_mixture_components.py --exp-set USE_PRUNING=true -k 5
     pytest experiments/test_mixture_components.py --exp-testing         # a smoke run
 """
 
@@ -172,7 +172,7 @@ def test_mixture_components(exp, n_components: int) -> None:
     )
 
     if not exp.USE_PRUNING:
-        exp.component("pruning").disable("USE_PRUNING is False", hint="--set USE_PRUNING=true")
+        exp.component("pruning").disable("USE_PRUNING is False", hint="--exp-set USE_PRUNING=true")
     else:
         with exp.component("pruning") as pruning:
             pruning.data["pruned"] = pruned

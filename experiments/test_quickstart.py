@@ -19,7 +19,7 @@ Then two analyses that read only what the runs archived:
   session folder.
 
     pytest experiments/test_quickstart.py                    # the sweep
-    pytest experiments/test_quickstart.py --set EPOCHS=400   # an override
+    pytest experiments/test_quickstart.py --exp-set EPOCHS=400   # an override
     pytest experiments/test_quickstart.py --exp-testing      # a smoke run
     expharness analyze results/quickstart/<session>/learning_rate=0.03
 """
@@ -98,7 +98,7 @@ def test_quickstart(exp, learning_rate: float) -> None:
     exp.commit_json("model.json", {"weights": weights, "learning_rate": learning_rate})
 
     if exp.PATIENCE is None:
-        exp.component("early_stopping").disable("PATIENCE is None", hint="--set PATIENCE=10")
+        exp.component("early_stopping").disable("PATIENCE is None", hint="--exp-set PATIENCE=10")
     else:
         with exp.component("early_stopping") as early_stopping:
             early_stopping.data["stopped_after"] = epoch + 1

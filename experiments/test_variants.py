@@ -36,7 +36,7 @@ pytest puts experiments/ (no __init__.py) on sys.path (the default import mode).
 
     pytest experiments/test_variants.py -n 2                  # 4 experiments x 2 sizes
     pytest experiments/test_variants.py -k LogInput           # one variant
-    pytest experiments/test_variants.py --set DEGREE=9        # every variant, HighDegree too
+    pytest experiments/test_variants.py --exp-set DEGREE=9        # every variant, HighDegree too
     expharness compare --session <session>                    # the variants side by side
 """
 

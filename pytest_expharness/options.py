@@ -5,6 +5,8 @@ Imported when the plugin loads: it holds nothing but the option definitions.
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 HELP_ROOT = (
@@ -15,7 +17,7 @@ HELP_TESTING = (
     "testing mode: apply each experiment's testing overrides and archive under <root>/_testing/"
 )
 HELP_TAG = "tag every run of this session (repeatable; ini: exp_tags)"
-HELP_CONFIG = "YAML file of parameter overrides (KEY: value), applied before --set"
+HELP_CONFIG = "YAML file of parameter overrides (KEY: value), applied before --exp-set"
 HELP_SET = "override a parameter: KEY=VALUE, the value parsed as YAML (repeatable)"
 HELP_DEBUG = "debug mode: runs go to <root>/<experiment>/debug/, replaced each session"
 HELP_SWEEP = "make a parameter a sweep axis: NAME=v1,v2,... values parsed as YAML (repeatable)"
@@ -37,7 +39,6 @@ HELP_SLURM_OPT = "an sbatch option for the job, e.g. --exp-slurm-opt=--partition
 HELP_SLURM_PARALLEL = "at most P array tasks at once (sbatch --array=0-N%%P)"
 HELP_SLURM_CHUNK = "K tests per array task, run with -n $SLURM_CPUS_PER_TASK (default 1)"
 HELP_SLURM_DETACH = "submit and exit at once; `expharness collect SESSION` writes the tables later"
-HELP_SLURM_TASK = "internal: run as one task of the SLURM job whose files are in DIR"
 MARKER_HELP = (
     "experiment(name=None, description=None, tags=(), testing=None, repeats=None, "
     "metric=None, mode='min'): describe an experiment; testing is a dict of parameter "
@@ -50,16 +51,18 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("expharness", "experiment harness")
     group.addoption("--exp-root", dest="exp_root", metavar="DIR", default=None, help=HELP_ROOT)
     group.addoption("--exp-testing", dest="exp_testing", action="store_true", help=HELP_TESTING)
-    group.addoption("--tag", dest="exp_tags", action="append", default=[], help=HELP_TAG)
+    group.addoption(
+        "--exp-tag", dest="exp_tags", action="append", default=[], metavar="TAG", help=HELP_TAG
+    )
     group.addoption(
         "--exp-config", dest="exp_config", metavar="FILE", default=None, help=HELP_CONFIG
     )
     group.addoption(
-        "--set", dest="exp_set", action="append", default=[], metavar="KEY=VALUE", help=HELP_SET
+        "--exp-set", dest="exp_set", action="append", default=[], metavar="KEY=VALUE", help=HELP_SET
     )
     group.addoption("--exp-debug", dest="exp_debug", action="store_true", help=HELP_DEBUG)
     group.addoption(
-        "--sweep",
+        "--exp-sweep",
         dest="exp_sweep",
         action="append",
         default=[],
@@ -102,9 +105,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--exp-slurm-detach", dest="exp_slurm_detach", action="store_true", help=HELP_SLURM_DETACH
     )
-    group.addoption(
-        "--exp-slurm-task", dest="exp_slurm_task", default=None, metavar="DIR", help=HELP_SLURM_TASK
-    )
+    group.addoption("--exp-slurm-task", dest="exp_slurm_task", default=None, help=argparse.SUPPRESS)
     parser.addini("exp_slurm_options", HELP_SLURM_OPT, type="linelist", default=[])
     parser.addini("exp_root", HELP_ROOT, default=None)
     parser.addini("exp_tags", HELP_TAG, type="linelist", default=[])

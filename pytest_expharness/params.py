@@ -2,7 +2,7 @@
 
 Parameters are a module's UPPERCASE constants (their annotations, or else the type
 of their value, are the declared types). Overrides come from `--exp-config FILE`
-and `--set KEY=VALUE`; values are parsed as YAML (never eval'd), within the
+and `--exp-set KEY=VALUE`; values are parsed as YAML (never eval'd), within the
 bounds of safeyaml (no alias bomb, no 5,000-deep list, no duplicate key), and
 checked against the declared type before any run starts.
 """
@@ -159,8 +159,8 @@ def parse_set_items(items: typing.Iterable[str]) -> dict[str, Any]:
     """Parse `KEY=VALUE` items; each value is read as bounded YAML."""
     parsed: dict[str, Any] = {}
     for item in items:
-        key, raw = _split_item("--set", item, "EPOCHS=50")
-        parsed[key] = _read_item("--set", item, key, raw)
+        key, raw = _split_item("--exp-set", item, "EPOCHS=50")
+        parsed[key] = _read_item("--exp-set", item, key, raw)
     return parsed
 
 
@@ -168,16 +168,18 @@ def parse_sweep_items(items: typing.Iterable[str]) -> dict[str, list[Any]]:
     """Parse `NAME=v1,v2,...` items into the values of each new sweep axis."""
     parsed: dict[str, list[Any]] = {}
     for item in items:
-        key, raw = _split_item("--sweep", item, "LEARNING_RATE=1e-3,1e-4")
-        values = _read_item("--sweep", item, key, f"[{raw}]") if raw.strip() else []
+        key, raw = _split_item("--exp-sweep", item, "LEARNING_RATE=1e-3,1e-4")
+        values = _read_item("--exp-sweep", item, key, f"[{raw}]") if raw.strip() else []
         if not values:
-            raise OverrideError(f"--sweep {_shown(item)}: no values; give them as {key}=v1,v2")
+            raise OverrideError(f"--exp-sweep {_shown(item)}: no values; give them as {key}=v1,v2")
         if key in parsed:
-            raise OverrideError(f"--sweep {key}: given twice; list all values in one --sweep")
+            raise OverrideError(
+                f"--exp-sweep {key}: given twice; list all values in one --exp-sweep"
+            )
         repeated = [v for i, v in enumerate(values) if v in values[:i]]
         if repeated:
             raise OverrideError(
-                f"--sweep {_shown(item)}: {_shown(repeated[0])} is given more than once"
+                f"--exp-sweep {_shown(item)}: {_shown(repeated[0])} is given more than once"
             )
         parsed[key] = values
     return parsed

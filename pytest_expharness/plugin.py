@@ -63,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
         except SlurmError as error:
             raise pytest.UsageError(str(error)) from None
     if any(config.getoption(o) for o in ("exp_set", "exp_config", "exp_sweep", "exp_repeats")):
-        _state(config)  # a bad --set or --sweep is a usage error now, before collection
+        _state(config)  # a bad --exp-set or --exp-sweep is a usage error now, before collection
 
 
 def _state(config: pytest.Config) -> SessionState:
@@ -211,7 +211,7 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Add the points of --sweep axes and repeats to an experiment's grid."""
+    """Add the points of --exp-sweep axes and repeats to an experiment's grid."""
     if "exp" not in metafunc.fixturenames:
         return
     from . import spec
@@ -238,7 +238,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def _expharness_point(request: pytest.FixtureRequest) -> Any:
-    """The --sweep values and repeat index of this run (parametrized by the plugin)."""
+    """The --exp-sweep values and repeat index of this run (parametrized by the plugin)."""
     return getattr(request, "param", None)
 
 

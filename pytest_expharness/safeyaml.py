@@ -3,7 +3,7 @@
 A YAML text can describe far more than it holds: an alias repeats a whole
 collection without repeating its text (seven levels of nine aliases make 4.8
 million strings from 350 bytes), nesting is limited only by the stack, and an
-integer only by memory. Every YAML we read from a user (`--set`,
+integer only by memory. Every YAML we read from a user (`--exp-set`,
 `--exp-config`) or an archive (config.yaml, imports) goes through
 `load_bounded`, which refuses such a text with a `YamlError` naming where it
 came from and the key inside it, before anything is built from it:
@@ -51,7 +51,7 @@ class Limits(NamedTuple):
     aliases: bool = True  # whether aliases (*name) are allowed at all
 
 
-VALUE = Limits(chars=10_000, weight=20_000)  # one --set / --sweep / filter value
+VALUE = Limits(chars=10_000, weight=20_000)  # one --exp-set / --exp-sweep / filter value
 CONFIG_FILE = Limits(chars=1_000_000, weight=2_000_000)  # --exp-config FILE
 ARCHIVE = Limits(chars=8_000_000, weight=16_000_000, aliases=False)  # config.yaml (we write none)
 

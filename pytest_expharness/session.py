@@ -173,7 +173,7 @@ def create(config: pytest.Config, stamp: str) -> SessionState:
 
 
 def read_overrides(settings: Settings) -> Overrides:
-    """Read --exp-config and --set; raise OverrideError saying what is wrong."""
+    """Read --exp-config and --exp-set; raise OverrideError saying what is wrong."""
     if settings.repeats is not None and settings.repeats < 1:
         raise OverrideError(f"--exp-repeats {settings.repeats}: give a whole number of at least 1")
     if not (settings.config_file or settings.set_items or settings.sweep_items):
@@ -183,5 +183,5 @@ def read_overrides(settings: Settings) -> Overrides:
     sweep = params.parse_sweep_items(settings.sweep_items)
     both = sorted(set(sweep) & set(from_cli))
     if both:
-        raise OverrideError(f"--sweep {both[0]} and --set {both[0]}: give one or the other")
+        raise OverrideError(f"--exp-sweep {both[0]} and --exp-set {both[0]}: give one or the other")
     return Overrides(from_file, from_cli, settings.config_file, sweep)

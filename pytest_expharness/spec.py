@@ -2,7 +2,7 @@
 
 Parameters resolve in this order, later winning: module constants, class
 attributes, the marker's testing overrides (with --exp-testing), --exp-config,
---set, and the test's parametrize arguments (the sweep axes).
+--exp-set, and the test's parametrize arguments (the sweep axes).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from . import params as P
 
 MARKER = "experiment"
 MARKER_KEYS = ("name", "description", "tags", "testing", "repeats", "metric", "mode")
-POINT = "_expharness_point"  # the fixture parametrized with --sweep values and repeat indices
+POINT = "_expharness_point"  # the fixture parametrized with --exp-sweep values and repeat indices
 MODES = ("min", "max")
 
 
@@ -183,7 +183,7 @@ def repeats_of(
 def sweep_points(
     declared: Sequence[str], sweep: dict[str, list[Any]], repeats: int
 ) -> tuple[list[dict[str, Any]], list[str]] | None:
-    """Return the points (and their ids) that --sweep and repeats add to one test, if any."""
+    """Return the points (and their ids) that --exp-sweep and repeats add to one test, if any."""
     axes = {name: values for name, values in sweep.items() if name in declared}
     if not axes and repeats == 1:
         return None
@@ -222,7 +222,7 @@ def build(
     if testing:
         layers.append(("testing override", _testing_overrides(item, kwargs)))
     layers.append(("--exp-config", overrides.from_file))
-    layers.append(("--set", overrides.from_cli))
+    layers.append(("--exp-set", overrides.from_cli))
     for source, layer in layers:
         for key, raw in layer.items():
             if key in axes:
@@ -246,14 +246,16 @@ def build(
                 applied[key] = raw
     for key in overrides.sweep:
         if key in axes:
-            raise SpecError(f"--sweep {key}: {key} is a parametrize axis of {item.nodeid} already")
+            raise SpecError(
+                f"--exp-sweep {key}: {key} is a parametrize axis of {item.nodeid} already"
+            )
     if point:
         for key, raw in point["sweep"].items():
             try:
                 axes[key] = P.check_value(key, raw, declared[key].declared)
             except P.OverrideError as error:
                 where = item.nodeid.split("::")[0]
-                raise SpecError(f"--sweep {error} ({key} is declared in {where})") from None
+                raise SpecError(f"--exp-sweep {error} ({key} is declared in {where})") from None
     values.update(axes)
     repeat = point["repeat"] if point else 0
     base_seed = values.get("SEED")
@@ -349,9 +351,9 @@ def check_overrides(
     for key in [*overrides.merged(), *overrides.sweep]:
         if key not in known:
             source = (
-                "--sweep"
+                "--exp-sweep"
                 if key in overrides.sweep
-                else "--set"
+                else "--exp-set"
                 if key in overrides.from_cli
                 else "--exp-config"
             )

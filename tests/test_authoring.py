@@ -80,7 +80,9 @@ def test_variants_are_experiments_of_their_own_across_modules(
 
 def test_set_overrides_reach_variants(pytester: pytest.Pytester, archive: Archive) -> None:
     pytester.makepyfile(test_base=BASE, test_wide=WIDE)
-    result = pytester.runpytest(*NO_XDIST, "--set", "LEARNING_RATE=0.2", "--set", "EPOCHS=7")
+    result = pytester.runpytest(
+        *NO_XDIST, "--exp-set", "LEARNING_RATE=0.2", "--exp-set", "EPOCHS=7"
+    )
     result.assert_outcomes(passed=3)
     for folder in archive.runs():
         params = archive.config(folder)["parameters"]
@@ -312,7 +314,7 @@ def test_cache_hits_on_same_arguments_and_source_only(
     assert calls(pytester) == ["3"], "a hit: not computed again"
     assert archive.summary(second)["cache"] == {"enabled": True, "hits": ["feat"], "misses": []}
     assert f"cache hit: feat (dataset/{entry.name})" in archive.log(second)
-    session(pytester, archive, "--set", "N=4")
+    session(pytester, archive, "--exp-set", "N=4")
     assert calls(pytester) == ["3", "4"], "other arguments: computed"
     module.write_text(module.read_text().replace("n * n}", "n ** 2}"))
     edited = session(pytester, archive)

@@ -29,7 +29,7 @@ SWEEP = """
 @pytest.fixture
 def root(pytester: pytest.Pytester, archive: Archive) -> str:
     pytester.makepyfile(test_exp=SWEEP)
-    pytester.runpytest("-p", "no:xdist", "--tag", "grid").assert_outcomes(passed=4)
+    pytester.runpytest("-p", "no:xdist", "--exp-tag", "grid").assert_outcomes(passed=4)
     return str(archive.root)
 
 
@@ -176,7 +176,7 @@ def test_diff_shows_parameters_and_provenance(
     )
     assert code == 0
     assert json.loads(out) == [{"kind": "parameter", "name": "lr", "first": 0.1, "second": 0.001}]
-    pytester.runpytest_subprocess("-p", "no:xdist", "-k", "vq and 0.1", "--tag", "again")
+    pytester.runpytest_subprocess("-p", "no:xdist", "-k", "vq and 0.1", "--exp-tag", "again")
     newest = load_session(root)
     code, out, _ = run(
         capsys, "--root", root, "diff", "latent=vq,lr=0.001", f"{newest}/latent=vq,lr=0.1", "--json"

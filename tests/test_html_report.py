@@ -31,7 +31,7 @@ def test_toy(exp, lr, latent):
     if latent == "vq" and lr == 1.0:
         raise RuntimeError("diverged")
     if latent == "none":
-        exp.component("codebook").disable("latent is none", hint="--set LATENT=vq")
+        exp.component("codebook").disable("latent is none", hint="--exp-set LATENT=vq")
     for step in range(exp.EPOCHS):
         exp.track("loss", math.exp(-lr * step) + (0.1 if latent == "vq" else 0.2))
         exp.track("accuracy", 1 - math.exp(-lr * step))

@@ -48,7 +48,7 @@ def test_session_indexes_its_runs_and_load_run_reads_them(
     pytester: pytest.Pytester, archive: Archive, mode: list[str]
 ) -> None:
     pytester.makepyfile(test_exp=SWEEP)
-    pytester.runpytest(*mode, "--tag", "nightly").assert_outcomes(passed=2)
+    pytester.runpytest(*mode, "--exp-tag", "nightly").assert_outcomes(passed=2)
     assert rows(archive.root) == [("lr=0.01", "completed"), ("lr=0.1", "completed")]
     run = load_run("lr=0.1", root=archive.root)
     assert (run.path.name, run.path.parent.parent.name) == ("lr=0.1", "fit")
@@ -85,7 +85,7 @@ def test_ambiguous_and_unknown_runs_say_so(pytester: pytest.Pytester, archive: A
 def test_archive_filters_and_latest(pytester: pytest.Pytester, archive: Archive) -> None:
     pytester.makepyfile(test_exp=SWEEP)
     pytester.runpytest("-p", "no:xdist").assert_outcomes(passed=2)
-    pytester.runpytest("-p", "no:xdist", "--tag", "second", "-k", "0.01").assert_outcomes(
+    pytester.runpytest("-p", "no:xdist", "--exp-tag", "second", "-k", "0.01").assert_outcomes(
         passed=1, deselected=1
     )
     runs = RunArchive(archive.root)

@@ -65,7 +65,7 @@ def test_one_folder_per_run_one_stamp_per_session(
 
 def test_config_header(pytester: pytest.Pytester, archive: Archive) -> None:
     pytester.makepyfile(test_exp=SWEEP)
-    pytester.runpytest("--tag", "ablation", "-k", "vq and 1.5").assert_outcomes(
+    pytester.runpytest("--exp-tag", "ablation", "-k", "vq and 1.5").assert_outcomes(
         passed=1, deselected=3
     )
     config = archive.config(archive.run())

@@ -66,12 +66,18 @@ def test_set_and_config_file_override(
     pytester.makepyfile(test_exp=EXPERIMENT)
     pytester.makefile(".yaml", overrides="EPOCHS: 3\nMODE: slow\n")
     result = pytester.runpytest(
-        *mode, "--exp-config", "overrides.yaml", "--set", "EPOCHS=5", "--set", "LEARNING_RATE=1"
+        *mode,
+        "--exp-config",
+        "overrides.yaml",
+        "--exp-set",
+        "EPOCHS=5",
+        "--exp-set",
+        "LEARNING_RATE=1",
     )
     result.assert_outcomes(passed=2)
     for run in archive.runs("train"):
         seen = archive.data(run)["seen"]
-        assert seen["epochs"] == 5, "--set wins over the config file"
+        assert seen["epochs"] == 5, "--exp-set wins over the config file"
         assert seen["module_epochs"] == 5, "the module constant holds the run's value"
         assert seen["lr"] == 1.0 and isinstance(seen["lr"], float)
         header = archive.config(run)["experiment"]
@@ -92,7 +98,7 @@ def test_module_constant_restored_after_run(pytester: pytest.Pytester) -> None:
             assert EPOCHS == 10
         """
     )
-    pytester.runpytest("--set", "EPOCHS=2", "-p", "no:randomly").assert_outcomes(passed=2)
+    pytester.runpytest("--exp-set", "EPOCHS=2", "-p", "no:randomly").assert_outcomes(passed=2)
 
 
 def test_attribute_typo_lists_known_names(pytester: pytest.Pytester) -> None:
@@ -112,28 +118,34 @@ def test_attribute_typo_lists_known_names(pytester: pytest.Pytester) -> None:
 
 BAD_OVERRIDES = [
     pytest.param(
-        ["--set", "LEARNNG_RATE=0.1"],
-        "--set LEARNNG_RATE: not a parameter of the selected experiment"
+        ["--exp-set", "LEARNNG_RATE=0.1"],
+        "--exp-set LEARNNG_RATE: not a parameter of the selected experiment"
         " (did you mean LEARNING_RATE?)",
         id="unknown-key",
     ),
     pytest.param(
-        ["--set", "EPOCHS"], "--set 'EPOCHS': expected KEY=VALUE", id="malformed-no-equals"
+        ["--exp-set", "EPOCHS"], "--exp-set 'EPOCHS': expected KEY=VALUE", id="malformed-no-equals"
     ),
-    pytest.param(["--set", "=3"], "--set '=3': expected KEY=VALUE", id="malformed-no-key"),
+    pytest.param(["--exp-set", "=3"], "--exp-set '=3': expected KEY=VALUE", id="malformed-no-key"),
     pytest.param(
-        ["--set", "EPOCHS=ten"], "--set EPOCHS='ten': expected int, got str", id="wrong-type"
+        ["--exp-set", "EPOCHS=ten"],
+        "--exp-set EPOCHS='ten': expected int, got str",
+        id="wrong-type",
     ),
     pytest.param(
-        ["--set", "EPOCHS=1.5"], "--set EPOCHS=1.5: expected int, got float", id="float-for-int"
+        ["--exp-set", "EPOCHS=1.5"],
+        "--exp-set EPOCHS=1.5: expected int, got float",
+        id="float-for-int",
     ),
     pytest.param(
-        ["--set", "LAYERS=[1, x]"],
-        "--set LAYERS=[1, 'x']: expected list[int], got a list with an item of another type",
+        ["--exp-set", "LAYERS=[1, x]"],
+        "--exp-set LAYERS=[1, 'x']: expected list[int], got a list with an item of another type",
         id="bad-list",
     ),
     pytest.param(
-        ["--set", "EPOCHS=[1"], "--set 'EPOCHS=[1': the value is not valid YAML", id="bad-yaml"
+        ["--exp-set", "EPOCHS=[1"],
+        "--exp-set 'EPOCHS=[1': the value is not valid YAML",
+        id="bad-yaml",
     ),
     pytest.param(
         ["--exp-config", "missing.yaml"],
@@ -154,11 +166,13 @@ BAD_OVERRIDES = [
         id="config-unknown-key",
     ),
     pytest.param(
-        ["--set", "beta=3"], "--set 'beta=3': 'beta' is not a parameter name", id="lowercase"
+        ["--exp-set", "beta=3"],
+        "--exp-set 'beta=3': 'beta' is not a parameter name",
+        id="lowercase",
     ),
     pytest.param(
-        ["--set", "BETA=3", "-k", "nothing_matches"],
-        "--set BETA: not a parameter of any selected experiment",
+        ["--exp-set", "BETA=3", "-k", "nothing_matches"],
+        "--exp-set BETA: not a parameter of any selected experiment",
         id="nothing-selected",
     ),
 ]
@@ -190,7 +204,7 @@ def test_override_of_a_sweep_axis_is_refused(pytester: pytest.Pytester) -> None:
             pass
         """
     )
-    result = pytester.runpytest("--set", "BETA=3")
+    result = pytester.runpytest("--exp-set", "BETA=3")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*BETA is a parametrize axis of test_exp.py::test_a*"])
 
@@ -208,7 +222,7 @@ def test_override_applies_only_where_declared(pytester: pytest.Pytester, archive
             exp["width"] = exp.WIDTH
         """,
     )
-    pytester.runpytest("--set", "EPOCHS=7").assert_outcomes(passed=2)
+    pytester.runpytest("--exp-set", "EPOCHS=7").assert_outcomes(passed=2)
     assert archive.data(archive.run("one")) == {"epochs": 7}
     assert archive.data(archive.run("two")) == {"width": 4}
     assert archive.config(archive.run("two"))["experiment"]["cli_overrides"] == {}
@@ -225,10 +239,14 @@ def test_annotated_types_checked(pytester: pytest.Pytester, archive: Archive) ->
             exp["v"] = [exp.KIND, exp.LIMIT, exp.SCALE]
         """
     )
-    result = pytester.runpytest("--set", "KIND=none")
+    result = pytester.runpytest("--exp-set", "KIND=none")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "--set KIND='none': expected one of 'vq', 'linear', got 'none'" in result.stderr.str()
-    result = pytester.runpytest("--set", "KIND=linear", "--set", "LIMIT=3", "--set", "SCALE=2")
+    assert (
+        "--exp-set KIND='none': expected one of 'vq', 'linear', got 'none'" in result.stderr.str()
+    )
+    result = pytester.runpytest(
+        "--exp-set", "KIND=linear", "--exp-set", "LIMIT=3", "--exp-set", "SCALE=2"
+    )
     result.assert_outcomes(passed=1)
     assert archive.data(archive.run())["v"] == ["linear", 3, 2.0]
 
@@ -300,7 +318,12 @@ def test_exponent_floats_are_numbers_quoted_ones_strings(
     )
     pytester.makefile(".yaml", overrides="DECAY: 5e-4\n")
     result = pytester.runpytest(
-        "--set", "LEARNING_RATE=1e-3", "--set", 'TAG="1e-3"', "--exp-config", "overrides.yaml"
+        "--exp-set",
+        "LEARNING_RATE=1e-3",
+        "--exp-set",
+        'TAG="1e-3"',
+        "--exp-config",
+        "overrides.yaml",
     )
     result.assert_outcomes(passed=1)
     assert archive.data(archive.run()) == {"v": [0.001, 0.0005, "1e-3"]}

@@ -378,19 +378,19 @@ def test_unannotated_path_constant_is_overridden_as_a_path(
 ) -> None:
     pytester.makepyfile(test_paths=PATH_CONSTANT)
     elsewhere = pytester.path / "elsewhere"
-    pytester.runpytest(*NO_XDIST, "--set", f"DATA_DIR={elsewhere}").assert_outcomes(passed=1)
+    pytester.runpytest(*NO_XDIST, "--exp-set", f"DATA_DIR={elsewhere}").assert_outcomes(passed=1)
     seen = archive.data(archive.run("paths"))["seen"]
     assert seen == {"is_path": True, "module_is_path": True, "value": str(elsewhere)}
 
     shutil.rmtree(pytester.path / "results")
-    result = pytester.runpytest(*NO_XDIST, "--set", "DATA_DIR=5")
+    result = pytester.runpytest(*NO_XDIST, "--exp-set", "DATA_DIR=5")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "--set DATA_DIR=5: expected Path, got int" in result.stderr.str()
+    assert "--exp-set DATA_DIR=5: expected Path, got int" in result.stderr.str()
     _no_internal_error(result)
     assert not (pytester.path / "results").exists()
 
 
-# -- 10. --set X=inf, and a lowercase name ---------------------------------------------
+# -- 10. --exp-set X=inf, and a lowercase name ---------------------------------------------
 
 FLOAT_CONSTANT = """
     LR = 0.1
@@ -404,14 +404,14 @@ FLOAT_CONSTANT = """
 @pytest.mark.parametrize("text", ["inf", "-inf"])
 def test_set_inf_is_a_float(pytester: pytest.Pytester, archive: Archive, text: str) -> None:
     pytester.makepyfile(test_rate=FLOAT_CONSTANT)
-    pytester.runpytest(*NO_XDIST, "--set", f"LR={text}").assert_outcomes(passed=1)
+    pytester.runpytest(*NO_XDIST, "--exp-set", f"LR={text}").assert_outcomes(passed=1)
     seen = archive.data(archive.run("rate"))["seen"]
     assert seen == {"lr": repr(float(text)), "type": "float"}
 
 
 def test_set_lowercase_name_suggests_the_parameter(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_rate=FLOAT_CONSTANT)
-    result = pytester.runpytest(*NO_XDIST, "--set", "epochs=3")
+    result = pytester.runpytest(*NO_XDIST, "--exp-set", "epochs=3")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     stderr = result.stderr.str()
     assert "'epochs' is not a parameter name" in stderr

@@ -1,4 +1,4 @@
-"""Sweeps: grids, the comparison table, repeats, --sweep, crashes, resume, testing mode, Ctrl-C.
+"""Sweeps: grids, the comparison table, repeats, --exp-sweep, crashes, resume, testing mode, Ctrl-C.
 
 A sweep is every run of one experiment in one session; its table is written to
 `results/<experiment>/<session>/comparison.{csv,md,json}` by the controller (or
@@ -556,7 +556,7 @@ def test_exp_repeats_option_runs_each_point_with_distinct_seeds(
     assert [e["n"] for e in sweep.table["aggregate"]] == [3, 3]
 
 
-# -- 6. --sweep ------------------------------------------------------------------
+# -- 6. --exp-sweep ------------------------------------------------------------------
 
 SWEPT = """
     import pytest
@@ -575,7 +575,9 @@ def test_sweep_option_adds_axes_to_the_grid(
     pytester: pytest.Pytester, archive: Archive, mode: list[str]
 ) -> None:
     pytester.makepyfile(test_swept=SWEPT)
-    result, sweeps = session(pytester, *mode, "--sweep", "LR=1e-3,0.5", "--sweep", "MODE=fast,slow")
+    result, sweeps = session(
+        pytester, *mode, "--exp-sweep", "LR=1e-3,0.5", "--exp-sweep", "MODE=fast,slow"
+    )
     result.assert_outcomes(passed=8)
     sweep = sweeps["fit"]
     points = {
@@ -615,23 +617,23 @@ BAD_SWEEP_EXPERIMENT = """
 
 BAD_SWEEPS = [
     pytest.param(
-        ["--sweep", "LRR=1,2"],
-        ["--sweep LRR: not a parameter of", "(did you mean LR?)"],
+        ["--exp-sweep", "LRR=1,2"],
+        ["--exp-sweep LRR: not a parameter of", "(did you mean LR?)"],
         id="unknown-name",
     ),
-    pytest.param(["--sweep", "LR"], ["--sweep 'LR': expected KEY=VALUE"], id="no-values"),
-    pytest.param(["--sweep", "LR="], ["--sweep 'LR=': no values"], id="empty"),
+    pytest.param(["--exp-sweep", "LR"], ["--exp-sweep 'LR': expected KEY=VALUE"], id="no-values"),
+    pytest.param(["--exp-sweep", "LR="], ["--exp-sweep 'LR=': no values"], id="empty"),
     pytest.param(
-        ["--sweep", "EPOCHS=1,two"], ["--sweep EPOCHS='two': expected int"], id="wrong-type"
+        ["--exp-sweep", "EPOCHS=1,two"], ["--exp-sweep EPOCHS='two': expected int"], id="wrong-type"
     ),
     pytest.param(
-        ["--sweep", "LR=1,2", "--set", "LR=3"],
-        ["--sweep LR and --set LR: give one or the other"],
+        ["--exp-sweep", "LR=1,2", "--exp-set", "LR=3"],
+        ["--exp-sweep LR and --exp-set LR: give one or the other"],
         id="sweep-and-set",
     ),
     pytest.param(
-        ["--sweep", "BETA=3,4"],
-        ["--sweep BETA: BETA is a parametrize axis of test_bad.py::test_fit"],
+        ["--exp-sweep", "BETA=3,4"],
+        ["--exp-sweep BETA: BETA is a parametrize axis of test_bad.py::test_fit"],
         id="parametrize-axis",
     ),
 ]
@@ -1093,8 +1095,10 @@ def test_reused_rows_take_the_current_grids_axes(pytester: pytest.Pytester) -> N
             exp.track("loss", exp.LR + k)
         """
     )
-    session(pytester, "-p", "no:xdist", "--set", "LR=0.01")
-    result, sweeps = session(pytester, "-p", "no:xdist", "--exp-resume", "--sweep", "LR=0.01,0.1")
+    session(pytester, "-p", "no:xdist", "--exp-set", "LR=0.01")
+    result, sweeps = session(
+        pytester, "-p", "no:xdist", "--exp-resume", "--exp-sweep", "LR=0.01,0.1"
+    )
     result.assert_outcomes(passed=2, skipped=2)
     rows = sweeps["lr"].rows
     assert sorted((r["k"], r["LR"], r["status"]) for r in rows) == [
@@ -1199,9 +1203,9 @@ def test_bad_marker_values_are_usage_errors(
 
 def test_a_repeated_sweep_value_is_refused(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_lr="LR = 0.1\ndef test_lr(exp):\n    pass\n")
-    result = pytester.runpytest("--sweep", "LR=0.1,0.10,1e-1")
+    result = pytester.runpytest("--exp-sweep", "LR=0.1,0.10,1e-1")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "--sweep 'LR=0.1,0.10,1e-1': 0.1 is given more than once" in result.stderr.str()
+    assert "--exp-sweep 'LR=0.1,0.10,1e-1': 0.1 is given more than once" in result.stderr.str()
 
 
 def test_ctrl_c_during_a_fixture_teardown_leaves_no_running_row(

@@ -1,4 +1,4 @@
-"""Bounded input: every value from --set, --exp-config or an archive is read within limits.
+"""Bounded input: every value from --exp-set, --exp-config or an archive is read within limits.
 
 A YAML bomb, a 5,000-digit int, a 5,000-deep list, a binary or FIFO config file,
 a duplicate key: each is a usage error (exit 4) naming the option and the key,
@@ -39,8 +39,8 @@ def alias_bomb(levels: int, leaf: str = "x", fan: int = 9) -> str:
 
 INPUT_BOMBS = [
     pytest.param(
-        ["--set", f"LAYERS={alias_bomb(5)}"],
-        "--set LAYERS: more than 20,000 nodes and characters once its aliases are written out",
+        ["--exp-set", f"LAYERS={alias_bomb(5)}"],
+        "--exp-set LAYERS: more than 20,000 nodes and characters once its aliases are written out",
         id="set-alias-bomb",
     ),
     pytest.param(
@@ -49,18 +49,18 @@ INPUT_BOMBS = [
         id="config-alias-bomb",
     ),
     pytest.param(
-        ["--set", "EPOCHS=" + "7" * 5000],
-        "--set EPOCHS: a number of 5,000 characters; at most 4,400",
+        ["--exp-set", "EPOCHS=" + "7" * 5000],
+        "--exp-set EPOCHS: a number of 5,000 characters; at most 4,400",
         id="set-5000-digit-int",
     ),
     pytest.param(
-        ["--set", "LAYERS=" + "[" * 5000 + "]" * 5000],
-        "--set LAYERS: collections nested more than 100 levels deep",
+        ["--exp-set", "LAYERS=" + "[" * 5000 + "]" * 5000],
+        "--exp-set LAYERS: collections nested more than 100 levels deep",
         id="set-5000-deep-list",
     ),
     pytest.param(
-        ["--set", "NAME=" + "a" * 20_000],
-        "--set NAME: 20,000 characters; at most 10,000 are read",
+        ["--exp-set", "NAME=" + "a" * 20_000],
+        "--exp-set NAME: 20,000 characters; at most 10,000 are read",
         id="set-too-long",
     ),
     pytest.param(

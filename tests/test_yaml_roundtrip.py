@@ -150,7 +150,7 @@ SURROGATE_NOTE = "config.yaml: parameters.NAME holds a lone surrogate; written a
 @pytest.mark.parametrize(
     ("constant", "args", "stored", "notes"),
     [
-        pytest.param('"x"', ["--set", 'NAME="a\\x7fb"'], "a\x7fb", [], id="DEL-from-set"),
+        pytest.param('"x"', ["--exp-set", 'NAME="a\\x7fb"'], "a\x7fb", [], id="DEL-from-set"),
         pytest.param(r'"\x85\u2028\ufeff\x9f"', [], "\x85\u2028\ufeff\x9f", [], id="C1-and-breaks"),
         pytest.param(r'"a\ud800b"', [], "'a\\ud800b'", [SURROGATE_NOTE], id="surrogate"),
     ],
