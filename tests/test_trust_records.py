@@ -191,7 +191,7 @@ def test_plain_gives_exact_json_types_that_read_back_the_same(value: Any) -> Non
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.text(max_size=5), values, max_size=5))
 def test_a_record_for_the_report_always_travels_whole_or_as_a_stub(extra: dict[str, Any]) -> None:
-    record = {"path": "/somewhere/x=1", "node_id": "t.py::test[1]", "sweep": "/somewhere", **extra}
+    record = {**extra, "path": "/somewhere/x=1", "node_id": "t.py::test[1]", "sweep": "/somewhere"}
     sent = records.for_report(record)
     assert sent is not None
     assert _same(execnet.loads(execnet.dumps(sent)), sent)  # what kills a worker if it fails
