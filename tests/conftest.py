@@ -94,3 +94,17 @@ XDIST_MODES = [
     pytest.param(["-p", "no:xdist"], id="no-xdist"),
     pytest.param(["-n", "2"], id="xdist-2"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _pytester_sessions_keep_their_order(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest-randomly (a test extra) would shuffle every pytester session and reseed it.
+
+    The suite's sessions assert on order (grids, rows), so they run without it,
+    in process and in subprocesses alike; a test marked `with_randomly` keeps it.
+    """
+    if "pytester" in request.fixturenames and not request.node.get_closest_marker("with_randomly"):
+        request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when it starts
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly")

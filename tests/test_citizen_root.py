@@ -270,6 +270,7 @@ def test_a_run_records_the_pytest_plugins(pytester: pytest.Pytester, archive: Ar
     assert _header(archive.run())["pytest_plugins"]["pytest-xdist"] == xdist.__version__
 
 
+@pytest.mark.with_randomly
 def test_a_run_records_pytest_randomlys_seed(pytester: pytest.Pytester, archive: Archive) -> None:
     pytest.importorskip(
         "pytest_randomly",
