@@ -26,76 +26,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import operator
-import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-EXPRESSION = re.compile(r"^\s*([A-Za-z_][\w./]*)\s*(<=|>=|!=|==|=|<|>)\s*(.+?)\s*$")
-OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "=": operator.eq,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
+from .cli_filters import MISSING, FilterError, lookup, matches, parse_expression
 
 
 class UsageError(Exception):
     """A command line that cannot be carried out as written."""
 
 
-def parse_expression(text: str) -> tuple[str, Callable[[Any, Any], bool], Any]:
-    """Parse `name<op>value`; the value is read as YAML (never eval'd)."""
-    from .params import read_value
-
-    match = EXPRESSION.match(text)
-    if match is None:
-        raise UsageError(
-            f"filter {text!r}: expected NAME<op>VALUE with op one of < <= > >= = != "
-            "(for example lr<0.01 or latent=vq)"
-        )
-    name, op, raw = match.groups()
-    if raw[0] in "<>=!":
-        raise UsageError(f"filter {text!r}: one comparison, e.g. {name}{op}{raw.lstrip('<>=!')}")
-    try:
-        value = read_value(raw)
-    except Exception as error:
-        first = str(error).splitlines()[0]
-        raise UsageError(f"filter {text!r}: the value is not valid YAML ({first})") from None
-    return name, OPERATORS[op], value
-
-
-_MISSING = object()
-
-
-def lookup(row: dict[str, Any], name: str) -> Any:
-    """Return a run's parameter, final metric or result called name (`lr` finds `LR`)."""
-    sources = (row["params"] or {}, row["metrics"] or {}, row["results"] or {})
-    for source in sources:
-        if name in source:
-            return source[name]
-    upper = name.upper()
-    for source in sources:
-        if upper in source:
-            return source[upper]
-    return _MISSING
-
-
-def _matches(
-    row: dict[str, Any], name: str, compare: Callable[[Any, Any], bool], value: Any
-) -> bool:
-    found = lookup(row, name)
-    if found is _MISSING:
-        return False
-    try:
-        return bool(compare(found, value))
-    except TypeError:  # e.g. a string parameter compared with a number
-        return False
+def runs_text(count: int) -> str:
+    """'1 run', '3 runs'."""
+    return f"{count} run{'s' if count != 1 else ''}"
 
 
 def _table(rows: list[list[Any]], headers: list[str]) -> str:
@@ -107,11 +52,14 @@ def _table(rows: list[list[Any]], headers: list[str]) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     from .loading import Archive
 
-    filters = [parse_expression(text) for text in args.filters]
+    try:
+        filters = [parse_expression(text) for text in args.filters]
+    except FilterError as error:
+        raise UsageError(str(error)) from None
     found = Archive(args.root).runs(
         experiment=args.experiment, status=args.status, tag=args.tag, label=args.label
     )
-    rows = [r for r in found.rows if all(_matches(r, *f) for f in filters)]
+    rows = [r for r in found.rows if all(matches(r, *f) for f in filters)]
     shown = rows[: args.limit] if args.limit > 0 else rows
     if args.json:
         print(json.dumps(shown, indent=2, default=str))
@@ -125,7 +73,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 r["run_id"],
                 r["status"],
                 r["label"],
-                *[None if (v := lookup(r, n)) is _MISSING else v for n in names],
+                *[None if (v := lookup(r, n)) is MISSING else v for n in names],
                 r["duration"],
                 r["path"],
             ]
@@ -341,10 +289,11 @@ def parser() -> argparse.ArgumentParser:
     diff.add_argument("second", metavar="RUN")
     diff.add_argument("--json", action="store_true")
     diff.set_defaults(handler=cmd_diff)
-    from . import cli_check, cli_manage
+    from . import cli_check, cli_manage, cli_report
 
     cli_check.add_command(commands)
     cli_manage.add_commands(commands)
+    cli_report.add_commands(commands)
     return main
 
 

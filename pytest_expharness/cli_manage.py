@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .archive import LABELS
-from .cli import UsageError, _table
+from .cli import UsageError, _table, runs_text
 
 
 def _index_folders(root: Path, folders: list[Path]) -> None:
@@ -124,7 +123,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         count = export_runs(list(dict.fromkeys(folders)), Path(args.root), Path(args.to), tables)
     except TransferError as error:
         raise UsageError(str(error)) from None
-    print(f"exported {_runs(count)} to {args.to}")
+    print(f"exported {runs_text(count)} to {args.to}")
     return 0
 
 
@@ -142,7 +141,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     if done.added:
         _index_folders(root.resolve(), [f.resolve() for f in done.added])
-    print(f"imported {_runs(len(done.added))} into {root}")
+    print(f"imported {runs_text(len(done.added))} into {root}")
     for run in done.skipped:
         print(f"  skipped {run}: already in {root} (left as it is)")
     return 0
@@ -150,10 +149,6 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def _megabytes(size: int) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
-
-
-def _runs(count: int) -> str:
-    return f"{count} run" + ("" if count == 1 else "s")
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
@@ -184,7 +179,9 @@ def cmd_gc(args: argparse.Namespace) -> int:
         print(f"kept {row['path']}: {reason}")
     if args.dry_run:
         total = sum(sizes.values())
-        print(f"dry run: would delete {_runs(len(body))} ({_megabytes(total)}); nothing deleted")
+        print(
+            f"dry run: would delete {runs_text(len(body))} ({_megabytes(total)}); nothing deleted"
+        )
         return 0 if body else 1
     gone = []
     for row in chosen.delete:
@@ -204,183 +201,12 @@ def cmd_gc(args: argparse.Namespace) -> int:
             conn.execute("COMMIT")
         finally:
             conn.close()
-    print(f"deleted {_runs(len(gone))} ({_megabytes(total)})")
+    print(f"deleted {runs_text(len(gone))} ({_megabytes(total)})")
     return 0 if gone else 1
-
-
-def cmd_analyze(args: argparse.Namespace) -> int:
-    from .analyses import NotTrusted, rerun
-    from .loading import resolve
-
-    folder = resolve(args.run, args.root)
-    try:
-        outcome, source = rerun(folder, args.current, trust=args.trust)
-    except (FileNotFoundError, NotTrusted) as error:
-        raise UsageError(str(error)) from None
-    if outcome is None:
-        print(f"{folder}: no @analysis function in {source}", file=sys.stderr)
-        return 1
-    files = ", ".join(f"analysis/{f}" for f in outcome["files"]) or "no files"
-    print(f"{folder}: analysis {outcome['function']} from {source}: {outcome['status']}")
-    if outcome["status"] != "completed":
-        print(outcome.get("traceback", ""), file=sys.stderr, end="")
-        return 1
-    print(f"wrote {files}")
-    return 0
-
-
-def _report(records: list[dict[str, Any]], target: Path) -> Path:
-    import json
-
-    from .htmlreport import read_runs, run_label, write
-    from .sweeptable import build
-
-    sessions = {r["session"] for r in records}
-    many = {r["experiment"] for r in records}
-    label = run_label
-    if len(sessions) > 1 or len(many) > 1:  # run ids repeat: name runs by what tells them apart
-
-        def name(experiment: Any, session: Any, run_id: Any) -> str:
-            parts = [experiment] if len(many) > 1 else []
-            parts += [session] if len(sessions) > 1 else []
-            return "/".join(str(p) for p in [*parts, run_id])
-
-        for record in records:
-            record["run_id"] = name(record["experiment"], record["session"], record["run_id"])
-
-        def label(run: Any) -> str:
-            head = run.config["experiment"]
-            return name(head.get("name"), head.get("session"), run.run_id)
-
-    table = build(records)
-    experiments = list(dict.fromkeys(r["experiment"] for r in records))
-    table.experiment = ", ".join(experiments)
-    table.session = ", ".join(sorted(sessions))
-    folders = {r["sweep"] for r in records}
-    stored = Path(next(iter(folders))) / "comparison.json"
-    if len(folders) == 1 and stored.is_file():  # a sweep analysis' recommendations
-        table.recommendations = list(
-            json.loads(stored.read_text("utf-8")).get("recommendations") or []
-        )
-    order = {row["run"]: i for i, row in enumerate(table.rows)}
-    records = sorted(records, key=lambda r: order.get(r["run_id"], len(order)))
-    return write(table, read_runs(records), target, label)
-
-
-def _reused(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The archived runs a session reused (--exp-resume), from its comparison.json rows.
-
-    They live in the folders of earlier sessions, so the index does not list
-    them under this session; the table says where they came from.
-    """
-    import json
-
-    from .archive import is_run_folder
-    from .resume import reused_record
-
-    found = []
-    for sweep in dict.fromkeys(Path(r["sweep"]) for r in records):
-        try:
-            rows = json.loads((sweep / "comparison.json").read_text("utf-8"))["rows"]
-        except (OSError, ValueError, KeyError):
-            continue
-        for row in rows:
-            reason = str(row.get("reason") or "")
-            if row.get("status") != "reused" or not reason.startswith("from session "):
-                continue
-            folder = sweep.parent / reason.removeprefix("from session ") / str(row["run"])
-            if is_run_folder(folder):
-                found.append(reused_record(folder, sweep))
-    return found
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from .cli import runs_of_session
-    from .htmlreport import REPORT
-    from .loading import resolve
-    from .records import record_from_folder
-
-    root = Path(args.root)
-    if args.session:
-        folders = [root / row["path"] for row in runs_of_session(args)]
-    elif args.runs:
-        folders = list(dict.fromkeys(resolve(run, root) for run in args.runs))
-    else:
-        raise UsageError("report needs runs (ids, prefixes or paths) or --session S")
-    records = []
-    for folder in folders:
-        try:
-            records.append(record_from_folder(folder))
-        except (OSError, ValueError) as error:  # a damaged run hides only itself
-            print(f"expharness: skipped {folder}: {error}", file=sys.stderr)
-    if args.session:
-        records += _reused(records)
-    if args.to:
-        groups = {Path(args.to): records}
-    elif args.session:  # each experiment's report beside its comparison table
-        groups = {}
-        for record in records:
-            groups.setdefault(Path(record["sweep"]) / REPORT, []).append(record)
-    else:
-        groups = {Path(REPORT): records}
-    for target, found in groups.items():
-        written = _report(found, target)
-        print(f"wrote {written} ({_runs(len(found))})")
-    return 0
-
-
-def cmd_collect(args: argparse.Namespace) -> int:
-    from .slurm import SlurmError, job_folder
-    from .slurmwait import finish_job
-    from .sweepfiles import render, title
-
-    root = Path(args.root).resolve()
-    folder = job_folder(root, args.session)
-    try:
-        tables, records, _ = finish_job(folder, root, args.session, print)
-    except SlurmError as error:
-        raise UsageError(str(error)) from None
-    for table in tables:
-        print(f"\n{title(table)}")
-        print(render(table, "simple"))
-        for line in table.recommendations:
-            print(f"recommendation: {line}")
-        print(f"-> {table.folder}/comparison.md (.csv, .json), report.html")
-    bad = sum(1 for r in records if r["status"] in ("failed", "crashed"))
-    print(f"\ncollected {_runs(len(records))} of session {args.session}" + (
-        f"; {bad} failed or crashed" if bad else ""
-    ))  # fmt: skip
-    return 0
 
 
 def add_commands(commands: Any) -> None:
     """Register the subcommands of this module on the `expharness` parser."""
-    collect = commands.add_parser(
-        "collect", help="wait for a --exp-slurm-detach session's job, then write its tables"
-    )
-    collect.add_argument("session", metavar="SESSION")
-    collect.set_defaults(handler=cmd_collect)
-    report = commands.add_parser("report", help="write report.html for a session or any runs")
-    report.add_argument("runs", nargs="*", metavar="RUN")
-    report.add_argument("--session", help="every run of one session (one report per experiment)")
-    report.add_argument(
-        "--to", metavar="FILE.html", help="where (default: the session folder, or ./report.html)"
-    )
-    report.set_defaults(handler=cmd_report)
-    analyze = commands.add_parser(
-        "analyze",
-        help="run a run's @analysis again: runs its code/ snapshot (imported runs need --trust)",
-    )
-    analyze.add_argument("run")
-    analyze.add_argument(
-        "--current", action="store_true", help="use the module as it is now, not the snapshot"
-    )
-    analyze.add_argument(
-        "--trust",
-        action="store_true",
-        help="run the code of an imported run (someone else's code/ snapshot); read it first",
-    )
-    analyze.set_defaults(handler=cmd_analyze)
     export = commands.add_parser("export", help="pack runs into a .tar.gz (ids kept)")
     export.add_argument("runs", nargs="*", metavar="RUN")
     export.add_argument("--session", help="every run of one session")
