@@ -128,6 +128,7 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
         "repeat": header.get("repeat", 0),
         "repeats": header.get("repeats", 1),
         "seed": header.get("seed"),
+        "attempt": header.get("attempt", 1),
         "duration": summary.get("duration"),
         "metrics": {name: s.get("final") for name, s in (summary.get("metrics") or {}).items()},
         "results": {
@@ -192,6 +193,7 @@ def record_without_run(
         "repeat": built.repeat,
         "repeats": built.repeats,
         "seed": built.seed,
+        "attempt": built.attempt,
         "duration": None,
         "metrics": {},
         "results": {},

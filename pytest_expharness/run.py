@@ -79,7 +79,9 @@ class Exp(Authoring):
         archive.create_root(settings.root)
         if settings.debug:
             archive.claim_debug_folder(parent, session.stamp, session.controller)
-        id_axes = {**spec.axes, "rep": spec.repeat} if spec.repeats > 1 else spec.axes
+        id_axes = {**spec.axes, "rep": spec.repeat} if spec.repeats > 1 else dict(spec.axes)
+        if spec.attempt > 1:  # a pytest-rerunfailures rerun keeps the earlier attempts' folders
+            id_axes["attempt"] = spec.attempt
         base_id = archive.run_id_for(id_axes, spec.callspec_id)
         self.path, self.run_id = archive.make_run_dir(parent, base_id)
         (self.path / archive.ARTIFACTS).mkdir()
@@ -334,6 +336,7 @@ class Exp(Authoring):
             "experiment": self.experiment,
             "session": self._session.stamp,
             "node_id": self._spec.node_id,
+            "attempt": self._spec.attempt,
             **this_process(),  # pid, host, pid_start, pid_ns: how readers tell it is alive
             "started": _iso(self.started),
             "started_unix": self.started,
@@ -366,6 +369,7 @@ class Exp(Authoring):
             "repeat": spec.repeat,
             "repeats": spec.repeats,
             "seed": spec.seed,
+            "attempt": spec.attempt,
             "main_metric": {"name": spec.metric, "mode": spec.mode} if spec.metric else None,
             "source_hash": spec.source_hash,
             "code": self._code,

@@ -20,6 +20,7 @@ from . import params as P
 MARKER = "experiment"
 MARKER_KEYS = ("name", "description", "tags", "testing", "repeats", "metric", "mode")
 POINT = "_expharness_point"  # the fixture parametrized with --exp-sweep values and repeat indices
+REPEAT_STEP = "__pytest_repeat_step_number"  # pytest-repeat's --count index: a repeat, not an axis
 MODES = ("min", "max")
 
 
@@ -69,6 +70,7 @@ class RunSpec:
     order: int = 0
     parent: str | None = None
     test_class: str | None = None
+    attempt: int = 1  # pytest-rerunfailures' attempt number (item.execution_count)
 
 
 def uses_exp(item: pytest.Item) -> bool:
@@ -144,7 +146,7 @@ def axes_of(item: pytest.Item) -> dict[str, Any]:
     callspec = getattr(item, "callspec", None)
     if callspec is None:
         return {}
-    params = {k: v for k, v in callspec.params.items() if k != POINT}
+    params = {k: v for k, v in callspec.params.items() if k not in (POINT, REPEAT_STEP)}
     order = {name: i for i, name in enumerate(_signature_names(item))}
     return dict(sorted(params.items(), key=lambda kv: order.get(kv[0], len(order))))
 
@@ -238,7 +240,10 @@ def build(
                     f"{P.suggest(key, declared)}"
                 )
             try:
-                values[key] = P.check_value(key, raw, declared[key].declared)
+                if source == "--exp-set":  # a text, read by the declared type
+                    raw, values[key] = P.check_given(key, raw, declared[key].declared)
+                else:
+                    values[key] = P.check_value(key, raw, declared[key].declared)
             except P.OverrideError as error:
                 where = item.nodeid.split("::")[0]
                 raise SpecError(f"{source} {error} ({key} is declared in {where})") from None
@@ -252,12 +257,17 @@ def build(
     if point:
         for key, raw in point["sweep"].items():
             try:
-                axes[key] = P.check_value(key, raw, declared[key].declared)
+                axes[key] = P.check_given(key, raw, declared[key].declared)[1]
             except P.OverrideError as error:
                 where = item.nodeid.split("::")[0]
                 raise SpecError(f"--exp-sweep {error} ({key} is declared in {where})") from None
     values.update(axes)
     repeat = point["repeat"] if point else 0
+    repeats = repeats_of(kwargs, repeats_option, item.nodeid, testing)
+    step = callspec.params.get(REPEAT_STEP) if callspec is not None else None
+    if isinstance(step, int):  # pytest-repeat's copies: repeats of the point, seeds apart
+        count = _repeat_count(item)
+        repeat, repeats = repeat * count + step, repeats * count
     base_seed = values.get("SEED")
     seed = (base_seed if isinstance(base_seed, int) else 0) + repeat
     mode = kwargs.get("mode", "min")
@@ -285,7 +295,7 @@ def build(
         testing=testing,
         patch_targets=[*lineage_modules(cls, module), *lineage(cls)],
         repeat=repeat,
-        repeats=repeats_of(kwargs, repeats_option, item.nodeid, testing),
+        repeats=repeats,
         seed=seed,
         metric=kwargs.get("metric"),
         mode=mode,
@@ -294,7 +304,22 @@ def build(
         order=_ORDER.get(item.nodeid, 0),
         parent=parent_experiment(cls, function),
         test_class=cls.__qualname__ if cls is not None else None,
+        attempt=_attempt(item),
     )
+
+
+def _repeat_count(item: pytest.Item) -> int:
+    """Return pytest-repeat's number of copies of the item (its marker, else --count)."""
+    marker = item.get_closest_marker("repeat")
+    count = marker.args[0] if marker is not None and marker.args else None
+    count = count or getattr(item.config.option, "count", 1)
+    return count if isinstance(count, int) and count > 0 else 1
+
+
+def _attempt(item: pytest.Item) -> int:
+    """Return which attempt at the item this is: pytest-rerunfailures counts them from 1."""
+    count = getattr(item, "execution_count", 1)
+    return count if isinstance(count, int) and count > 0 else 1
 
 
 def _testing_overrides(item: pytest.Item, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -342,6 +367,10 @@ def check_overrides(
     """Check every override against the selected experiments; raise SpecError if any is wrong."""
     experiments = [item for item in items if uses_exp(item)]
     _check_names(experiments)
+    if experiments:
+        from .interop import watch_timeouts
+
+        watch_timeouts()  # before the first test's timer is set
     known: set[str] = set()
     for item in experiments:
         if overrides.any() or testing:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import archive
-from .sweeptable import SweepTable, build
+from .sweeptable import RERUN, SweepTable, build
 
 TERMINAL_ROWS = 25
 
@@ -117,8 +117,12 @@ def title(table: SweepTable) -> str:
     counts: dict[str, int] = {}
     for row in table.rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
+    reruns = counts.pop(RERUN, 0)  # earlier attempts: told apart, not counted as runs
     states = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    runs = f"{len(table.rows)} run{'' if len(table.rows) == 1 else 's'}"
+    if reruns:
+        states += f"; {reruns} rerun{'' if reruns == 1 else 's'}"
+    n = len(table.rows) - reruns
+    runs = f"{n} run{'' if n == 1 else 's'}"
     parts = [f"{table.experiment}: {runs} ({states})"]
     if table.metric:
         parts.append(f"main metric {table.metric} ({table.mode})")

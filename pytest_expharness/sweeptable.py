@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 OK_STATUSES = ("completed", "reused")
+RERUN = "rerun"  # an earlier attempt (pytest-rerunfailures) of a point a later attempt ran
 
 
 @dataclass
@@ -68,7 +69,10 @@ def _number(value: Any) -> float | None:
 
 def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTable:
     """Build the table of one sweep from its run records."""
-    records = sorted(records, key=lambda r: (r.get("order", 0), r.get("repeat", 0), r["run_id"]))
+    records = sorted(
+        mark_reruns(records),
+        key=lambda r: (r.get("order", 0), r.get("repeat", 0), r.get("attempt") or 1, r["run_id"]),
+    )
     first = records[0]
     axes: list[str] = []
     for record in records:
@@ -79,12 +83,15 @@ def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTabl
     for record in records:
         series.extend(n for n in record["metrics"] if n not in series)
         results.extend(k for k in record["results"] if k not in results)
-    fixed = {"best", "run", "status", "repeat", "seed", "duration_s", "reason"}
+    attempts = any((r.get("attempt") or 1) > 1 for r in records)
+    fixed = {"best", "run", "status", "repeat", "seed", "attempt", "duration_s", "reason"}
     axis_col = {name: f"{name} (axis)" if name in fixed else name for name in axes}
     series_col = {name: f"{name} (series)" if name in fixed else name for name in series}
     columns = ["run", "status", *axis_col.values()]
     if repeats > 1:
         columns += ["repeat", "seed"]
+    if attempts:
+        columns.append("attempt")
     columns += ["duration_s", *series_col.values(), *results, "reason"]
     rows = []
     for record in records:
@@ -92,6 +99,8 @@ def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTabl
         row.update({axis_col[name]: record["axes"].get(name) for name in axes})
         if repeats > 1:
             row["repeat"], row["seed"] = record.get("repeat"), record.get("seed")
+        if attempts:
+            row["attempt"] = record.get("attempt") or 1
         duration = record.get("duration")
         row["duration_s"] = round(duration, 3) if isinstance(duration, (int, float)) else None
         row.update({series_col[name]: record["metrics"].get(name) for name in series})
@@ -119,6 +128,30 @@ def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTabl
     if repeats > 1:
         table.aggregate = _aggregate(table, [*series, *results])
     return table
+
+
+def mark_reruns(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the records with every attempt but a test's last marked `rerun` (copies).
+
+    pytest-rerunfailures runs a failed test again; each attempt keeps its
+    folder and its status there. The last attempt is the point's run, as pytest
+    counts it; the reason of an earlier one says how it ended.
+    """
+    last: dict[str, int] = {}
+    for record in records:
+        if record.get("node_id"):
+            attempt = record.get("attempt") or 1
+            last[record["node_id"]] = max(last.get(record["node_id"], 1), attempt)
+    marked = []
+    for record in records:
+        attempt = record.get("attempt") or 1
+        if record.get("node_id") and attempt < last[record["node_id"]]:
+            how = record.get("status")
+            if record.get("reason"):
+                how = f"{how}: {record['reason']}"
+            record = {**record, "status": RERUN, "reason": f"attempt {attempt} {how}"}
+        marked.append(record)
+    return marked
 
 
 def metric_column(columns: list[str], metric: str) -> str | None:
@@ -205,9 +238,10 @@ def _aggregate(table: SweepTable, metrics: list[str]) -> list[dict[str, Any]]:
     for row in table.rows:
         groups.setdefault(_point_key(row, table.axes), []).append(row)
     out = []
-    for rows in groups.values():
+    for found in groups.values():
+        rows = [r for r in found if r["status"] != RERUN]  # the point's runs, not its reruns
         good = [r for r in rows if r["status"] in OK_STATUSES]
-        entry: dict[str, Any] = {name: rows[0].get(name) for name in table.axes}
+        entry: dict[str, Any] = {name: found[0].get(name) for name in table.axes}
         entry["n"] = len(good)
         entry["failures"] = len(rows) - len(good)
         for name in metrics:
