@@ -4,16 +4,16 @@ Parameters are a module's UPPERCASE constants (their annotations, or else the ty
 of their value, are the declared types). Overrides come from `--exp-config FILE`
 and `--exp-set KEY=VALUE`; values are parsed as YAML (never eval'd), within the
 bounds of safeyaml (no alias bomb, no 5,000-deep list, no duplicate key), and
-checked against the declared type before any run starts.
+checked against the declared type before any run starts. A command-line value
+(--exp-set, --exp-sweep) is kept as the text typed until its declared type is
+known: a str parameter takes that text as given (`no` stays "no").
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
-import os
 import re
-import stat
 import types
 import typing
 from dataclasses import dataclass
@@ -141,35 +141,21 @@ def _shown(value: Any, most: int = 80) -> str:
     return shown if len(shown) <= most else shown[: most - 3] + "..."
 
 
-def _read_item(option: str, item: str, key: str, raw: str) -> Any:
-    """Read one value of an option; an error names the option and the key."""
-    from .safeyaml import YamlError
-
-    try:
-        return read_value(raw, f"{option} {key}")
-    except YamlError as error:
-        if error.invalid:
-            raise OverrideError(
-                f"{option} {_shown(item)}: the value is not valid YAML ({error.problem})"
-            ) from None
-        raise OverrideError(str(error)) from None
-
-
-def parse_set_items(items: typing.Iterable[str]) -> dict[str, Any]:
-    """Parse `KEY=VALUE` items; each value is read as bounded YAML."""
-    parsed: dict[str, Any] = {}
+def parse_set_items(items: typing.Iterable[str]) -> dict[str, str]:
+    """Parse `KEY=VALUE` items into each key's text, read once its declared type is known."""
+    parsed: dict[str, str] = {}
     for item in items:
         key, raw = _split_item("--exp-set", item, "EPOCHS=50")
-        parsed[key] = _read_item("--exp-set", item, key, raw)
+        parsed[key] = _bounded_text("--exp-set", key, raw)
     return parsed
 
 
-def parse_sweep_items(items: typing.Iterable[str]) -> dict[str, list[Any]]:
-    """Parse `NAME=v1,v2,...` items into the values of each new sweep axis."""
-    parsed: dict[str, list[Any]] = {}
+def parse_sweep_items(items: typing.Iterable[str]) -> dict[str, list[str]]:
+    """Parse `NAME=v1,v2,...` items into the texts of each new sweep axis's values."""
+    parsed: dict[str, list[str]] = {}
     for item in items:
         key, raw = _split_item("--exp-sweep", item, "LEARNING_RATE=1e-3,1e-4")
-        values = _read_item("--exp-sweep", item, key, f"[{raw}]") if raw.strip() else []
+        values = split_values(_bounded_text("--exp-sweep", key, raw))
         if not values:
             raise OverrideError(f"--exp-sweep {_shown(item)}: no values; give them as {key}=v1,v2")
         if key in parsed:
@@ -185,74 +171,113 @@ def parse_sweep_items(items: typing.Iterable[str]) -> dict[str, list[Any]]:
     return parsed
 
 
+def _bounded_text(option: str, key: str, raw: str) -> str:
+    from .safeyaml import VALUE
+
+    if len(raw) > VALUE.chars:
+        raise OverrideError(
+            f"{option} {key}: {len(raw):,} characters; at most {VALUE.chars:,} are read"
+        )
+    return raw
+
+
+def split_values(raw: str) -> list[str]:
+    """Split `v1,v2,...` at the commas outside quotes and brackets; each text stripped.
+
+    YAML's flow rules: `'it''s'` and `"a\\"b"` are one quoted text each, and
+    `[1, 2]` or `{a: 1}` one value.
+    """
+    values: list[str] = []
+    start = depth = 0
+    quote = ""
+    i = 0
+    while i < len(raw):
+        char = raw[i]
+        if quote:
+            if quote == '"' and char == "\\":
+                i += 1
+            elif char == quote:
+                if quote == "'" and raw[i + 1 : i + 2] == "'":
+                    i += 1
+                else:
+                    quote = ""
+        elif char in "'\"" and not raw[start:i].strip():
+            quote = char
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        elif char == "," and depth == 0:
+            values.append(raw[start:i].strip())
+            start = i + 1
+        i += 1
+    if raw.strip():
+        values.append(raw[start:].strip())
+    return values
+
+
+_NULLS = ("null", "Null", "NULL", "~")
+
+
+def takes_text(declared: Any) -> bool:
+    """Whether a parameter of this type takes a command-line text as given (str, Path, ...)."""
+    if isinstance(declared, type):
+        return declared is str or issubclass(declared, PurePath)
+    origin = typing.get_origin(declared)
+    args = typing.get_args(declared)
+    if origin is typing.Literal:
+        return bool(args) and all(isinstance(a, str) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        return bool(options) and all(takes_text(a) for a in options)
+    return False
+
+
+def read_given(key: str, text: str, declared: Any) -> Any:
+    """Read a command-line text as its declared type takes it.
+
+    A str parameter (or Path, or Literal of strings) takes the text as given, so
+    `no` stays "no" (YAML 1.1 would read a boolean); a quoted text is unquoted, and
+    with Optional `null` or `~` is None. Any other type reads the text as bounded
+    YAML: `1e-3` is a number, `"1e-3"` a string.
+    """
+    from .safeyaml import YamlError
+
+    stripped = text.strip()
+    if takes_text(declared):
+        if stripped[:1] in ("'", '"'):
+            try:
+                unquoted = read_value(stripped, key)
+            except YamlError:
+                return text
+            return unquoted if isinstance(unquoted, str) else text
+        if stripped in _NULLS and _conforms(None, declared)[0]:
+            return None
+        return text
+    try:
+        return read_value(text, key)
+    except YamlError as error:
+        if error.invalid:
+            raise OverrideError(
+                f"{_shown(f'{key}={text}')}: the value is not valid YAML ({error.problem})"
+            ) from None
+        raise OverrideError(str(error)) from None
+
+
+def check_given(key: str, text: str, declared: Any) -> tuple[Any, Any]:
+    """Return a command-line text as read and as converted to the declared type.
+
+    Raises OverrideError echoing what the user typed (`DECODER=no`, not `DECODER=False`).
+    """
+    value = read_given(key, text, declared)
+    return value, check_value(key, value, declared, given=text)
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML file of parameter overrides (a mapping of KEY: value), within bounds."""
-    from .safeyaml import CONFIG_FILE, YamlError, load_bounded
+    from .configfile import load_config_file as load
 
-    what = f"--exp-config {path}"
-    try:
-        loaded = load_bounded(_config_text(path, what), what, CONFIG_FILE, _loader())
-    except YamlError as error:
-        raise OverrideError(str(error)) from None
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):
-        raise OverrideError(f"{what}: expected a mapping of PARAMETER: value")
-    bad = [k for k in loaded if not PARAM_NAME.match(k)]
-    if bad:
-        raise OverrideError(f"{what}: {_shown(bad[0])} is not an UPPERCASE parameter name")
-    return dict(loaded)
-
-
-def _config_text(path: str | Path, what: str) -> str:
-    """Return the text of a config file: a regular file of UTF-8 text, within the size limit.
-
-    The file is checked with stat before it is opened, and opened without
-    blocking: opening a FIFO for reading would wait for a writer forever.
-    """
-    from .safeyaml import CONFIG_FILE
-
-    limit = CONFIG_FILE.chars
-    data = b""
-    try:
-        info = os.stat(path)
-        if stat.S_ISREG(info.st_mode) and info.st_size <= limit:
-            flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-            with os.fdopen(os.open(path, flags), "rb") as file:
-                info = os.fstat(file.fileno())  # the file opened, should it have been replaced
-                data = file.read(limit + 1) if stat.S_ISREG(info.st_mode) else b""
-    except OSError as error:
-        raise OverrideError(f"{what}: cannot read it ({error.strerror})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise OverrideError(
-            f"{what}: is {_kind(info.st_mode)}, not a regular file; "
-            "give a YAML file of PARAMETER: value lines"
-        )
-    if info.st_size > limit or len(data) > limit:
-        size = max(info.st_size, len(data))
-        raise OverrideError(f"{what}: {size:,} bytes; a config file holds at most {limit:,}")
-    if b"\x00" in data:
-        utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
-        hint = "; it looks like UTF-16: save it as UTF-8" if utf16 else ""
-        raise OverrideError(f"{what}: holds NUL bytes, so it is binary, not YAML text{hint}")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise OverrideError(
-            f"{what}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
-            "save it as UTF-8"
-        ) from None
-
-
-def _kind(mode: int) -> str:
-    kinds = [
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    ]
-    return next((name for test, name in kinds if test(mode)), "not a regular file")
+    return load(path)
 
 
 def suggest(name: str, known: typing.Iterable[str]) -> str:
@@ -263,8 +288,22 @@ def suggest(name: str, known: typing.Iterable[str]) -> str:
     return " (did you mean " + " or ".join(close) + "?)"
 
 
-def check_value(name: str, value: Any, declared: Any) -> Any:
-    """Return value converted to the declared type, or raise OverrideError saying why not."""
+def check_sweep(key: str, texts: list[str], declared: Any) -> None:
+    """Refuse a sweep whose texts give one value twice as the declared type (`0.1,1e-1`)."""
+    seen: list[Any] = []
+    for text in texts:
+        value = check_given(key, text, declared)[1]
+        if value in seen:
+            given = _shown(f"{key}={','.join(texts)}")
+            raise OverrideError(f"{given}: {_shown(value)} is given more than once")
+        seen.append(value)
+
+
+def check_value(name: str, value: Any, declared: Any, given: str | None = None) -> Any:
+    """Return value converted to the declared type, or raise OverrideError saying why not.
+
+    `given` is the text the user typed, echoed in the error instead of the value.
+    """
     ok, converted = _conforms(value, declared)
     if not ok:
         got = type(value).__name__
@@ -273,7 +312,8 @@ def check_value(name: str, value: Any, declared: Any) -> Any:
             got = f"a {got} with an item of another type"
         elif typing.get_origin(declared) is typing.Literal:
             got = repr(value)
-        raise OverrideError(f"{name}={value!r}: expected {_type_name(declared)}, got {got}")
+        shown = f"{name}={given.strip()}" if given is not None else f"{name}={value!r}"
+        raise OverrideError(f"{shown}: expected {_type_name(declared)}, got {got}")
     return converted
 
 

@@ -257,6 +257,7 @@ def build(
     if point:
         for key, raw in point["sweep"].items():
             try:
+                P.check_sweep(key, overrides.sweep.get(key, [raw]), declared[key].declared)
                 axes[key] = P.check_given(key, raw, declared[key].declared)[1]
             except P.OverrideError as error:
                 where = item.nodeid.split("::")[0]

@@ -129,7 +129,7 @@ BAD_OVERRIDES = [
     pytest.param(["--exp-set", "=3"], "--exp-set '=3': expected KEY=VALUE", id="malformed-no-key"),
     pytest.param(
         ["--exp-set", "EPOCHS=ten"],
-        "--exp-set EPOCHS='ten': expected int, got str",
+        "--exp-set EPOCHS=ten: expected int, got str",
         id="wrong-type",
     ),
     pytest.param(
@@ -139,7 +139,7 @@ BAD_OVERRIDES = [
     ),
     pytest.param(
         ["--exp-set", "LAYERS=[1, x]"],
-        "--exp-set LAYERS=[1, 'x']: expected list[int], got a list with an item of another type",
+        "--exp-set LAYERS=[1, x]: expected list[int], got a list with an item of another type",
         id="bad-list",
     ),
     pytest.param(
@@ -241,9 +241,7 @@ def test_annotated_types_checked(pytester: pytest.Pytester, archive: Archive) ->
     )
     result = pytester.runpytest("--exp-set", "KIND=none")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert (
-        "--exp-set KIND='none': expected one of 'vq', 'linear', got 'none'" in result.stderr.str()
-    )
+    assert "--exp-set KIND=none: expected one of 'vq', 'linear', got 'none'" in result.stderr.str()
     result = pytester.runpytest(
         "--exp-set", "KIND=linear", "--exp-set", "LIMIT=3", "--exp-set", "SCALE=2"
     )

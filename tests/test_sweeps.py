@@ -624,7 +624,7 @@ BAD_SWEEPS = [
     pytest.param(["--exp-sweep", "LR"], ["--exp-sweep 'LR': expected KEY=VALUE"], id="no-values"),
     pytest.param(["--exp-sweep", "LR="], ["--exp-sweep 'LR=': no values"], id="empty"),
     pytest.param(
-        ["--exp-sweep", "EPOCHS=1,two"], ["--exp-sweep EPOCHS='two': expected int"], id="wrong-type"
+        ["--exp-sweep", "EPOCHS=1,two"], ["--exp-sweep EPOCHS=two: expected int"], id="wrong-type"
     ),
     pytest.param(
         ["--exp-sweep", "LR=1,2", "--exp-set", "LR=3"],
