@@ -29,20 +29,22 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from _pytest.warning_types import PytestWarning  # pytest.PytestWarning, light for the CLI
+
 FILE = "index.sqlite"
 BUSY_TIMEOUT_S = 60.0
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: attempt (pytest-rerunfailures)
 COLUMNS = (
     "path", "run_id", "experiment", "session", "node_id", "status", "label", "tags", "params",
     "metrics", "results", "git_commit", "git_dirty", "started", "started_unix", "duration",
-    "testing",
+    "testing", "attempt",
 )  # fmt: skip
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     path TEXT PRIMARY KEY, run_id TEXT, experiment TEXT, session TEXT, node_id TEXT,
     status TEXT, label TEXT, tags TEXT, params TEXT, metrics TEXT, results TEXT,
     git_commit TEXT, git_dirty INTEGER, started TEXT, started_unix REAL, duration REAL,
-    testing INTEGER
+    testing INTEGER, attempt INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs (experiment, started_unix);
 CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_unix);
@@ -52,7 +54,7 @@ CREATE TABLE IF NOT EXISTS sessions (path TEXT PRIMARY KEY, mtime_ns INTEGER);
 _CORRUPT_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
-class IndexWarning(UserWarning):
+class IndexWarning(PytestWarning):
     """The index had to be rebuilt, or a run folder could not be indexed."""
 
 
@@ -269,6 +271,7 @@ def row_of(record: dict[str, Any], root: Path) -> dict[str, Any]:
         "started_unix": record.get("started_unix"),
         "duration": record.get("duration"),
         "testing": bool(record.get("testing")),
+        "attempt": record.get("attempt", 1),
     }
 
 

@@ -77,8 +77,12 @@ def test_reruns_keep_every_attempt_and_count_the_last_as_the_run(
     assert title.startswith("flaky: 1 run (1 completed; 2 reruns)"), title
     assert "1 run (1 completed; 2 reruns)" in result.stdout.str()
     with sqlite3.connect(archive.root / "index.sqlite") as db:  # the index keeps every attempt
-        indexed = sorted(db.execute("SELECT run_id, status FROM runs").fetchall())
-    assert indexed == [("attempt=2", "failed"), ("attempt=3", "completed"), ("run", "failed")]
+        indexed = sorted(db.execute("SELECT run_id, status, attempt FROM runs").fetchall())
+    assert indexed == [
+        ("attempt=2", "failed", 2),
+        ("attempt=3", "completed", 3),
+        ("run", "failed", 1),
+    ]
 
 
 @given(
