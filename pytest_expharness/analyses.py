@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from _pytest.warning_types import PytestWarning  # pytest.PytestWarning, light for the CLI
+
 from . import archive, artifacts
 from .loading import RunRecord, read_folder
 from .relay import notify
@@ -36,7 +38,7 @@ FOLDER = "analysis"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class AnalysisWarning(UserWarning):
+class AnalysisWarning(PytestWarning):
     """An analysis function raised; the run itself is unchanged."""
 
 
