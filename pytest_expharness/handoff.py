@@ -6,10 +6,16 @@ record that does not serialise goes as a stub naming its folder). The
 bring, reading a stub's run from its folder and saying so, and remembers which
 tests have reported their call but not their teardown (plugin.py uses it when a
 worker dies, so a test is not counted twice) and whether a Ctrl-C came.
+
+The record travels as JSON text, not as a dict: pytest's --junitxml writes each
+user property as `str(value)`, and CI tools read JSON, not a Python repr. Each
+final metric and result also goes as a property of its own (`metric:loss/test`,
+`result:accuracy`), so a CI dashboard can chart it without parsing the record.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -20,11 +26,25 @@ RECORD_PROPERTY = "expharness_run"
 
 def send(report: pytest.TestReport, record: dict[str, Any]) -> None:
     """Put a run's record on its report, as data that can cross to the controller."""
-    from .records import for_report
+    from .records import STUB, for_report
 
     sent = for_report(record)
-    if sent is not None:
-        report.user_properties.append((RECORD_PROPERTY, sent))
+    if sent is None:
+        return
+    report.user_properties.append((RECORD_PROPERTY, json.dumps(sent, ensure_ascii=False)))
+    if STUB in sent:
+        return  # the controller reads the run from its folder; no values to show here
+    for name, value in (sent.get("metrics") or {}).items():
+        report.user_properties.append((f"metric:{name}", _property_text(value)))
+    for key, value in (sent.get("results") or {}).items():
+        report.user_properties.append(
+            (f"result:{key.removeprefix('results/')}", _property_text(value))
+        )
+
+
+def _property_text(value: Any) -> str:
+    """Return a value as junitxml shows it: text as it is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 class RecordCollector:
@@ -43,10 +63,10 @@ class RecordCollector:
         elif report.when == "teardown":
             self.called.pop(report.nodeid, None)
         for key, value in report.user_properties:
-            if key == RECORD_PROPERTY and isinstance(value, dict):
+            if key == RECORD_PROPERTY and isinstance(value, str):
                 from .records import expand
 
-                record, said = expand(value)
+                record, said = expand(json.loads(value))
                 if said:
                     self.say(said)
                 if record is not None:

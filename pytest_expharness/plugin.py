@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import options
+from . import citizen, options
 from .xdisthooks import USAGE_ERROR, WORKER_USAGE_ERROR
 
 if TYPE_CHECKING:
@@ -50,7 +50,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist"):
         from .xdisthooks import XdistHooks
 
-        config.pluginmanager.register(XdistHooks(config, collector, _state), "expharness-xdist")
+        hooks = XdistHooks(config, collector, _state, _made, config.stash[STAMP])
+        config.pluginmanager.register(hooks, "expharness-xdist")
         if hasattr(config, "workerinput"):
             from .outcomes import remember_parent
 
@@ -80,6 +81,20 @@ def _state(config: pytest.Config) -> SessionState:
     return state
 
 
+def _made(config: pytest.Config) -> SessionState | None:
+    """Return the session state if something made it already (no experiment, no state)."""
+    return config.stash.get(STATE, None)
+
+
+def _ran(config: pytest.Config) -> SessionState | None:
+    """Return the session state, made now if this session ran an experiment (else None)."""
+    state = config.stash.get(STATE, None)
+    records, stamp = config.stash[RECORDS], config.stash[STAMP]
+    if state is None and citizen.ran_experiments(config, records, stamp):
+        state = _state(config)  # an xdist controller learns of experiments from their records
+    return state
+
+
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     """Never collect an archive (a folder with its marker or index) nor a run's copy of its code."""
     if collection_path.suffix == ".py":
@@ -94,6 +109,11 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Refuse bad overrides and bad experiment markers before any run starts."""
+    try:
+        citizen.warn_markers_without_exp(config, items)
+    except citizen.ExperimentWarning as error:  # -W error: an error before any run starts
+        _refuse(config, items, str(error))
+        return
     has_overrides = config.stash.get(STATE, None) is not None
     if has_overrides or any("exp" in getattr(item, "fixturenames", ()) for item in items):
         from .snapshot import capture
@@ -115,13 +135,17 @@ def _check(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
         if state.settings.debug and not config.option.collectonly:
             debugfolder.check_items(items, state)
     except (spec.SpecError, pytest.UsageError, debugfolder.DebugFolderBusy) as error:
-        workeroutput = getattr(config, "workeroutput", None)
-        if workeroutput is None or not isinstance(items, list):
-            raise pytest.UsageError(str(error)) from None
-        # An xdist worker cannot stop the session cleanly: it runs nothing and tells the
-        # controller, which reports the usage error as pytest would without xdist.
-        workeroutput[WORKER_USAGE_ERROR] = str(error)
-        items.clear()
+        _refuse(config, items, str(error))
+
+
+def _refuse(config: pytest.Config, items: Sequence[pytest.Item], message: str) -> None:
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is None or not isinstance(items, list):
+        raise pytest.UsageError(message) from None
+    # An xdist worker cannot stop the session cleanly: it runs nothing and tells the
+    # controller, which reports the usage error as pytest would without xdist.
+    workeroutput[WORKER_USAGE_ERROR] = message
+    items.clear()
 
 
 @pytest.hookimpl(trylast=True)
@@ -145,9 +169,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         print(f"ERROR: {message}", file=sys.stderr)
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
         return
+    if citizen.writes_nothing(config) or hasattr(config, "workerinput"):
+        return  # --collect-only, --setup-only, --setup-plan: no table, index nor root
     records = config.stash.get(RECORDS, [])
-    state = config.stash.get(STATE, None)
-    if hasattr(config, "workerinput") or state is None or state.slurm_task:
+    state = _ran(config)
+    if state is None or state.slurm_task:
         return  # workers and SLURM tasks leave tables and index to their controller
     if TABLES in config.stash:
         return  # a SLURM session wrote them when its job ended
@@ -177,8 +203,10 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object
     try:
         return (yield)
     except KeyboardInterrupt:
-        state = config.stash.get(STATE, None)
-        if state is None or state.slurm_task or hasattr(config, "workerinput"):
+        if hasattr(config, "workerinput") or citizen.writes_nothing(config):
+            raise
+        state = _ran(config)
+        if state is None or state.slurm_task:
             raise
         from .sessionend import after_second_interrupt
 
@@ -250,6 +278,8 @@ def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]
     from .run import Exp
 
     item = request.node
+    if citizen.writes_nothing(request.config):
+        pytest.skip("--setup-only makes no experiment run (a run writes its folder)")
     state = _state(request.config)
     built = spec.build(item, state.overrides, state.settings.testing, state.settings.repeats)
     if state.settings.resume:
@@ -284,6 +314,8 @@ def pytest_runtest_makereport(
     run = item.stash.get(RUN, None)
     if run is None and "exp" not in getattr(item, "fixturenames", ()):
         return report  # not an experiment
+    if citizen.writes_nothing(item.config):
+        return report  # --setup-only: no run, no record
     from . import handoff
 
     if run is None:

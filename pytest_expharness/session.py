@@ -1,8 +1,11 @@
 """State shared by every run of one pytest session, in one process.
 
-The controller (or the lone process without xdist) makes it; under xdist it
-travels to the workers as plain data in `workerinput`, so every worker uses
-the same session stamp, overrides and provenance.
+The controller (or the lone process without xdist) makes it; under xdist the
+controller hands each worker plain data in `workerinput` (stamp, command line,
+its identity, overrides), so every worker uses the same session stamp and
+overrides. Provenance is not handed over: it costs git calls, so each process
+gathers it on first use, when its first run writes config.yaml (the same
+checkout, so the same values; the command line is the controller's).
 """
 
 from __future__ import annotations
@@ -14,12 +17,11 @@ from typing import Any
 import pytest
 
 from . import archive, params, provenance
+from .citizen import WORKERINPUT_KEY, command_line
 from .params import OverrideError
 from .spec import Overrides
 
-__all__ = ["OverrideError", "SessionState", "Settings", "create"]
-
-WORKERINPUT_KEY = "expharness"
+__all__ = ["WORKERINPUT_KEY", "OverrideError", "SessionState", "Settings", "create"]
 
 
 @dataclass(frozen=True)
@@ -108,17 +110,19 @@ class SessionState:
         return self._reproducible
 
     def for_worker(self) -> dict[str, Any]:
-        """Return what a worker needs, as plain data."""
-        return {
+        """Return what a worker needs, as plain data: provenance only if gathered already."""
+        found = {
             "stamp": self.stamp,
             "command": self.command,
+            "controller": self.controller,
             "from_file": self.overrides.from_file,
             "from_cli": self.overrides.from_cli,
             "file_path": self.overrides.file_path,
             "sweep": self.overrides.sweep,
-            "provenance": self.provenance(),
-            "controller": self.controller,
         }
+        if self._provenance is not None:  # a SLURM task's, read from its job's files
+            found["provenance"] = self._provenance
+        return found
 
 
 def create(config: pytest.Config, stamp: str) -> SessionState:
@@ -129,18 +133,22 @@ def create(config: pytest.Config, stamp: str) -> SessionState:
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and WORKERINPUT_KEY in workerinput:
         data = workerinput[WORKERINPUT_KEY]
+        overrides = Overrides()  # the controller had none to check, so none to hand over
+        if "from_cli" in data:
+            overrides = Overrides(
+                data["from_file"], data["from_cli"], data["file_path"], data["sweep"]
+            )
         return SessionState(
             settings=settings,
             stamp=data["stamp"],
             rootdir=Path(config.rootpath),
             command=list(data["command"]),
-            overrides=Overrides(
-                data["from_file"], data["from_cli"], data["file_path"], data["sweep"]
-            ),
+            overrides=overrides,
             live_log=live,
             is_worker=True,
             controller=data.get("controller"),
-            _provenance=data["provenance"],
+            pytest_config=config,
+            _provenance=data.get("provenance"),
         )
     task_dir = config.getoption("exp_slurm_task", None)
     if task_dir:  # one task of a SLURM job: the submitting session's stamp and provenance
@@ -159,12 +167,11 @@ def create(config: pytest.Config, stamp: str) -> SessionState:
         )
     from .processes import this_process
 
-    command = ["pytest", *config.invocation_params.args]
     return SessionState(
         settings=settings,
         stamp=stamp,
         rootdir=Path(config.rootpath),
-        command=command,
+        command=command_line(config),
         overrides=read_overrides(settings),
         live_log=live,
         controller=dict(this_process()),

@@ -23,20 +23,32 @@ class XdistHooks:
         config: pytest.Config,
         collector: RecordCollector,
         state: Callable[[pytest.Config], SessionState],
+        made: Callable[[pytest.Config], SessionState | None],
+        stamp: str,
     ) -> None:
         self.config = config
         self.collector = collector
-        self.state = state
+        self.state = state  # makes the session state if there is none yet
+        self.made = made  # the session state if something made it already
+        self.stamp = stamp
 
     @pytest.hookimpl
     def pytest_configure_node(self, node: Any) -> None:
-        """Hand the session stamp, overrides, provenance and our pid to each worker."""
+        """Hand the session stamp, command line, overrides and our identity to each worker.
+
+        Cheap data only: a session without experiments must not pay for git
+        (workers gather provenance themselves, on their first run).
+        """
         import os
 
+        from .citizen import WORKERINPUT_KEY, worker_input
         from .outcomes import CONTROLLER_PID
-        from .session import WORKERINPUT_KEY
 
-        node.workerinput[WORKERINPUT_KEY] = self.state(self.config).for_worker()
+        state = self.made(self.config)  # made at configure when overrides were given
+        if state is None and self.config.getoption("exp_slurm_task", None):
+            state = self.state(self.config)  # a SLURM task: its job's stamp and provenance
+        given = state.for_worker() if state is not None else {}
+        node.workerinput[WORKERINPUT_KEY] = worker_input(self.config, self.stamp, given)
         node.workerinput[CONTROLLER_PID] = os.getpid()
 
     @pytest.hookimpl
