@@ -67,8 +67,11 @@ def notify(message: str, category: type[Warning] = UserWarning) -> None:
     """Warn (pytest shows it in its summary) without ever raising.
 
     Under `-W error` or `filterwarnings = error` a plain warnings.warn would
-    raise: a failing analysis would then fail the run it must not touch.
+    raise: a failing analysis would then fail the run it must not touch. So
+    an "error" filter shows the warning instead; an "ignore" filter (`-W
+    ignore::pytest.PytestWarning`) still hides it.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", category)
+    with warnings.catch_warnings():  # the user's filters hold, but "error" only shows it
+        shown = [("always", *f[1:]) if f[0] == "error" else f for f in warnings.filters]
+        warnings.filters[:] = shown  # type: ignore[index]  # a list at run time
         warnings.warn(message, category, stacklevel=3)

@@ -31,7 +31,10 @@ def test_importtime_shows_no_heavy_module() -> None:
     assert not imported & set(HEAVY)
 
 
-def test_session_without_experiments_loads_no_heavy_module(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("mode", [["-p", "no:xdist"], ["-n", "2"]], ids=["no-xdist", "xdist-2"])
+def test_session_without_experiments_loads_no_heavy_module(
+    pytester: pytest.Pytester, mode: list[str]
+) -> None:
     pytester.makepyfile(
         test_plain=f"""
         import sys
@@ -39,4 +42,4 @@ def test_session_without_experiments_loads_no_heavy_module(pytester: pytest.Pyte
             assert not [m for m in {HEAVY!r} if m in sys.modules]
         """
     )
-    pytester.runpytest_subprocess("-p", "no:xdist").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess(*mode).assert_outcomes(passed=1)  # in the workers too

@@ -102,6 +102,22 @@ def test_a_failing_analysis_under_warnings_as_errors_keeps_the_run(
     assert outcome["status"] == "failed" and "RuntimeError: analysis broke" in outcome["error"]
 
 
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [([], True), (["-W", "error::pytest.PytestWarning"], True),
+     (["-W", "ignore::pytest.PytestWarning"], False)],
+    ids=["default", "error", "ignore"],
+)  # fmt: skip
+def test_a_failing_analysis_warning_follows_the_users_filters(
+    pytester: pytest.Pytester, archive: Archive, given: list[str], shown: bool
+) -> None:
+    pytester.makepyfile(test_exp=ANALYSED)
+    result = pytester.runpytest(*NO_XDIST, *given)
+    result.assert_outcomes(passed=1)
+    assert ("AnalysisWarning" in result.stdout.str()) is shown, result.stdout.str()
+    assert archive.summary(archive.run())["analysis"]["status"] == "failed"
+
+
 def test_a_failing_sweep_analysis_under_w_error_still_writes_tables_report_and_index(
     pytester: pytest.Pytester, archive: Archive, capsys: pytest.CaptureFixture[str]
 ) -> None:
