@@ -33,8 +33,8 @@ RECORDING_CONFTEST = """
         return sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
 
     def record(name, value):
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        (HERE / f"seen-{name}-{worker}.json").write_text(json.dumps(value))
+        # by pid: the inner controller inherits PYTEST_XDIST_WORKER from an outer xdist worker
+        (HERE / f"seen-{name}-{os.getpid()}.json").write_text(json.dumps(value))
 
     record("start", blas_threads())
 
