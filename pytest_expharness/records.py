@@ -158,11 +158,7 @@ def record_from_folder(path: Path, repair: bool = True) -> dict[str, Any]:
     from .reading import read_run
     from .yamltext import load
 
-    if repair:
-        from .finishing import complete
-
-        complete(path)  # a dead run whose data was final reads as what it was
-    summary = read_run(path, repair=repair)
+    summary = read_run(path, repair=repair)  # a dead run whose data was final: what it was
     config = load((path / "config.yaml").read_text("utf-8"))
     return make_record(config, summary, path)
 
