@@ -36,6 +36,17 @@ class UsageError(Exception):
     """A command line that cannot be carried out as written."""
 
 
+def shown_path(path: str | Path) -> str:
+    """A path as the user can paste it: relative to the current folder when below it."""
+    import os
+
+    absolute = Path(path).absolute()
+    try:
+        return os.path.relpath(absolute) if absolute.is_relative_to(Path.cwd()) else str(absolute)
+    except (OSError, ValueError):
+        return str(absolute)
+
+
 def runs_text(count: int) -> str:
     """'1 run', '3 runs'."""
     return f"{count} run{'s' if count != 1 else ''}"
@@ -111,12 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     with warnings.catch_warnings():  # a folder skipped or an index rebuilt: one line each
         warnings.filterwarnings("default", category=IndexWarning)
-        shown = warnings.showwarning
 
         def show(message: Any, category: type[Warning], *rest: Any, **named: Any) -> None:
-            if not issubclass(category, IndexWarning):
-                return shown(message, category, *rest, **named)
-            print(f"expharness: warning: {message}", file=sys.stderr)
+            print(f"expharness: warning: {message}", file=sys.stderr)  # one line, no source
 
         warnings.showwarning = show
         return _run(args)
