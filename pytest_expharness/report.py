@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import archive, yamltext
+from .labels import notes_of
 from .tracking import Columns
 
 MAX_PLOT_POINTS = 2000
@@ -172,6 +173,20 @@ def _duration(summary: dict[str, Any]) -> str:
     return "unknown"
 
 
+def git_text(head: dict[str, Any]) -> str:
+    """The commit of a run, or why there is none (no commits yet, not a git repository)."""
+    return str(head.get("git_commit") or head.get("git_note") or "not a git repository")
+
+
+def _notes(head: dict[str, Any]) -> list[str]:
+    """The note lines of REPORT.md, oldest first: `- notes:` then one item per note."""
+    items = []
+    for note in notes_of(head):
+        when = ", ".join(_fmt(note[k]) for k in ("at", "label") if note.get(k))
+        items.append(f"  - {when + ': ' if when else ''}{_fmt(note.get('note'))}")
+    return ["- notes:", *items] if items else []
+
+
 def write_report(folder: Path, config: dict[str, Any], summary: dict[str, Any]) -> None:
     """Write REPORT.md: parameters, status, timing, metrics, components, artifacts, plots."""
     head = config["experiment"]
@@ -182,12 +197,11 @@ def write_report(folder: Path, config: dict[str, Any], summary: dict[str, Any]) 
         f"- status: **{summary['status']}**",
         f"- started: {summary['started']}, duration: {_duration(summary)}",
         f"- session: {head['session']}, node: `{head['node_id']}`",
-        f"- git: {head.get('git_commit') or 'not a git repository'}"
-        + (" (dirty)" if head.get("git_dirty") else ""),
+        f"- git: {git_text(head)}" + (" (dirty)" if head.get("git_dirty") else ""),
     ]
     if head.get("label"):
-        note = f" ({head['label_note']})" if head.get("label_note") else ""
-        lines.append(f"- label: {head['label']}{_fmt(note)}")
+        lines.append(f"- label: {_fmt(head['label'])}")
+    lines += _notes(head)
     if head.get("parent"):
         lines.append(f"- variant of {head['parent']}")
     if head.get("testing"):

@@ -1,5 +1,8 @@
 """The figures of report.html: overlaid learning curves and metric-versus-parameter plots.
 
+A curves chart keys every line by its run (see svgchart) and draws no legend of
+its own: the page lists the runs beside the charts, however many there are.
+
 Drawn as SVG (svgchart.py), not with matplotlib: the controller writes the
 report at the end of every session, and importing matplotlib there alone
 would cost more than every chart. Long series are thinned like the per-run plots.
@@ -8,6 +11,7 @@ would cost more than every chart. Long series are thinned like the per-run plots
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
 from .svgchart import Chart, colours
@@ -34,28 +38,85 @@ def _thin(
     return xs, ys
 
 
-class Plotter:
-    """Makes the report's charts as SVG documents (bytes)."""
+def run_colours(labels: list[str], groups: dict[str, list[str]] | None) -> dict[str, str]:
+    """A colour per run, the same in every chart; with groups, one per group (its runs share it)."""
+    if not groups:
+        return dict(zip(labels, colours(len(labels)), strict=True))
+    palette = colours(len(groups))
+    return {run: palette[i] for i, members in enumerate(groups.values()) for run in members}
 
-    def curves(self, series: str, runs: list[tuple[str, Any]], best: str | None) -> bytes:
-        """Every run's curve of one series, the best run drawn on top in black."""
-        chart = Chart(series, xlabel="step")
-        labelled = len(runs) <= 12
+
+def mean_std(
+    curves: list[Any], limit: int = MAX_POINTS
+) -> tuple[list[float], list[float], list[float]]:
+    """Steps, mean and sample std of some runs' curves, at each step two or more of them reached."""
+    by_step: dict[float, list[float]] = {}
+    for values in curves:
+        for step, value in zip(values.steps, values, strict=True):
+            if math.isfinite(float(value)):
+                by_step.setdefault(float(step), []).append(float(value))
+    xs = sorted(step for step, found in by_step.items() if len(found) >= 2)
+    if len(xs) > limit:  # evenly thinned: a band has no spikes to keep
+        xs = [xs[i * len(xs) // limit] for i in range(limit)]
+    means = [statistics.fmean(by_step[x]) for x in xs]
+    stds = [statistics.stdev(by_step[x]) for x in xs]
+    return xs, means, stds
+
+
+def _final(values: Any) -> str:
+    """The last finite value of a curve, and its step, as a tooltip line."""
+    for step, value in reversed(list(zip(values.steps, values, strict=True))):
+        if math.isfinite(float(value)):
+            return f"final {float(value):.6g} at step {step}"
+    return "no finite value"
+
+
+class Plotter:
+    """Makes the report's charts as SVG documents."""
+
+    def curves(
+        self,
+        series: str,
+        runs: list[tuple[str, Any]],
+        best: str | None,
+        colour_of: dict[str, str] | None = None,
+        groups: dict[str, list[str]] | None = None,
+        ident: str = "c",
+    ) -> str:
+        """Every run's curve of one series, the best run drawn on top in black.
+
+        Each curve is keyed by its run's label (hover names it; the page
+        highlights it). With `groups` (grid point -> its runs' labels), each
+        group of two or more runs also gets a mean +- std band.
+        """
+        chart = Chart(series, xlabel="step", ylabel=series, ident=ident)
+        if colour_of is None:
+            colour_of = run_colours([r[0] for r in runs], groups)
         ordered = sorted(runs, key=lambda r: r[0] == best)  # the best last: drawn on top
-        palette = dict(zip([r[0] for r in runs], colours(len(runs)), strict=True))
         limit = max(100, min(MAX_POINTS, POINTS_PER_CHART // max(len(runs), 1)))
         for label, values in ordered:
             steps = [float(s) for s in values.steps]
             xs, ys = _thin(steps, [float(v) for v in values], limit)
             is_best = label == best
+            name = f"{label} (best)" if is_best else label
             chart.line(
                 xs,
                 ys,
-                "black" if is_best else palette[label],
+                "black" if is_best else colour_of.get(label, "#4c72b0"),
                 2.0 if is_best else 1.1,
-                (f"{label} (best)" if is_best else label) if labelled else None,
+                key=label,
+                title=f"{name}\n{series}: {_final(values)}",
             )
-        return chart.render().encode()
+        found = dict(runs)
+        for group, members in (groups or {}).items():
+            curves = [found[m] for m in members if m in found]
+            if len(curves) < 2:
+                continue
+            xs, means, stds = mean_std(curves, limit)
+            if xs:
+                title = f"{group}\n{series}: mean \u00b1 std of {len(curves)} runs"
+                chart.band(xs, means, stds, colour_of.get(members[0], "#4c72b0"), members, title)
+        return chart.render(css_class="chart curves")
 
     def versus(self, axis: str, metric: str, points: list[tuple[Any, float]], mode: str) -> bytes:
         """A final metric against one sweep axis: a line for numbers, bars for categories."""

@@ -1,12 +1,21 @@
-"""Small SVG charts for report.html: lines, points and bars with axes, ticks and a legend.
+"""Small SVG charts for report.html: lines, bands, points and bars with axes and ticks.
 
 report.html is written by the controller at the end of every session; drawing
 its charts as SVG text keeps matplotlib (0.6 s to import) and PNG encoding out
 of that path, and gives crisp, small, self-contained images.
+
+A line given a `key` is a run's curve: a `<g class="curve" data-run=KEY>` with a
+`<title>` (the tooltip naming the run) around its polylines, and a wide
+transparent copy of each (`<use class="hit">`, the same points, not repeated) so
+that a 1-pixel line is easy to point at. A curve whose run a band sums up is
+also `banded` (the page hides it when it shows bands). The page's script finds
+curves by their `data-run` to highlight them; the chart itself has no script
+and no legend: the page lists the runs beside the charts, however many.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from html import escape
@@ -27,7 +36,6 @@ TAB10 = (
     "#17becf",
 )
 GRADIENT = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (223, 227, 24))
-MAX_LEGEND = 12
 
 
 def colours(n: int) -> list[str]:
@@ -68,24 +76,60 @@ def _label(value: float) -> str:
 
 
 @dataclass
+class Line:
+    """A line; with a key, a run's curve (hoverable, highlightable)."""
+
+    xs: list[float]
+    ys: list[float]
+    colour: str
+    width: float
+    key: str | None = None  # the run it draws: data-run
+    title: str | None = None  # the tooltip (defaults to the key)
+
+
+@dataclass
+class Band:
+    """A group's mean with a band of mean +- std (hidden until the page shows bands)."""
+
+    xs: list[float]
+    mean: list[float]
+    std: list[float]
+    colour: str
+    keys: list[str]  # the runs it sums up: data-runs
+    title: str
+
+
+@dataclass
 class Chart:
-    """One chart; add lines, points or bars, then render it as SVG text."""
+    """One chart; add lines, bands, points or bars, then render it as SVG text."""
 
     title: str
     xlabel: str = ""
     ylabel: str = ""
     xlog: bool = False
-    lines: list[tuple[list[float], list[float], str, float, str | None]] = field(
-        default_factory=list
-    )
+    ident: str = "c"  # prefix of the element ids (unique on a page holding many charts)
+    lines: list[Line] = field(default_factory=list)
+    bands: list[Band] = field(default_factory=list)
     points: list[tuple[list[float], list[float], str]] = field(default_factory=list)
     bars: list[tuple[str, float]] = field(default_factory=list)
 
     def line(
-        self, xs: Any, ys: Any, colour: str, width: float = 1.2, label: str | None = None
+        self,
+        xs: Any,
+        ys: Any,
+        colour: str,
+        width: float = 1.2,
+        key: str | None = None,
+        title: str | None = None,
     ) -> None:
-        """Add a line (non-finite values break it)."""
-        self.lines.append(([float(x) for x in xs], [float(y) for y in ys], colour, width, label))
+        """Add a line (non-finite values break it); a key makes it a run's curve."""
+        floats = [float(x) for x in xs], [float(y) for y in ys]
+        self.lines.append(Line(*floats, colour, width, key, title))
+
+    def band(self, xs: Any, mean: Any, std: Any, colour: str, keys: list[str], title: str) -> None:
+        """Add a mean line with a band of mean +- std."""
+        xs_, mean_, std_ = ([float(v) for v in values] for values in (xs, mean, std))
+        self.bands.append(Band(xs_, mean_, std_, colour, list(keys), title))
 
     def scatter(self, xs: Any, ys: Any, colour: str) -> None:
         """Add points."""
@@ -98,20 +142,26 @@ class Chart:
     def _xs(self, x: float) -> float:
         return math.log10(x) if self.xlog else x
 
-    def render(self) -> str:
-        """Return the chart as an SVG document."""
+    def _shown(self, x: float, y: float) -> bool:
+        return math.isfinite(x) and math.isfinite(y) and (x > 0 or not self.xlog)
+
+    def render(self, css_class: str = "chart") -> str:
+        """Return the chart as an SVG document (its root element of class css_class)."""
         finite = math.isfinite
         if self.bars:
             xs = [float(i) for i in range(len(self.bars))]
             ys = [v for _, v in self.bars if finite(v)] + [0.0]
             xlo, xhi = -0.6, len(self.bars) - 0.4
         else:
-            series = [(ln[0], ln[1]) for ln in self.lines] + [(p[0], p[1]) for p in self.points]
+            series = [(ln.xs, ln.ys) for ln in self.lines] + [(p[0], p[1]) for p in self.points]
+            for b in self.bands:
+                series.append((b.xs, [m - s for m, s in zip(b.mean, b.std, strict=True)]))
+                series.append((b.xs, [m + s for m, s in zip(b.mean, b.std, strict=True)]))
             pairs = [
                 (self._xs(x), y)
                 for xs_, ys_ in series
                 for x, y in zip(xs_, ys_, strict=True)
-                if finite(x) and finite(y) and (x > 0 or not self.xlog)
+                if self._shown(x, y)
             ]
             xs = [p[0] for p in pairs] or [0.0]
             ys = [p[1] for p in pairs] or [0.0]
@@ -131,11 +181,15 @@ class Chart:
         def py(y: float) -> float:
             return TOP + (yhi - y) / (yhi - ylo) * h
 
+        def where(x: float, y: float) -> str:
+            return f"{px(self._xs(x)):.1f},{py(y):.1f}"
+
         out = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="{escape(css_class)}" '
+            f'width="{WIDTH}" height="{HEIGHT}" '
             f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="11">',
             f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
-            f'<text x="{WIDTH / 2}" y="18" text-anchor="middle" font-size="13">'
+            f'<text class="title" x="{WIDTH / 2}" y="18" text-anchor="middle" font-size="13">'
             f"{escape(self.title)}</text>",
         ]
         for y in ticks(ylo, yhi):
@@ -173,57 +227,87 @@ class Chart:
                     f'<rect x="{left:.1f}" y="{min(top, base):.1f}" width="{width:.1f}" '
                     f'height="{abs(base - top):.1f}" fill="#4c72b0"/>'
                 )
-        for xs_, ys_, colour, width, _ in self.lines:
-            segment: list[str] = []
-            for x, y in [*zip(xs_, ys_, strict=True), (math.nan, math.nan)]:
-                if finite(x) and finite(y) and (x > 0 or not self.xlog):
-                    segment.append(f"{px(self._xs(x)):.1f},{py(y):.1f}")
-                    continue
-                if len(segment) > 1:
-                    out.append(
-                        f'<polyline fill="none" stroke="{colour}" stroke-width="{width}" '
-                        f'points="{" ".join(segment)}"/>'
-                    )
-                elif segment:
-                    cx, cy = segment[0].split(",")
-                    out.append(f'<circle cx="{cx}" cy="{cy}" r="2" fill="{colour}"/>')
-                segment = []
+        if self.bands:
+            out.append('<g class="bands">')
+            out += [self._band(band, where) for band in self.bands]
+            out.append("</g>")
+        banded = {key for band in self.bands for key in band.keys}
+        for number, line in enumerate(self.lines):
+            out.append(self._line(line, where, f"{self.ident}-{number}", line.key in banded))
         for xs_, ys_, colour in self.points:
             for x, y in zip(xs_, ys_, strict=True):
-                if finite(x) and finite(y) and (x > 0 or not self.xlog):
+                if self._shown(x, y):
                     out.append(
                         f'<circle cx="{px(self._xs(x)):.1f}" cy="{py(y):.1f}" r="3" '
                         f'fill="{colour}" fill-opacity="0.6"/>'
                     )
         out.append(
-            f'<text x="{LEFT + w / 2}" y="{HEIGHT - 8}" text-anchor="middle">'
+            f'<text class="xlabel" x="{LEFT + w / 2}" y="{HEIGHT - 8}" text-anchor="middle">'
             f"{escape(self.xlabel)}</text>"
         )
-        middle = TOP + h / 2
-        out.append(
-            f'<text x="14" y="{middle}" text-anchor="middle" '
-            f'transform="rotate(-90 14 {middle})">{escape(self.ylabel)}</text>'
-        )
-        labelled = [(c, lab) for *_, c, _, lab in self.lines if lab]
-        total = WIDTH
-        if 0 < len(labelled) <= MAX_LEGEND:  # beside the plot, never over the curves
-            width_px = 30 + 6 * max(len(lab) for _, lab in labelled)
-            x0 = WIDTH - RIGHT + 10
-            total = x0 + width_px
+        if self.ylabel:
+            middle = TOP + h / 2
             out.append(
-                f'<rect x="{x0}" y="{TOP}" width="{width_px}" '
-                f'height="{14 * len(labelled) + 8}" fill="white" stroke="#ccc"/>'
+                f'<text class="ylabel" x="14" y="{middle}" text-anchor="middle" '
+                f'transform="rotate(-90 14 {middle})">{escape(self.ylabel)}</text>'
             )
-            for i, (colour, lab) in enumerate(labelled):
-                y = TOP + 18 + 14 * i
-                out.append(
-                    f'<line x1="{x0 + 4}" x2="{x0 + 18}" y1="{y - 4}" y2="{y - 4}" '
-                    f'stroke="{colour}" stroke-width="2"/>'
-                )
-                out.append(f'<text x="{x0 + 22}" y="{y}" font-size="10">{escape(lab)}</text>')
         out.append("</svg>")
-        if total != WIDTH:  # widen the canvas for the legend
-            out[0] = out[0].replace(f'width="{WIDTH}"', f'width="{total}"', 1)
-            out[0] = out[0].replace(f'viewBox="0 0 {WIDTH}', f'viewBox="0 0 {total}', 1)
-            out[1] = out[1].replace(f'width="{WIDTH}"', f'width="{total}"', 1)
         return "\n".join(out)
+
+    def _segments(self, xs: list[float], ys: list[float], where: Any) -> list[list[str]]:
+        """The runs of plottable points of a line (a non-finite value breaks it)."""
+        found: list[list[str]] = [[]]
+        for x, y in zip(xs, ys, strict=True):
+            if self._shown(x, y):
+                found[-1].append(where(x, y))
+            elif found[-1]:
+                found.append([])
+        return [s for s in found if s]
+
+    def _line(self, line: Line, where: Any, ident: str, banded: bool = False) -> str:
+        stroke = f'stroke="{line.colour}" stroke-width="{line.width}"'
+        parts = []
+        for i, segment in enumerate(self._segments(line.xs, line.ys, where)):
+            if len(segment) == 1:
+                cx, cy = segment[0].split(",")
+                parts.append(f'<circle cx="{cx}" cy="{cy}" r="2" fill="{line.colour}"/>')
+            elif line.key is None:
+                parts.append(f'<polyline fill="none" {stroke} points="{" ".join(segment)}"/>')
+            else:  # the stroke is the group's: CSS can widen it; the hit area keeps its own
+                parts.append(f'<polyline id="{ident}-{i}" points="{" ".join(segment)}"/>')
+                parts.append(
+                    f'<use href="#{ident}-{i}" class="hit" stroke="transparent" stroke-width="8"/>'
+                )
+        if line.key is None:
+            return "".join(parts)
+        title = escape(line.title if line.title is not None else line.key)
+        return (
+            f'<g class="curve{" banded" if banded else ""}" data-run="{escape(line.key)}" '
+            f'fill="none" {stroke}>'
+            f"<title>{title}</title>{''.join(parts)}</g>"
+        )
+
+    def _band(self, band: Band, where: Any) -> str:
+        kept = [
+            (x, m + s, m - s)
+            for x, m, s in zip(band.xs, band.mean, band.std, strict=True)
+            if self._shown(x, m + s) and self._shown(x, m - s)
+        ]
+        shapes = []
+        if len(kept) >= 2:
+            outline = [where(x, up) for x, up, _ in kept]
+            outline += [where(x, down) for x, _, down in reversed(kept)]
+            shapes.append(
+                f'<path d="M{" L".join(outline)} Z" fill="{band.colour}" '
+                'fill-opacity="0.2" stroke="none"/>'
+            )
+        for segment in self._segments(band.xs, band.mean, where):
+            shapes.append(
+                f'<polyline fill="none" stroke="{band.colour}" stroke-width="1.6" '
+                f'points="{" ".join(segment)}"/>'
+            )
+        runs = escape(json.dumps(band.keys))
+        return (
+            f'<g class="band" data-runs="{runs}"><title>{escape(band.title)}</title>'
+            f"{''.join(shapes)}</g>"
+        )
