@@ -24,107 +24,19 @@ needs nothing else.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import html
 import json
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from . import archive
+from .htmlanalysis import ANALYSIS, analysis_section
 from .htmlassets import CSS, SCRIPT
+from .htmlcurves import plots_section
+from .htmlparts import REPORT, Raw, anchor, esc, href, param_name, runs_attr, table_html, text
 from .loading import RunRecord
 from .sweeptable import OK_STATUSES, SweepTable
-
-REPORT = "report.html"
-ANALYSIS = "analysis"  # analyses.FOLDER (the report sits below the code that runs analyses)
-MAX_VERSUS_METRICS = 4
-MAX_INLINE_IMAGE = 4_000_000  # bytes: a larger analysis image is linked from its file, not embedded
-MAX_SHOWN_TEXT = 64_000  # bytes: a larger analysis text file is only linked
-IMAGE_TYPES = {
-    ".png": "image/png",
-    ".gif": "image/gif",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".svg": "image/svg+xml",
-    ".webp": "image/webp",
-}
-TEXT_SUFFIXES = (".json", ".txt", ".csv", ".md", ".yaml", ".yml", ".log", ".tsv")
-
-
-class Raw(str):
-    """HTML put into a cell as it is (already escaped)."""
-
-
-def _plain(value: Any) -> str:
-    """A value as the page shows it, before escaping (None: nothing)."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, default=str)
-    return str(value)
-
-
-def _e(value: Any) -> str:
-    return html.escape(_plain(value))
-
-
-def _text(value: Any) -> str:
-    """A parameter value as a person reads it: None says None (an empty cell means no value)."""
-    return "None" if value is None else _e(value)
-
-
-def _href(path: str) -> str:
-    """A relative link, escaped for an attribute (characters a path may hold quoted)."""
-    return html.escape(quote(path, safe="/=,;:@+$!*'()~&"))
-
-
-def _runs_attr(keys: list[str]) -> str:
-    """The attribute saying which runs an element stands for (see the module docstring)."""
-    if len(keys) == 1:
-        return f' data-run="{_e(keys[0])}"'
-    return f' data-runs="{_e(json.dumps(keys))}"'
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, Raw):
-        return f"<td>{value}</td>"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f'<td class="num" data-v="{value!r}">{_e(value)}</td>'
-    return f"<td>{_e(value)}</td>"
-
-
-def _table(
-    headers: list[str],
-    rows: list[list[Any]],
-    sortable: bool = False,
-    classes: list[str] | None = None,
-    attrs: list[str] | None = None,
-) -> str:
-    """A table; `attrs` are extra attributes of each body row (already escaped)."""
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = []
-    for i, row in enumerate(rows):
-        css = f' class="{classes[i]}"' if classes and classes[i] else ""
-        css += attrs[i] if attrs else ""
-        body.append(f"<tr{css}>" + "".join(_cell(v) for v in row) + "</tr>")
-    kind = ' class="sortable"' if sortable else ""
-    table = f"<table{kind}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-    return f"<div class='wide'>{table}</div>"
-
-
-def _img(svg: bytes, alt: str) -> str:
-    data = base64.b64encode(svg).decode("ascii")
-    return f'<img alt="{_e(alt)}" src="data:image/svg+xml;base64,{data}">'
-
-
-def _anchor(run: RunRecord) -> str:
-    head = run.config["experiment"]
-    return "run-" + archive.safe_name(f"{head.get('name')}-{head.get('session')}-{run.run_id}")
 
 
 def run_label(run: RunRecord) -> str:
@@ -156,27 +68,24 @@ def _header(table: SweepTable, runs: list[RunRecord]) -> str:
     rows = [
         ("session", distinct("session")),
         ("git commit", git),
-        ("command line", "<br>".join(f"<code>{_e(c)}</code>" for c in commands)),
-        ("runs", _e(title(table))),
-        ("written", _e(dt.datetime.now().astimezone().isoformat(timespec="seconds"))),
+        ("command line", "<br>".join(f"<code>{esc(c)}</code>" for c in commands)),
+        ("runs", esc(title(table))),
+        ("written", esc(dt.datetime.now().astimezone().isoformat(timespec="seconds"))),
     ]
     items = "".join(
-        f"<dt>{_e(k)}</dt><dd>{v if k in ('command line', 'runs') else _e(v)}</dd>" for k, v in rows
+        f"<dt>{esc(k)}</dt><dd>{v if k in ('command line', 'runs') else esc(v)}</dd>"
+        for k, v in rows
     )
     description = first.get("description")
-    text = f"<p>{_e(description)}</p>" if description else ""
-    return f"<h1>{_e(table.experiment)}</h1>{text}<dl class='head'>{items}</dl>"
-
-
-def _param_name(column: str) -> str:
-    return column.removesuffix(" (axis)")  # sweeptable renames an axis named like a fixed column
+    text = f"<p>{esc(description)}</p>" if description else ""
+    return f"<h1>{esc(table.experiment)}</h1>{text}<dl class='head'>{items}</dl>"
 
 
 def _axis_cell(value: Any, column: str, run: RunRecord | None) -> Any:
     """An axis cell: a None parameter reads None; an axis the run does not have stays empty."""
     if value is not None:
         return value
-    if run is None or _param_name(column) in run.params:
+    if run is None or param_name(column) in run.params:
         return "None"
     return None
 
@@ -195,14 +104,14 @@ def _comparison(table: SweepTable, anchors: dict[str, str], by_label: dict[str, 
         cells = [_axis_cell(row.get(c), c, run) if c in table.axes else row.get(c) for c in columns]
         anchor = anchors.get(str(row.get("run")))
         if anchor is not None:
-            cells[columns.index("run")] = Raw(f'<a href="#{anchor}">{_e(row["run"])}</a>')
+            cells[columns.index("run")] = Raw(f'<a href="#{anchor}">{esc(row["run"])}</a>')
         rows.append((["\u2605" if is_best else ""] if table.best else []) + cells)
         classes.append(f"best status-{row['status']}" if is_best else f"status-{row['status']}")
-        attrs.append(_runs_attr([str(row.get("run"))]))
-    out = _table(headers, rows, sortable=True, classes=classes, attrs=attrs)
+        attrs.append(runs_attr([str(row.get("run"))]))
+    out = table_html(headers, rows, sortable=True, classes=classes, attrs=attrs)
     sort = "Click a column header to sort, a row to highlight its run's curves."
     best = (
-        f"<p>Best run by {_e(table.metric_column)} ({_e(table.mode)}): <b>{_e(table.best)}</b>. "
+        f"<p>Best run by {esc(table.metric_column)} ({esc(table.mode)}): <b>{esc(table.best)}</b>. "
         f"{sort}</p>"
         if table.best
         else f"<p>{sort}</p>"
@@ -219,8 +128,8 @@ def _pivot(table: SweepTable) -> str:
         ["None" if r is None else r, *values]
         for r, values in zip(pivot["rows"], pivot["values"], strict=True)
     ]
-    caption = f"<p>{_e(pivot['metric'])} ({_e(table.mode)}), mean over repeats.</p>"
-    return f"<h2>Pivot</h2>{caption}{_table(headers, body)}"
+    caption = f"<p>{esc(pivot['metric'])} ({esc(table.mode)}), mean over repeats.</p>"
+    return f"<h2>Pivot</h2>{caption}{table_html(headers, body)}"
 
 
 def _point(row: dict[str, Any], axes: list[str]) -> tuple[str, ...]:
@@ -240,78 +149,8 @@ def _aggregate(table: SweepTable) -> str:
             ["None" if h in table.axes and entry.get(h) is None else entry.get(h) for h in headers]
         )
         runs = members.get(_point(entry, table.axes)) or []
-        attrs.append(_runs_attr(runs) if runs else "")
-    return f"<h2>Over repeats</h2>{_table(headers, body, sortable=True, attrs=attrs)}"
-
-
-def stored_analysis(table: SweepTable, runs: list[RunRecord]) -> dict[str, Any] | None:
-    """The sweep analysis outcome of a table: its own, or its session's comparison.json.
-
-    `expharness report` builds its table again from the runs; when they are all
-    runs of the table's session (reused ones aside), the analysis the session
-    recorded is theirs.
-    """
-    if table.analysis is not None:
-        return table.analysis
-    folder = Path(table.folder)
-    if not runs or any(r.path.parent != folder for r in runs if r.status != "reused"):
-        return None
-    try:
-        found = json.loads((folder / "comparison.json").read_text("utf-8")).get("analysis")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return found if isinstance(found, dict) else None
-
-
-def _analysis_file(folder: Path, name: str, base: str) -> str:
-    path = folder / name
-    link = f'<a href="{_href(f"{base}/{name}")}">{_e(name)}</a>'
-    if not path.is_file():
-        return f"<p class='missing'>{_e(name)}: listed but no longer in {_e(folder)}</p>"
-    size = path.stat().st_size
-    kind = IMAGE_TYPES.get(path.suffix.lower())
-    if kind is not None:
-        if size <= MAX_INLINE_IMAGE:
-            data = base64.b64encode(path.read_bytes()).decode("ascii")
-            src = f"data:{kind};base64,{data}"
-        else:  # too large to embed: shown from its file
-            src = _href(f"{base}/{name}")
-        return (
-            f'<figure class="analysis"><img alt="{_e(name)}" src="{src}">'
-            f"<figcaption>{link}</figcaption></figure>"
-        )
-    if path.suffix.lower() in TEXT_SUFFIXES and size <= MAX_SHOWN_TEXT:
-        text = path.read_text("utf-8", errors="replace")
-        opened = " open" if text.count("\n") <= 40 else ""
-        return (
-            f"<details class='analysis'{opened}><summary>{link}</summary>"
-            f"<pre>{_e(text)}</pre></details>"
-        )
-    return f"<p class='analysis'>{link} ({size:,} bytes)</p>"
-
-
-def _analysis(table: SweepTable, runs: list[RunRecord], out_dir: Path) -> str:
-    """The @sweep_analysis: what ran, how it ended, and every file it wrote."""
-    outcome = stored_analysis(table, runs)
-    if not outcome:
-        return ""
-    status = str(outcome.get("status"))
-    parts = [
-        "<h2>Sweep analysis</h2>",
-        f"<p>{_e(outcome.get('function'))}: <b class='status-{_e(status)}'>{_e(status)}</b></p>",
-    ]
-    if outcome.get("error"):
-        parts.append(f"<pre class='error'>{_e(outcome['error'])}</pre>")
-    folder = Path(table.folder) / ANALYSIS
-    base = Path(os.path.relpath(folder, out_dir)).as_posix()
-    files = [str(f) for f in outcome.get("files") or []]
-    images = [f for f in files if Path(f).suffix.lower() in IMAGE_TYPES]
-    others = [f for f in files if f not in images]
-    if images:
-        shown = "".join(_analysis_file(folder, f, base) for f in images)
-        parts.append(f"<div class='plots'>{shown}</div>")
-    parts += [_analysis_file(folder, f, base) for f in others]
-    return "".join(parts)
+        attrs.append(runs_attr(runs) if runs else "")
+    return f"<h2>Over repeats</h2>{table_html(headers, body, sortable=True, attrs=attrs)}"
 
 
 def _problems(runs: list[RunRecord], label: Any) -> str:
@@ -336,127 +175,7 @@ def _problems(runs: list[RunRecord], label: Any) -> str:
     if not rows:
         return ""
     headers = ["run", "status", "component", "reason", "hint"]
-    return f"<h2>Failed, crashed and disabled</h2>{_table(headers, rows, sortable=True)}"
-
-
-def _groups(table: SweepTable, runs: list[RunRecord], label: Any) -> dict[str, list[str]] | None:
-    """Runs by grid point (name -> labels), when some point has two runs or more; else None."""
-    rows = {str(r["run"]): r for r in table.rows}
-    several = len({run.experiment for run in runs}) > 1
-    found: dict[str, list[str]] = {}
-    for run in runs:
-        name = label(run)
-        row = rows.get(name)
-        values = [
-            row.get(axis) if row is not None else run.params.get(_param_name(axis))
-            for axis in table.axes
-        ]
-        parts = [
-            f"{axis}={'None' if v is None else _plain(v)}"
-            for axis, v in zip(table.axes, values, strict=True)
-        ]
-        point = ", ".join(([run.experiment] if several else []) + parts)
-        found.setdefault(point or "all runs", []).append(name)
-    if not found or max(len(names) for names in found.values()) < 2:
-        return None
-    return found
-
-
-def _runs_text(n: int) -> str:
-    return f"{n} run{'' if n == 1 else 's'}"
-
-
-def _legend(
-    labels: list[str], groups: dict[str, list[str]] | None, colour_of: dict[str, str], best: Any
-) -> str:
-    """The list of every run beside the charts (scrolls; grouped by grid point when it helps)."""
-
-    def entry(name: str, grouped: bool) -> str:
-        is_best = name == best
-        colour = "black" if is_best else colour_of.get(name, "#4c72b0")
-        css = "legend-run grouped" if grouped else "legend-run"
-        text = f"{_e(name)} \u2605" if is_best else _e(name)
-        return (
-            f'<li class="{css}"{_runs_attr([name])} title="{_e(name)}">'
-            f'<span class="swatch" style="background:{colour}"></span>{text}</li>'
-        )
-
-    items = []
-    if groups:
-        for point, members in groups.items():
-            colour = colour_of.get(members[0], "#4c72b0")
-            items.append(
-                f'<li class="legend-group"{_runs_attr(members)} title="{_e(point)}">'
-                f'<span class="swatch" style="background:{colour}"></span>{_e(point)} '
-                f"<span class='n'>({_runs_text(len(members))})</span></li>"
-            )
-            items += [entry(name, True) for name in members]
-    else:
-        items = [entry(name, False) for name in labels]
-    bands = (
-        "<label><input type='checkbox' class='show-bands'> repeats as mean \u00b1 std</label>"
-        if groups
-        else ""
-    )
-    return (
-        f"<aside class='legend'><div class='legend-tools'><b>{_runs_text(len(labels))}</b> "
-        "<input type='search' class='legend-filter' placeholder='filter runs' "
-        "aria-label='filter runs'>"
-        f"{bands}<button type='button' class='legend-clear'>clear</button></div>"
-        f"<ul class='legend-list'>{''.join(items)}</ul></aside>"
-    )
-
-
-def _plots(table: SweepTable, runs: list[RunRecord], label: Any) -> str:
-    from .reportplots import Plotter, finite, run_colours
-
-    series: list[str] = []
-    for run in runs:
-        series.extend(n for n in run.metrics if n not in series)
-    ok_rows = [r for r in table.rows if r["status"] in OK_STATUSES]
-    metric_names = (
-        [table.metric_column]
-        if table.metric_column
-        else [c for c in table.columns if c in series][:MAX_VERSUS_METRICS]
-    )
-    if not series and not (table.axes and metric_names):
-        return ""
-    plotter = Plotter()
-    parts = []
-    if series:
-        shown = [r for r in runs if any(len(v) for v in r.metrics.values())]
-        labels = [label(r) for r in shown]
-        groups = _groups(table, shown, label)
-        colour_of = run_colours(labels, groups)
-        charts = []
-        for number, name in enumerate(series):
-            found = [
-                (label(r), r.metrics[name]) for r in shown if len(r.metrics.get(name, ())) >= 1
-            ]
-            svg = plotter.curves(name, found, table.best, colour_of, groups, ident=f"s{number}")
-            charts.append(f"<figure class='chart' data-series='{_e(name)}'>{svg}</figure>")
-        hint = (
-            "<p>Hover a curve to name its run. Click a curve, a legend entry or a table row "
-            "to highlight that run everywhere (click again to let go).</p>"
-        )
-        parts.append(
-            f"<h2>Learning curves</h2>{hint}<div class='curves'><div class='charts'>"
-            f"{''.join(charts)}</div>{_legend(labels, groups, colour_of, table.best)}</div>"
-        )
-    versus = []
-    for axis in table.axes:
-        for metric in metric_names:
-            points = [
-                (row.get(axis), float(row[metric]))
-                for row in ok_rows
-                if finite(row.get(metric)) and row.get(axis) is not None
-            ]
-            if len({repr(x) for x, _ in points}) >= 2:
-                png = plotter.versus(axis, metric, points, table.mode)
-                versus.append(_img(png, f"{metric} by {axis}"))
-    if versus:
-        parts.append(f"<h2>Metrics by parameter</h2><div class='plots'>{''.join(versus)}</div>")
-    return "".join(parts)
+    return f"<h2>Failed, crashed and disabled</h2>{table_html(headers, rows, sortable=True)}"
 
 
 def _links(run: RunRecord, out_dir: Path) -> str:
@@ -467,7 +186,7 @@ def _links(run: RunRecord, out_dir: Path) -> str:
     names += list(summary.get("plots") or [])
     names += [f"{ANALYSIS}/{a}" for a in (summary.get("analysis") or {}).get("files") or []]
     base = Path(os.path.relpath(run.path, out_dir)).as_posix()
-    links = [f'<a href="{_href(f"{base}/{name}")}">{_e(name)}</a>' for name in names]
+    links = [f'<a href="{href(f"{base}/{name}")}">{esc(name)}</a>' for name in names]
     return f"<p class='links'>{' '.join(links)}</p>"
 
 
@@ -477,9 +196,9 @@ def _notes(head: dict[str, Any]) -> str:
 
     items = []
     for note in notes_of(head):
-        when = f"<time>{_e(note.get('at'))}</time> " if note.get("at") else ""
-        label = f"<b>{_e(note.get('label'))}</b>: " if note.get("label") else ""
-        items.append(f"<li>{when}{label}{_e(note.get('note'))}</li>")
+        when = f"<time>{esc(note.get('at'))}</time> " if note.get("at") else ""
+        label = f"<b>{esc(note.get('label'))}</b>: " if note.get("label") else ""
+        items.append(f"<li>{when}{label}{esc(note.get('note'))}</li>")
     return f"<ul class='notes'>{''.join(items)}</ul>" if items else ""
 
 
@@ -487,25 +206,25 @@ def _run_section(run: RunRecord, out_dir: Path, label: Any) -> str:
     summary = run.summary
     head = run.config.get("experiment") or {}
     parts = [
-        f"<section class='run' id='{_anchor(run)}'><h3>{_e(label(run))} "
-        f"<span class='status-{_e(run.status)}'>{_e(run.status)}</span></h3>",
-        f"<p>session {_e(head.get('session'))}, duration {_e(summary.get('duration'))} s"
-        + (f", label <b class='label'>{_e(head.get('label'))}</b>" if head.get("label") else "")
+        f"<section class='run' id='{anchor(run)}'><h3>{esc(label(run))} "
+        f"<span class='status-{esc(run.status)}'>{esc(run.status)}</span></h3>",
+        f"<p>session {esc(head.get('session'))}, duration {esc(summary.get('duration'))} s"
+        + (f", label <b class='label'>{esc(head.get('label'))}</b>" if head.get("label") else "")
         + "</p>",
         _notes(head),
     ]
-    parts.append(_table(["parameter", "value"], [[k, _text(v)] for k, v in run.params.items()]))
+    parts.append(table_html(["parameter", "value"], [[k, text(v)] for k, v in run.params.items()]))
     metrics = summary.get("metrics") or {}
     if metrics:
         rows = [
             [n, s.get("final"), s.get("min"), s.get("max"), s.get("count")]
             for n, s in metrics.items()
         ]
-        parts.append(_table(["series", "final", "min", "max", "count"], rows))
+        parts.append(table_html(["series", "final", "min", "max", "count"], rows))
     components = summary.get("components") or {}
     if components:
         rows = [[n, c.get("status"), c.get("reason"), c.get("hint")] for n, c in components.items()]
-        parts.append(_table(["component", "status", "reason", "hint"], rows))
+        parts.append(table_html(["component", "status", "reason", "hint"], rows))
     parts.append(_links(run, out_dir))
     return "".join(parts) + "</section>"
 
@@ -515,24 +234,24 @@ def render(table: SweepTable, runs: list[RunRecord], out_dir: Path, label: Any =
 
     `label(run)` names a run as the table's run column does.
     """
-    anchors = {label(run): _anchor(run) for run in runs}
+    anchors = {label(run): anchor(run) for run in runs}
     by_label = {label(run): run for run in runs}
-    recommend = "".join(f"<p class='recommend'>{_e(line)}</p>" for line in table.recommendations)
+    recommend = "".join(f"<p class='recommend'>{esc(line)}</p>" for line in table.recommendations)
     body = [
         _header(table, runs),
         recommend,
         _comparison(table, anchors, by_label),
         _pivot(table),
         _aggregate(table),
-        _analysis(table, runs, out_dir),
+        analysis_section(table, runs, out_dir),
         _problems(runs, label),
-        _plots(table, runs, label),
+        plots_section(table, runs, label),
         "<h2>Runs</h2>",
         *(_run_section(run, out_dir, label) for run in runs),
     ]
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{_e(table.experiment)}: {_e(table.session)}</title><style>{CSS}</style></head>"
+        f"<title>{esc(table.experiment)}: {esc(table.session)}</title><style>{CSS}</style></head>"
         f"<body>{''.join(body)}<script>{SCRIPT}</script></body></html>\n"
     )
 
