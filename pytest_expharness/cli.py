@@ -135,12 +135,12 @@ def _run(args: argparse.Namespace) -> int:
 
     from .damage import DamagedRun
     from .index import IndexUnavailable
-    from .loading import RunNotFound
+    from .loading import AmbiguousRun, RunNotFound
 
     try:
         result: int = args.handler(args)
         return result
-    except UsageError as error:
+    except (UsageError, AmbiguousRun) as error:  # a name that fits several runs: say which
         print(f"expharness: {error}", file=sys.stderr)
         return 2
     except (RunNotFound, IndexUnavailable) as error:

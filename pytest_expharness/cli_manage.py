@@ -1,4 +1,4 @@
-"""The `expharness` subcommands that change an archive: export, import, label, tag, gc, reindex."""
+"""The subcommands that change an archive: export, import, label, tag, untag, gc, reindex."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from .archive import LABELS
-from .cli import UsageError, _table, runs_text
+from .cli import UsageError, _table, runs_text, shown_path
+from .runnames import HELP as RUN_HELP
 
 
 def _index_folders(root: Path, folders: list[Path]) -> None:
@@ -70,13 +71,23 @@ def _rewrite_header(args: argparse.Namespace, change: Callable[[dict[str, Any]],
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    def change(header: dict[str, Any]) -> None:
-        header["label"] = args.label
-        if args.note is not None:
-            header["label_note"] = args.note
+    from .labels import change_label
 
-    folder = _rewrite_header(args, change)
-    print(f"{folder}: label {args.label}" + (f" ({args.note})" if args.note else ""))
+    if args.label is None and args.note is None:
+        raise UsageError(f"label needs a label ({', '.join(LABELS)}) or --note TEXT, or both")
+    if args.note is not None and not args.note.strip():
+        raise UsageError("--note needs a text (why the run is labelled so)")
+    after: dict[str, Any] = {}
+
+    def change(header: dict[str, Any]) -> None:
+        change_label(header, args.label, args.note)
+        after["label"] = header.get("label")
+
+    folder = shown_path(_rewrite_header(args, change))
+    if args.label is None:
+        print(f"{folder}: noted ({args.note}); label stays {after['label'] or 'unset'}")
+    else:
+        print(f"{folder}: label {args.label}" + (f" ({args.note})" if args.note else ""))
     return 0
 
 
@@ -86,7 +97,23 @@ def cmd_tag(args: argparse.Namespace) -> int:
         header["tags"] = [*tags, args.tag] if args.tag not in tags else tags
 
     folder = _rewrite_header(args, change)
-    print(f"{folder}: tagged {args.tag}")
+    print(f"{shown_path(folder)}: tagged {args.tag}")
+    return 0
+
+
+def cmd_untag(args: argparse.Namespace) -> int:
+    had: list[bool] = []
+
+    def change(header: dict[str, Any]) -> None:
+        tags = list(header.get("tags") or [])
+        had.append(args.tag in tags)
+        header["tags"] = [t for t in tags if t != args.tag]
+
+    folder = shown_path(_rewrite_header(args, change))
+    if had and had[-1]:
+        print(f"{folder}: untagged {args.tag}")
+    else:  # the end asked for holds already, as a second `tag` of the same tag
+        print(f"{folder}: was not tagged {args.tag}; nothing changed")
     return 0
 
 
@@ -118,7 +145,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     elif args.runs:
         folders = [resolve(run, args.root) for run in args.runs]
     else:
-        raise UsageError("export needs runs (ids, prefixes or paths) or --session S")
+        raise UsageError(
+            "export needs runs (names or paths: see expharness show -h) or --session S"
+        )
     try:
         count = export_runs(list(dict.fromkeys(folders)), Path(args.root), Path(args.to), tables)
     except TransferError as error:
@@ -208,7 +237,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
 def add_commands(commands: Any) -> None:
     """Register the subcommands of this module on the `expharness` parser."""
     export = commands.add_parser("export", help="pack runs into a .tar.gz (ids kept)")
-    export.add_argument("runs", nargs="*", metavar="RUN")
+    export.add_argument("runs", nargs="*", metavar="RUN", help=RUN_HELP)
     export.add_argument("--session", help="every run of one session")
     export.add_argument("--to", required=True, metavar="FILE.tar.gz")
     export.set_defaults(handler=cmd_export)
@@ -222,15 +251,30 @@ def add_commands(commands: Any) -> None:
         help="refuse archives that unpack to more (default 4GB); e.g. 500MB, 20GB, 2GiB",
     )
     importing.set_defaults(handler=cmd_import)
-    label = commands.add_parser("label", help="label a run: keep, baseline, exploratory, failed")
-    label.add_argument("run")
-    label.add_argument("label", choices=LABELS)
-    label.add_argument("--note", help="why (kept in config.yaml as label_note)")
+    label = commands.add_parser(
+        "label",
+        help="label a run (keep, baseline, exploratory, failed) and/or add a note",
+        description="Set a run's label, add a timed note to its notes, or both: "
+        "`label RUN keep --note why`, or `label RUN --note why` to keep the label.",
+    )
+    label.add_argument("run", metavar="RUN", help=RUN_HELP)
+    label.add_argument(
+        "label",
+        nargs="?",
+        choices=LABELS,
+        metavar="LABEL",
+        help=f"{', '.join(LABELS)}; omit it to keep the current label",
+    )
+    label.add_argument("--note", help="why (added, with the time, to the run's notes)")
     label.set_defaults(handler=cmd_label)
     tag = commands.add_parser("tag", help="add a tag to a run")
-    tag.add_argument("run")
+    tag.add_argument("run", metavar="RUN", help=RUN_HELP)
     tag.add_argument("tag")
     tag.set_defaults(handler=cmd_tag)
+    untag = commands.add_parser("untag", help="remove a tag from a run")
+    untag.add_argument("run", metavar="RUN", help=RUN_HELP)
+    untag.add_argument("tag")
+    untag.set_defaults(handler=cmd_untag)
     gc = commands.add_parser(
         "gc", help="delete old or failed runs; never those labelled keep or baseline"
     )

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli import UsageError, runs_text
+from .cli import UsageError, runs_text, shown_path
+from .runnames import HELP as RUN_HELP
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -19,11 +20,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         outcome, source = rerun(folder, args.current, trust=args.trust)
     except (FileNotFoundError, NotTrusted) as error:
         raise UsageError(str(error)) from None
+    where = shown_path(folder)
     if outcome is None:
-        print(f"{folder}: no @analysis function in {source}", file=sys.stderr)
+        print(f"{where}: no @analysis function in {source}", file=sys.stderr)
         return 1
     files = ", ".join(f"analysis/{f}" for f in outcome["files"]) or "no files"
-    print(f"{folder}: analysis {outcome['function']} from {source}: {outcome['status']}")
+    print(f"{where}: analysis {outcome['function']} from {source}: {outcome['status']}")
     if outcome["status"] != "completed":
         print(outcome.get("traceback", ""), file=sys.stderr, end="")
         return 1
@@ -108,7 +110,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     elif args.runs:
         folders = list(dict.fromkeys(resolve(run, root) for run in args.runs))
     else:
-        raise UsageError("report needs runs (ids, prefixes or paths) or --session S")
+        raise UsageError(
+            "report needs runs (names or paths: see expharness show -h) or --session S"
+        )
     records = []
     for folder in folders:
         try:
@@ -163,7 +167,7 @@ def add_commands(commands: Any) -> None:
     collect.add_argument("session", metavar="SESSION")
     collect.set_defaults(handler=cmd_collect)
     report = commands.add_parser("report", help="write report.html for a session or any runs")
-    report.add_argument("runs", nargs="*", metavar="RUN")
+    report.add_argument("runs", nargs="*", metavar="RUN", help=RUN_HELP)
     report.add_argument("--session", help="every run of one session (one report per experiment)")
     report.add_argument(
         "--to", metavar="FILE.html", help="where (default: the session folder, or ./report.html)"
@@ -173,7 +177,7 @@ def add_commands(commands: Any) -> None:
         "analyze",
         help="run a run's @analysis again: runs its code/ snapshot (imported runs need --trust)",
     )
-    analyze.add_argument("run")
+    analyze.add_argument("run", help=RUN_HELP)
     analyze.add_argument(
         "--current", action="store_true", help="use the module as it is now, not the snapshot"
     )

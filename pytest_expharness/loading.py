@@ -20,6 +20,10 @@ class RunNotFound(LookupError):
     """No run, or more than one, matches what was asked for."""
 
 
+class AmbiguousRun(RunNotFound):
+    """More than one run fits a name; the message lists them (see runnames.py)."""
+
+
 @dataclass
 class RunRecord:
     """One archived run, read from its folder (the truth)."""
@@ -92,41 +96,39 @@ def read_folder(folder: Path) -> RunRecord:
 
 
 def resolve(run: str | Path, root: str | Path | None = None) -> Path:
-    """Find a run folder by path, or by run id, `session/run id` or a unique prefix of either."""
+    """Find a run folder by path, or by name under root (see runnames.py for the forms).
+
+    A path is a run folder as given, or under root. Names: `latest`,
+    `EXPERIMENT/latest`, `EXPERIMENT/RUN` (its newest session's), `SESSION/RUN`,
+    `EXPERIMENT/SESSION/RUN`, a run id, or a unique prefix. Without root, the
+    archive is found as the `expharness` command finds it (archive.find_root:
+    $EXPHARNESS_ROOT, else the project's results/ from the current folder up).
+    No run raises RunNotFound; more than one raises AmbiguousRun, listing them.
+    """
+    from .runnames import find
+
     path = Path(run)
     if archive.is_run_folder(path):
         return path
-    base = Path(root) if root is not None else Path("results")
+    base = Path(root) if root is not None else archive.find_root(Path.cwd())
     if archive.is_run_folder(base / path):
         return base / path
-    from .index import query
-
-    text = str(run).rstrip("/")
-    rows = query(
-        base,
-        "SELECT path FROM runs WHERE run_id = ? OR path = ? OR path LIKE ? "
-        "OR (session || '/' || run_id) = ? ORDER BY started_unix",
-        (text, text, f"%/{text}", text),
-    )
-    if not rows:
-        like = text.replace("%", r"\%").replace("_", r"\_") + "%"
-        rows = query(
-            base,
-            "SELECT path FROM runs WHERE run_id LIKE ? ESCAPE '\\' "
-            "OR (session || '/' || run_id) LIKE ? ESCAPE '\\' ORDER BY started_unix",
-            (like, like),
-        )
-    found = sorted({row[0] for row in rows})
-    if not found:
-        raise RunNotFound(f"no run matches {text!r} under {base}")
-    if len(found) > 1:
-        shown = ", ".join(found[:5]) + (" ..." if len(found) > 5 else "")
-        raise RunNotFound(f"{text!r} matches {len(found)} runs under {base}: {shown}")
-    return base / str(found[0])
+    try:
+        return base / find(str(run), base)
+    except AmbiguousRun:
+        raise
+    except RunNotFound as error:
+        if not path.is_dir():
+            raise
+        why = f"{path} is a folder but no run folder (no config.yaml and summary.json)"
+        raise RunNotFound(f"{error}; {why}") from None
 
 
 def load_run(run: str | Path, root: str | Path | None = None) -> RunRecord:
-    """Load an archived run by path, id or unique prefix (ids are looked up under `root`)."""
+    """Load an archived run by path or name (`latest`, `EXP/RUN`, `SESSION/RUN`, id, prefix).
+
+    Names are looked up under root (default: the project's archive); see resolve.
+    """
     return read_folder(resolve(run, root))
 
 

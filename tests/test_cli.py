@@ -137,7 +137,7 @@ def test_label_and_tag_reach_config_and_index(
     assert run(capsys, "--root", root, "tag", "latent=vq,lr=0.1", "ablation")[0] == 0
     loaded = load_run("latent=vq,lr=0.1", root=root)
     header = yaml.safe_load((loaded.path / "config.yaml").read_text())["experiment"]
-    assert (header["label"], header["label_note"]) == ("baseline", "paper")
+    assert header["label"] == "baseline" and [n["note"] for n in header["notes"]] == ["paper"]
     assert header["tags"] == ["grid", "ablation"], "a tag is added once"
     assert loaded.params == {"latent": "vq", "lr": 0.1}, "the rest of the config is kept"
     code, out, _ = run(capsys, "--root", root, "list", "--label", "baseline", "--tag", "ablation")

@@ -115,7 +115,7 @@ def test_a_second_import_skips_every_run_and_changes_nothing(
     assert sorted(lines[1:]) == [
         f"  skipped {path}: already in {other} (left as it is)" for path in relative(other)
     ]
-    assert load_run("x=3", root=other).config["experiment"]["label_note"] == "mine"
+    assert load_run("x=3", root=other).config["experiment"]["notes"][-1]["note"] == "mine"
     code, out, _ = run(capsys, "--root", str(other), "list", "--label", "keep")
     assert code == 0 and "x=3" in out
     assert table.read_text() == "my notes"
