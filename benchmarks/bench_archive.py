@@ -5,6 +5,11 @@ Targets (issue 4):
 - `expharness reindex` of 10,000 run folders: at most 15 s;
 - `Archive(root).runs().to_dataframe()` for 10,000 runs: at most 1 s (needs pandas).
 
+Issue 13 adds, with the same 0.3 s budget: `expharness summary` (counts,
+newest session and best run of each experiment, from the index and one
+config.yaml per experiment), and `list` with an unknown key, whose error needs
+every key of the 10,000 runs (and `--experiment nope`, which names them).
+
 The archive is made from one real run (a pytest session in a scratch folder):
 its config.yaml, summary.json and metrics.csv are copied 10,000 times over 5
 experiments and 100 sessions, with parameters, statuses and final metrics
@@ -130,6 +135,18 @@ def quiet(call: object) -> float:
     return time.perf_counter() - start
 
 
+def command(argv: list[str], code: int, times: int = 5) -> float:
+    """The best of `times` in-process runs of `expharness argv`, which must exit with `code`."""
+    best = float("inf")
+    for _ in range(times):
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            got = cli.main(argv)
+        best = min(best, time.perf_counter() - start)
+        assert got == code, f"expharness {' '.join(argv)}: exit {got}, expected {code}"
+    return best
+
+
 def main() -> int:
     options = argparse.ArgumentParser()
     options.add_argument("--runs", type=int, default=10_000)
@@ -157,6 +174,16 @@ def main() -> int:
             check=True,
         )
         cold = time.perf_counter() - cold
+        base = ["--root", str(root)]
+        summary = command([*base, "summary"], 0)
+        unknown = command([*base, "list", "nosuchparam=3"], 2)
+        no_experiment = command([*base, "list", "--experiment", "nope"], 2)
+        cold_summary = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "pytest_expharness", *base, "summary"],
+                       capture_output=True, check=True)  # fmt: skip
+        cold_summary = time.perf_counter() - cold_summary
+        session = Archive(root).runs().rows[0]["session"]
+        compared = command([*base, "compare", "--session", session], 0, times=3)
         rows: list[tuple[str, object, object, bool | None]] = [
             (f"reindex {args.runs} folders", f"{reindex:.2f} s", "15 s", reindex <= 15),
             ("list --experiment + 2 filters", f"{listing:.3f} s", "0.3 s", listing <= 0.3),
@@ -168,6 +195,21 @@ def main() -> int:
             ),
             ("list lr<0.01 --limit 0 (~6,000 printed)", f"{every:.3f} s", "-", None),
             ("same list, new interpreter", f"{cold:.3f} s", "-", None),
+            ("summary (5 experiments)", f"{summary:.3f} s", "0.3 s", summary <= 0.3),
+            (
+                "list nosuchparam=3 (exit 2, keys named)",
+                f"{unknown:.3f} s",
+                "0.3 s",
+                unknown <= 0.3,
+            ),
+            (
+                "list --experiment nope (exit 2)",
+                f"{no_experiment:.3f} s",
+                "0.3 s",
+                no_experiment <= 0.3,
+            ),
+            ("summary, new interpreter", f"{cold_summary:.3f} s", "-", None),
+            ("compare --session (100 runs, 5 tables)", f"{compared:.3f} s", "-", None),
         ]
         try:
             import pandas  # noqa: F401

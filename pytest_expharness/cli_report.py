@@ -100,7 +100,7 @@ def _reused(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .cli import runs_of_session
-    from .htmlreport import REPORT
+    from .htmlparts import REPORT
     from .loading import resolve
     from .records import record_from_folder
 

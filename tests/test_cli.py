@@ -59,7 +59,9 @@ def test_list_filters_by_parameter_and_metric(
 
 def test_nothing_matched_is_exit_1(root: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "--root", root, "list", "lr>1")[0] == 1
-    assert run(capsys, "--root", root, "list", "--experiment", "other")[0] == 1
+    assert run(capsys, "--root", root, "list", "--experiment", "fit", "--status", "failed")[0] == 1
+    code, _, err = run(capsys, "--root", root, "list", "--experiment", "other")
+    assert code == 2 and "fit" in err, "an experiment the archive does not have is named"
     code, _, err = run(capsys, "--root", root, "show", "nope")
     assert code == 1 and err.strip() == f"expharness: no run matches 'nope' under {root}"
 
