@@ -62,7 +62,14 @@ def runs_of_session(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Return the index rows of every run of `args.session`, oldest first."""
     from .loading import Archive, RunNotFound
 
-    found = [r for r in Archive(args.root).runs() if r["session"] == args.session]
+    every = Archive(args.root).runs().rows
+    found = [r for r in every if r["session"] == args.session]
+    if not found and every:  # a session the archive never had: name the newest ones
+        sessions = list(dict.fromkeys(r["session"] for r in every))
+        shown = ", ".join(sessions[:5]) + (
+            f" ... and {len(sessions) - 5} more" if len(sessions) > 5 else ""
+        )
+        raise UsageError(f"no session {args.session!r} under {args.root}; the newest: {shown}")
     if not found:
         raise RunNotFound(f"no run of session {args.session!r} under {args.root}")
     return found[::-1]

@@ -182,6 +182,7 @@ def _megabytes(size: int) -> str:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     from . import cleanup
+    from .cli_filters import check_selection
     from .index import open_index
     from .loading import Archive
 
@@ -190,6 +191,10 @@ def cmd_gc(args: argparse.Namespace) -> int:
         older = cleanup.parse_age(args.older_than) if args.older_than else None
         statuses = [s for given in args.status for s in given.split(",") if s]
         found = Archive(root).runs(experiment=args.experiment)
+        if not found.rows and args.experiment:
+            check_selection(root, experiment=args.experiment)
+        for status in statuses:  # an unknown status or experiment is a usage error, as in list
+            check_selection(root, status=status)
         chosen = cleanup.plan(found.rows, root, statuses, older, args.keep_last)
     except cleanup.CleanupError as error:
         raise UsageError(str(error)) from None
