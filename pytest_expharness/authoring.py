@@ -6,8 +6,17 @@ from pathlib import Path
 from typing import Any
 
 from . import archive
+from .labels import change_label, check_label
 from .locks import update_config
 from .variants import HOOK_ATTR
+
+
+class _NoDefault:
+    def __repr__(self) -> str:
+        return "<no default>"
+
+
+_NO_DEFAULT: Any = _NoDefault()  # apply_hook called without default=
 
 
 class Authoring:
@@ -15,7 +24,9 @@ class Authoring:
 
     _test: tuple[Any, Any, Any]
     _cache: Any
-    _label: tuple[str, str | None]
+    _label: str
+    _notes: list[dict[str, Any]]
+    _hooks: dict[str, tuple[Any, int]]  # name -> (what find_marked found, calls so far)
     _session: Any
     experiment: str
     testing: bool
@@ -27,16 +38,31 @@ class Authoring:
     def bind_test(self, cls: Any, module: Any, instance: Any) -> None:
         """Tell the run which test class, module and instance it belongs to (for hooks)."""
         self._test = (cls, module, instance)
+        self._hooks = {}
 
-    def apply_hook(self, name: str, default: Any = None, **kwargs: Any) -> Any:
-        """Call the hook registered as name (see `hook`) with exp and kwargs; else the default."""
+    def apply_hook(self, name: str, default: Any = _NO_DEFAULT, **kwargs: Any) -> Any:
+        """Call the hook registered as name (see `hook`) with exp and kwargs; else the default.
+
+        run.log names the hook at its first call (INFO) and at every later one
+        (DEBUG). A name no class or module of the lineage declares is an error
+        unless a default is given.
+        """
         from .variants import bind, find_marked
 
         cls, module, instance = self._test
-        found = find_marked(HOOK_ATTR, name, cls, module)
+        known = self._hooks.get(name)
+        found, calls = (
+            known if known is not None else (find_marked(HOOK_ATTR, name, cls, module), 0)
+        )
+        self._hooks[name] = (found, calls + 1)
         if found is None:
+            if default is _NO_DEFAULT:
+                raise _not_found(name, cls, module)
             return default
-        self._write_log("INFO", f"hook {name}: {found[1]}")
+        if calls:
+            self._write_log("DEBUG", f"hook {name}: {found[1]} (call {calls + 1})")
+        else:
+            self._write_log("INFO", f"hook {name}: {found[1]}")
         return bind(found, cls, instance)(self, **kwargs)
 
     @property
@@ -56,17 +82,29 @@ class Authoring:
         return self._cache
 
     def label(self, label: str, note: str | None = None) -> None:
-        """Label this run (keep, baseline, exploratory, failed), with an optional note."""
-        if label not in archive.LABELS:
-            raise ValueError(f"label {label!r}: use one of {', '.join(archive.LABELS)}")
-        self._label = (label, note)
+        """Label this run (keep, baseline, exploratory, failed), with an optional timed note."""
+        check_label(label)
 
-        def change(config: dict[str, Any]) -> None:  # on the file: `expharness tag` may write too
+        def change(config: dict[str, Any]) -> None:  # on the file: `expharness label` may write too
             header = config["experiment"]
-            header["label"] = label
-            if note is None:
-                header.pop("label_note", None)
-            else:
-                header["label_note"] = note
+            change_label(header, label, note)
+            self._label, self._notes = header["label"], list(header.get("notes") or [])
 
         update_config(self.path, change)
+
+
+def _not_found(name: str, cls: Any, module: Any) -> Exception:
+    from .variants import HookNotFound, declared_hooks
+
+    declared = declared_hooks(cls, module)
+    if cls is not None:
+        where = f"{cls.__qualname__}, its base classes or their modules"
+    elif module is not None:
+        where = f"module {getattr(module, '__expharness_name__', module.__name__)}"
+    else:
+        where = "this run (it has no test class or module)"
+    listed = ", ".join(f"{hook} ({found})" for hook, found in declared.items()) or "none"
+    return HookNotFound(
+        f"exp.apply_hook({name!r}): no hook {name!r} in {where}; declared hooks: {listed}. "
+        f"Declare one with @hook({name!r}), or pass default=... to make it optional"
+    )

@@ -14,6 +14,7 @@ naming its folder, which the controller reads instead (`expand`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Mapping
@@ -92,13 +93,10 @@ def expand(value: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
 
 
 def _log(folder: Path, text: str) -> None:
-    from .archive import LOG
+    from .logline import append_entry
 
-    try:
-        with open(folder / LOG, "a", encoding="utf-8") as log:
-            log.write(f"WARNING {text}\n")
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        append_entry(folder, "WARNING", text)  # after the run: not in its counts
 
 
 def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -149,8 +147,20 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
         "started": summary.get("started"),
         "started_unix": summary.get("started_unix"),
         "all_results": dict(summary.get("results") or {}),
+        "log": _log_counts(summary.get("log")),
     }
     return plain(made)  # type: ignore[no-any-return]
+
+
+def _log_counts(found: Any) -> dict[str, int] | None:
+    """summary.json's `log` counts as {"warnings": N, "errors": M}; None for a run without them."""
+    if not isinstance(found, dict):
+        return None
+    counts = {}
+    for key in ("warnings", "errors"):
+        value = found.get(key)
+        counts[key] = value if type(value) is int and value >= 0 else 0
+    return counts
 
 
 def record_from_folder(path: Path, repair: bool = True) -> dict[str, Any]:
@@ -195,5 +205,6 @@ def record_without_run(
         "results": {},
         "metric": built.metric,
         "mode": built.mode,
+        "log": None,
     }
     return plain(made)  # type: ignore[no-any-return]

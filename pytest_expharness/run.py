@@ -1,32 +1,33 @@
-"""The `exp` object: one experiment run and its self-contained folder."""
+"""The `exp` object: one experiment run and its self-contained folder.
+
+Exp holds the run's state and what a test body uses most (parameters, the
+data store, tracking, artifacts, components); its other roles are mixins, each
+in its module: RunLog (runlog.py: exp.log, levels, counts), Authoring
+(authoring.py: hooks, the cache, labels) and RunEnd (runfinish.py: the final
+files). Nothing but Exp uses the mixins.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import logging
 import threading
-import time
 import types
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import archive, artifacts, records, report, snapshot
+from . import archive, artifacts, report, snapshot
 from .authoring import Authoring
 from .components import Component
 from .flusher import Flusher
-from .locks import update_summary
 from .processes import this_process
-from .relay import ConstantPatch, relaying_warnings
+from .relay import ConstantPatch
+from .runfinish import RunEnd, _now, iso
+from .runlog import LOGGER, RunLog
 from .session import SessionState
 from .spec import RunSpec
-from .store import DataStore, encode_param, scalars, to_json
-from .tracking import Tracker, csv_text, series_stats
+from .store import DataStore, encode_param, to_json
+from .tracking import Tracker
 
-LOGGER = logging.getLogger("pytest_expharness.run")
-LOGGER.setLevel(logging.INFO)
-_now = time.time
+__all__ = ["LOGGER", "Exp", "finish_open_runs"]
 _CLOCK = _now()  # refreshed by the flusher every TICK; stamps tracked points
 
 
@@ -42,12 +43,10 @@ def _clock() -> float:
 FLUSHER = Flusher(on_tick=_set_clock)
 
 
-def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
-
-
-class Exp(Authoring):
+class Exp(RunLog, Authoring, RunEnd):
     """One experiment run: parameters, data store, log, tracked series, artifacts."""
+
+    _flusher = FLUSHER
 
     def __init__(self, spec: RunSpec, session: SessionState) -> None:
         self._spec = spec
@@ -64,8 +63,12 @@ class Exp(Authoring):
         self._finished = False
         self._constants = ConstantPatch()
         self.record: dict[str, Any] | None = None  # plain data for the controller, once finished
-        self._label: tuple[str, str | None] = ("exploratory", None)
+        self._label = "exploratory"
+        self._notes: list[dict[str, Any]] = []  # as labels.change_label keeps them
         self._test: tuple[Any, Any, Any] = (None, None, None)  # class, module, instance
+        self._hooks: dict[str, tuple[Any, int]] = {}
+        self._counts = {"warnings": 0, "errors": 0}  # entries of run.log (see runlog.py)
+        self._debug: bool | None = None  # whether DEBUG entries are written, once asked
         self._cache: Any = None
         self.outcome: dict[str, Any] | None = None  # how the test body went, once known
         settings = session.settings
@@ -97,8 +100,13 @@ class Exp(Authoring):
         self._hot = self._tracker.hot
         self.started = _now()
         self._log_file = open(self.path / archive.LOG, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
-        report.write_config(self.path / archive.CONFIG, self._config(), session.provenance())
-        self._write_summary({"status": "running", "heartbeat": self.started})
+        substituted = report.write_config(
+            self.path / archive.CONFIG, self._config(), session.provenance()
+        )
+        self._counts["warnings"] += len(substituted)  # run.log has a warning for each
+        self._write_summary(
+            {"status": "running", "heartbeat": self.started, "log": self.log_counts()}
+        )
         self._constants.apply(spec.patch_targets, spec.declared, self._params)
         FLUSHER.register(self)
 
@@ -135,25 +143,6 @@ class Exp(Authoring):
 
     def __contains__(self, key: object) -> bool:
         return key in self._store
-
-    # -- log -----------------------------------------------------------------
-
-    def log(self, message: object) -> None:
-        """Write a line to run.log and to pytest's output (live with -s or log_cli)."""
-        text = str(message)
-        self._write_log("INFO", text)
-        LOGGER.info(text)
-        if self._session.live_log:
-            print(text, flush=True)
-
-    def relaying_warnings(self) -> contextlib.AbstractContextManager[None]:
-        """Copy warnings raised inside the block into run.log (see relay.py)."""
-        return relaying_warnings(self._write_log)
-
-    def _write_log(self, level: str, text: str) -> None:
-        stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        if not self._log_file.closed:
-            self._log_file.write(f"{stamp} {level} {text}\n")
 
     # -- tracking ------------------------------------------------------------
 
@@ -226,109 +215,9 @@ class Exp(Authoring):
                     return
                 archive.atomic_write_text(self.path / archive.DATA, to_json(tree))
             if heartbeat:
-                self._write_summary({"status": "running", "heartbeat": now})
-
-    def finish(self, outcome: dict[str, Any]) -> None:
-        """Write the final files of the run: metrics.csv, data, plots, summary, report.
-
-        Each step that can fail is attempted on its own, so the final summary is
-        always written; a failed step is named in its `problems`. A second Ctrl-C
-        during the slow steps skips them, and is raised again once the summary is safe.
-        """
-        if self._finished:
-            return
-        FLUSHER.unregister(self)
-        with self._io_lock:
-            self._finished = True
-        self._hot = {}
-        self._constants.restore()
-        ended = _now()
-        problems: list[str] = []
-        interrupted = False
-
-        def attempt(what: str, step: Callable[[], Any], default: Any = None) -> Any:
-            nonlocal interrupted
-            try:
-                return step()
-            except KeyboardInterrupt:
-                interrupted = True
-                problems.append(f"{what}: skipped after a second Ctrl-C")
-            except Exception as error:
-                problems.append(f"{what}: {type(error).__name__}: {error}")
-            return default
-
-        for name in attempt("closing open artifacts", self._close_artifacts, []):
-            self._write_log("WARNING", f"artifact {name} was still open at the end; closed it")
-        self._tracker.close()
-        columns = self._tracker.columns()
-        before = len(problems)
-        attempt("metrics.csv", lambda: self._write_metrics(columns))
-        metrics_written = len(problems) == before
-        written = attempt("data.json", lambda: self._write_data(problems))
-        data = written or {}
-        error = outcome.get("error")
-        if error and error.get("traceback"):
-            self._write_log("ERROR", f"run failed:\n{error['traceback'].rstrip()}")
-        summary: dict[str, Any] = {
-            **outcome,
-            "ended": _iso(ended),
-            "duration": round(ended - self.started, 6),
-            "metrics": {name: series_stats(cols) for name, cols in columns.items()},
-            "frames": dict(self._tracker.frames),
-            "components": {name: c.record() for name, c in self._components.items()},
-            "cache": self._cache.summary() if self._cache is not None else None,
-            "data_file": archive.DATA if data else None,
-            "results": dict(scalars(data)),
-            "artifacts": attempt("listing artifacts", lambda: artifacts.listing(self.path), []),
-        }
-        if metrics_written and written is not None:  # what is left is remade from the folder
-            final = {**summary, "plots": [], "problems": list(problems), "heartbeat": _now()}
-            final.update(status="running", finishing=outcome["status"])  # see finishing.py
-            attempt("marking the data final", lambda: self._write_summary(final))
-        plots, plot_problem = attempt(
-            "plots", lambda: report.make_plots(self.path, columns), ([], None)
-        )
-        gifs, gif_problem = attempt(
-            "animations", lambda: report.make_gifs(self.path, self._tracker.frames), ([], None)
-        )
-        problems.extend(p for p in (plot_problem, gif_problem) if p)
-        summary.update(plots=[*plots, *gifs], problems=problems)
-        for problem in problems:
-            self._write_log("WARNING", problem)
-        self._write_summary(summary)
-        config = self._config()
-        self.record = records.make_record(config, self._summary_base(summary), self.path)
-        attempt(
-            "REPORT.md", lambda: report.write_report(self.path, config, self._summary_base(summary))
-        )
-        self._write_log("INFO", f"run {outcome['status']} in {ended - self.started:.3f} s")
-        self._log_file.close()
-        if interrupted:
-            raise KeyboardInterrupt
-
-    def amend(self, outcome: dict[str, Any]) -> None:
-        """Change a finished run's outcome (an error after it ended, in a fixture's teardown)."""
-        summary = update_summary(self.path, lambda found: found.update(outcome))
-        config = self._config()
-        self.record = records.make_record(config, summary, self.path)
-        with open(self.path / archive.LOG, "a", encoding="utf-8") as log:
-            log.write(f"ERROR after the run: {outcome.get('error', {}).get('traceback', '')}\n")
-        report.write_report(self.path, config, summary)
-
-    def _close_artifacts(self) -> list[str]:
-        return artifacts.close_open_files(self.path)
-
-    def _write_metrics(self, columns: dict[str, Any]) -> None:
-        archive.atomic_write_text(self.path / archive.METRICS, csv_text(columns))
-        self._tracker.discard_journal()
-
-    def _write_data(self, problems: list[str]) -> dict[str, Any]:
-        found: list[str] = []
-        data = self._store.snapshot(found)
-        problems.extend(f"{problem}; data.json holds its repr" for problem in found)
-        if data:
-            archive.atomic_write_text(self.path / archive.DATA, to_json(data))
-        return data
+                self._write_summary(
+                    {"status": "running", "heartbeat": now, "log": self.log_counts()}
+                )
 
     def _summary_base(self, extra: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -338,7 +227,7 @@ class Exp(Authoring):
             "node_id": self._spec.node_id,
             "attempt": self._spec.attempt,
             **this_process(),  # pid, host, pid_start, pid_ns: how readers tell it is alive
-            "started": _iso(self.started),
+            "started": iso(self.started),
             "started_unix": self.started,
             **extra,
         }
@@ -352,11 +241,11 @@ class Exp(Authoring):
             "name": spec.experiment,
             "description": spec.description,
             "tags": list(dict.fromkeys([*spec.tags, *session.settings.tags])),
-            "label": self._label[0],
-            **({"label_note": self._label[1]} if self._label[1] is not None else {}),
+            "label": self._label,
+            "notes": list(self._notes),
             "run_id": self.run_id,
             "session": session.stamp,
-            "timestamp": _iso(self.started),
+            "timestamp": iso(self.started),
             "node_id": spec.node_id,
             "module": spec.module_path,
             "test_class": spec.test_class,

@@ -130,6 +130,36 @@ def find_marked(
     return None
 
 
+def declared_hooks(cls: type | None, module: types.ModuleType | None) -> dict[str, str]:
+    """Return every hook name of a lineage and where the one `apply_hook` would call is found.
+
+    The same search as `find_marked`, over all hook names: a name maps to its
+    most derived class's hook, else the test module's, else a base module's.
+    """
+    found: dict[str, str] = {}
+    for name in _hook_names(cls, module):
+        hit = find_marked(HOOK_ATTR, name, cls, module)
+        if hit is not None:
+            found[name] = hit[1]
+    return dict(sorted(found.items()))
+
+
+def _hook_names(cls: type | None, module: types.ModuleType | None) -> list[str]:
+    candidates = [obj for k in (cls.__mro__ if cls is not None else ()) for obj in vars(k).values()]
+    for owner in lineage_modules(cls, module):  # module functions, as find_marked takes them
+        candidates += [o for o in vars(owner).values() if callable(o) and not isinstance(o, type)]
+    names: list[str] = []
+    for obj in candidates:
+        name = getattr(getattr(obj, "__func__", obj), HOOK_ATTR, None)
+        if isinstance(name, str) and name not in names:
+            names.append(name)
+    return names
+
+
+class HookNotFound(LookupError):
+    """`exp.apply_hook(name)` without a default, and no class or module of the lineage has name."""
+
+
 def bind(found: tuple[Any, str, bool], cls: type | None, instance: Any) -> Callable[..., Any]:
     """Return a found function ready to call: a method bound to the test's instance
     (a new one when pytest gave none, as outside a session)."""

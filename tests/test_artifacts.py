@@ -235,7 +235,8 @@ def test_names_that_leave_artifacts_raise_and_write_nothing(
     run = archive.run("train")
     assert files_under(run / "artifacts") == []
     assert archive.summary(run)["artifacts"] == []
-    known = {"REPORT.md", "artifacts", "code", "config.yaml", "data.json", "metrics.csv", "plots"}
+    known = {"REPORT.md", "analysis.py", "artifacts", "code", "config.yaml", "data.json"}
+    known |= {"metrics.csv", "plots"}
     assert {p.name for p in run.iterdir()} <= known | {"run.log", "summary.json"}
     created = sorted(
         p

@@ -104,7 +104,8 @@ HOOKS = """
         kind, given, value = exp.apply_hook("process", data=2, scale=3)
         assert (kind, given, value) == ("module", exp, 6)
         assert exp.apply_hook("missing", default="dflt", data=1) == "dflt"
-        assert exp.apply_hook("missing") is None
+        with pytest.raises(LookupError, match=r"declared hooks: process \\(test_hooks.module_process\\)"):
+            exp.apply_hook("missing")
 
     class TestBase:
         @hook("process")
@@ -453,7 +454,7 @@ def test_label_is_written_and_listed(
     pytester.makepyfile(test_exp=LABELLED)
     pytester.runpytest(*NO_XDIST).assert_outcomes(passed=1)
     header = archive.config(archive.run())["experiment"]
-    assert (header["label"], header["label_note"]) == ("keep", "promising")
+    assert header["label"] == "keep" and [n["note"] for n in header["notes"]] == ["promising"]
     code, out, _ = run(capsys, "--root", str(archive.root), "list", "--label", "keep")
     assert code == 0 and "labelled" in out and "keep" in out
     code, out, _ = run(capsys, "--root", str(archive.root), "list", "--json")

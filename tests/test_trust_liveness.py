@@ -415,4 +415,4 @@ def test_exp_label_keeps_a_tag_added_while_the_run_goes(
     pytester.runpytest(*NO_XDIST).assert_outcomes(passed=1)
     header = Archive.config(archive.run("tagged"))["experiment"]
     assert "from-outside" in header["tags"]
-    assert (header["label"], header["label_note"]) == ("keep", "the good one")
+    assert header["label"] == "keep" and [n["note"] for n in header["notes"]] == ["the good one"]
