@@ -60,6 +60,7 @@ def _read(folder: Path) -> dict[str, Any]:
 
 def _finish(folder: Path, summary: dict[str, Any], note: str, details: dict[str, Any]) -> None:
     from . import report, yamltext
+    from .logline import append_entry
     from .tracking import columns_from_csv
 
     columns = columns_from_csv(folder / archive.METRICS)
@@ -76,7 +77,6 @@ def _finish(folder: Path, summary: dict[str, Any], note: str, details: dict[str,
         **{NOTE: {"reason": note, **details}},
     )
     archive.write_json(folder / archive.SUMMARY, summary)
-    with open(folder / archive.LOG, "a", encoding="utf-8") as log:
-        log.write(f"WARNING {note}; plots and REPORT.md made from the folder\n")
+    append_entry(folder, "WARNING", f"{note}; plots and REPORT.md made from the folder")
     config = yamltext.load((folder / archive.CONFIG).read_text("utf-8"))
     report.write_report(folder, config, summary)

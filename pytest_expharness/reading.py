@@ -125,8 +125,11 @@ def rebuild_metrics(folder: Path) -> dict[str, Columns]:
         try:
             return rebuild_from_journal(journal_path, csv_path)
         except ValueError:  # not a journal at all: keep it, say so, lose nothing else
-            with open(folder / archive.LOG, "a", encoding="utf-8") as log:
-                log.write(f"WARNING {journal_path.name} is not a metrics journal; left as is\n")
+            from .logline import append_entry
+
+            append_entry(
+                folder, "WARNING", f"{journal_path.name} is not a metrics journal; left as is"
+            )
     elif csv_path.exists():
         return columns_from_csv(csv_path)
     archive.atomic_write_text(csv_path, csv_text({}))
