@@ -36,6 +36,7 @@ def _files(run: Any) -> tuple[list[Path], list[Path]]:
 def cmd_show(args: argparse.Namespace) -> int:
     from .labels import notes_of
     from .loading import load_run
+    from .report import git_text
 
     run = load_run(args.run, root=args.root)
     summary = run.summary
@@ -62,7 +63,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"error: {error.get('type')}: {error.get('message')}")
     print(
         f"session: {head.get('session')}, started {summary.get('started')}, "
-        f"duration {summary.get('duration')} s, git {head.get('git_commit')}"
+        f"duration {summary.get('duration')} s, git {git_text(head)}"
     )
     tags = ", ".join(str(t) for t in head.get("tags") or [])
     print(f"label: {head.get('label')}" + (f", tags: {tags}" if tags else ""))
@@ -71,7 +72,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"  note {when} [{note.get('label')}]: {note.get('note')}")
     if run.params:
         print()
-        print(_table([[k, _cell(v)] for k, v in run.params.items()], ["parameter", "value"]))
+        rows = [[k, "None" if v is None else _cell(v)] for k, v in run.params.items()]
+        print(_table(rows, ["parameter", "value"]))  # None said, not an empty cell
     metrics = summary.get("metrics") or {}
     if metrics:
         print()

@@ -60,3 +60,21 @@ def test_gc_refuses_an_unknown_experiment_or_status_and_deletes_nothing(
     assert archive.runs() == before
     code, out, _ = run(capsys, "--root", root, "gc", "--status", "crashed", "--dry-run")
     assert code == 1 and "would delete 0 runs" in out, "a known status with no runs is exit 1"
+
+
+def test_show_says_none_and_why_there_is_no_commit(
+    pytester: pytest.Pytester, archive: Archive, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytester.makepyfile(
+        test_exp="""
+        PATIENCE = None
+
+        def test_fit(exp):
+            exp.track("loss", 1.0)
+        """
+    )
+    pytester.runpytest("-p", "no:xdist").assert_outcomes(passed=1)
+    code, out, _ = run(capsys, "--root", str(archive.root), "show", "latest")
+    assert code == 0
+    assert any(line.split() == ["PATIENCE", "None"] for line in out.splitlines()), out
+    assert "git None" not in out and "git not a git repository" in out
