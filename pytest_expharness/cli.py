@@ -3,12 +3,14 @@
     expharness list [--experiment E] [--status S] [--tag T] [--label L] [EXPR ...]
                     [--limit N] [--json]
     expharness show RUN [--json]
-    expharness compare RUN RUN... | --session S [--json]
+    expharness summary [--experiment E] [--json]
+    expharness compare RUN RUN... | --session S [--experiment E] [--json]
     expharness diff RUN RUN [--json]
     expharness export RUN... | --session S --to FILE.tar.gz
     expharness import FILE.tar.gz
-    expharness label RUN keep|baseline|exploratory|failed [--note TEXT]
+    expharness label RUN [keep|baseline|exploratory|failed] [--note TEXT]
     expharness tag RUN TAG
+    expharness untag RUN TAG
     expharness gc [--status S] [--older-than 30d] [--keep-last N] [--dry-run]
     expharness reindex
     expharness check [--json]
@@ -16,10 +18,13 @@
     expharness report RUN... | --session S [--to FILE.html]
     expharness collect SESSION
 
-EXPR compares a parameter or a final metric with a value: `lr<0.01`,
-`latent=vq`, `loss>=0.5`, `beta!=10` (parsed, never evaluated). Exit codes:
-0 done, 1 nothing matched (or, for check, something damaged), 2 usage error;
-every error is one line on stderr.
+Every subcommand takes --root (before or after it). RUN is a run name
+(runnames.py: latest, EXPERIMENT/latest, EXPERIMENT/RUN, SESSION/RUN, a run id)
+or a run folder's path. EXPR compares a parameter, a final metric or a result
+with a value: `lr<0.01`, `latent=vq`, `elbo<0` (parsed, never evaluated; see
+cli_filters.py). Exit codes: 0 done, 1 nothing matched (or, for check,
+something damaged), 2 usage error (a name or value the archive does not know,
+an ambiguous run name); every error and warning is one line on stderr.
 """
 
 from __future__ import annotations
