@@ -164,18 +164,39 @@ def holding_ctrl_c(say: Callable[[str], None]) -> Iterator[list[int]]:
 
 
 def print_tables(reporter: Any, tables: list[SweepTable], here: str) -> None:
-    """Print each sweep's comparison table and where its files are."""
-    from .sweepfiles import TERMINAL_ROWS, render, title
+    """Print each sweep's comparison table and where its files are; then each failed component."""
+    from .sweepfiles import fit_width
 
     reporter.section("experiments")
+    for line, markup in table_lines(tables, here, fit_width(reporter.config.option.verbose)):
+        reporter.write_line(line, **markup)
+
+
+def table_lines(
+    tables: list[SweepTable], here: str, width: int | None = None
+) -> Iterator[tuple[str, dict[str, bool]]]:
+    """Yield what the end of a session prints, line by line, each with its markup.
+
+    Per sweep: its title, its table (cells one line each; fitted to `width`, see
+    sweepfiles.render), its recommendations and where its files are. Then a line
+    per failed component (sweepfiles.failed_component_lines). `expharness collect`
+    can print the same lines.
+    """
+    from .sweepfiles import TERMINAL_ROWS, failed_component_lines, render, title
+
     for i, table in enumerate(tables):
         where = (
             os.path.relpath(table.folder, here) if table.folder.startswith(here) else table.folder
         )
         if i:
-            reporter.write_line("")
-        reporter.write_line(title(table), bold=True)
-        reporter.write_line(render(table, "simple", TERMINAL_ROWS))
+            yield "", {}
+        yield title(table), {"bold": True}
+        yield render(table, "simple", TERMINAL_ROWS, width), {}
         for line in table.recommendations:
-            reporter.write_line(f"recommendation: {line}", bold=True)
-        reporter.write_line(f"-> {where}/comparison.md (.csv, .json), report.html")
+            yield f"recommendation: {line}", {"bold": True}
+        yield f"-> {where}/comparison.md (.csv, .json), report.html", {}
+    failed = failed_component_lines(tables)
+    if failed:
+        yield "", {}
+    for line in failed:
+        yield line, {"yellow": True}

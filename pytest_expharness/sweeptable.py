@@ -3,9 +3,18 @@
 A sweep is every run of one experiment in one session. Its table has a row per
 run (failed, skipped, crashed and reused runs included, with their reason), a
 column per axis, the duration, the final value of every tracked series and
-every scalar stored under `exp["results/..."]`. With a main metric the rows are
-sorted by it and the best is marked; a two-axis grid also gets a pivot matrix
-of the main metric; repeats get a table of mean, std, n and failures per point.
+every scalar stored under `exp["results/..."]`; when some run has components,
+a `components` column counts their statuses (`2 ok, 1 failed, 1 disabled`) and
+the table lists each failed one with its reason; when some run's log holds
+warnings or errors, a `log` column counts them. With a main metric the rows are
+sorted by it and the best is marked; a two-axis grid with two values or more on
+each axis also gets a pivot matrix of the main metric; repeats get a table of
+mean, std, n and failures per point.
+
+A parameter whose value is None and a parameter a run does not have are two
+things: a row holds the key of every axis its run has (None included) and no
+key for an axis it lacks. `SweepTable.cell` is the one rule every writer shows
+cells by: an axis holding None reads `None`, an absent one is empty.
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ from typing import Any
 
 OK_STATUSES = ("completed", "reused")
 RERUN = "rerun"  # an earlier attempt (pytest-rerunfailures) of a point a later attempt ran
+COMPONENT_WORDS = {"success": "ok"}  # how a component status is counted in its column
+COMPONENT_ORDER = ("ok", "failed", "disabled", "pending")  # then any other, as first seen
 
 
 @dataclass
@@ -40,6 +51,16 @@ class SweepTable:
     aggregate: list[dict[str, Any]] = field(default_factory=list)
     recommendations: list[str] = field(default_factory=list)
     analysis: dict[str, Any] | None = None
+    failed_components: list[dict[str, Any]] = field(default_factory=list)
+
+    def cell(self, row: dict[str, Any], column: str) -> Any:
+        """Return what a cell shows: its value, `"None"` for an axis holding None, None if empty.
+
+        Writers format the values they get (floats, lists) and leave a None cell empty.
+        """
+        if column in self.axes and column in row and row[column] is None:
+            return "None"
+        return row.get(column)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +79,7 @@ class SweepTable:
             "aggregate": self.aggregate,
             "recommendations": self.recommendations,
             "analysis": self.analysis,
+            "failed_components": self.failed_components,
         }
 
 
@@ -84,7 +106,10 @@ def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTabl
         series.extend(n for n in record["metrics"] if n not in series)
         results.extend(k for k in record["results"] if k not in results)
     attempts = any((r.get("attempt") or 1) > 1 for r in records)
+    components = any(r.get("components") for r in records)
+    logs = any(log_text(r.get("log")) for r in records)
     fixed = {"best", "run", "status", "repeat", "seed", "attempt", "duration_s", "reason"}
+    fixed |= {name for name, shown in (("components", components), ("log", logs)) if shown}
     axis_col = {name: f"{name} (axis)" if name in fixed else name for name in axes}
     series_col = {name: f"{name} (series)" if name in fixed else name for name in series}
     columns = ["run", "status", *axis_col.values()]
@@ -92,11 +117,13 @@ def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTabl
         columns += ["repeat", "seed"]
     if attempts:
         columns.append("attempt")
-    columns += ["duration_s", *series_col.values(), *results, "reason"]
+    columns += ["duration_s", *series_col.values(), *results]
+    columns += [name for name, shown in (("components", components), ("log", logs)) if shown]
+    columns.append("reason")
     rows = []
     for record in records:
         row: dict[str, Any] = {"run": record["run_id"], "status": record["status"]}
-        row.update({axis_col[name]: record["axes"].get(name) for name in axes})
+        row.update({axis_col[name]: value for name, value in record["axes"].items()})
         if repeats > 1:
             row["repeat"], row["seed"] = record.get("repeat"), record.get("seed")
         if attempts:
@@ -105,6 +132,10 @@ def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTabl
         row["duration_s"] = round(duration, 3) if isinstance(duration, (int, float)) else None
         row.update({series_col[name]: record["metrics"].get(name) for name in series})
         row.update({key: record["results"].get(key) for key in results})
+        if components:
+            row["components"] = components_text(record.get("components"))
+        if logs:
+            row["log"] = log_text(record.get("log"))
         row["reason"] = record.get("reason")
         rows.append(row)
     axes = list(axis_col.values())
@@ -120,6 +151,7 @@ def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTabl
         rows=rows,
         metric=next((r["metric"] for r in records if r.get("metric")), None),
         mode=next((r["mode"] for r in records if r.get("metric")), "min"),
+        failed_components=_failed_components(records),
     )
     grid_order = list(table.rows)
     _rank(table)
@@ -128,6 +160,55 @@ def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTabl
     if repeats > 1:
         table.aggregate = _aggregate(table, [*series, *results])
     return table
+
+
+def _status_of(component: Any) -> tuple[str, Any, Any]:
+    """(status, reason, hint) of a component as a record carries it (a dict, or its status)."""
+    if isinstance(component, dict):
+        return str(component.get("status")), component.get("reason"), component.get("hint")
+    return str(component), None, None
+
+
+def components_text(components: Any) -> str | None:
+    """Return the components cell of a run, e.g. '2 ok, 1 failed, 1 disabled' (None: none)."""
+    if not isinstance(components, dict) or not components:
+        return None
+    counts: dict[str, int] = {}
+    for component in components.values():
+        status = _status_of(component)[0]
+        word = COMPONENT_WORDS.get(status, status)
+        counts[word] = counts.get(word, 0) + 1
+    order = [w for w in COMPONENT_ORDER if w in counts] + [
+        w for w in counts if w not in COMPONENT_ORDER
+    ]
+    return ", ".join(f"{counts[word]} {word}" for word in order)
+
+
+def log_text(log: Any) -> str | None:
+    """Return the log cell of a run, e.g. '2 warnings, 1 error' (None: nothing to count)."""
+    if not isinstance(log, dict):
+        return None
+    parts = []
+    for key, one in (("warnings", "warning"), ("errors", "error")):
+        n = log.get(key)
+        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            parts.append(f"{n} {one}" if n == 1 else f"{n} {key}")
+    return ", ".join(parts) or None
+
+
+def _failed_components(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every failed component of the sweep's runs (not of earlier attempts), in grid order."""
+    found = []
+    for record in records:
+        if record.get("status") == RERUN or not isinstance(record.get("components"), dict):
+            continue
+        for name, component in record["components"].items():
+            status, reason, hint = _status_of(component)
+            if status == "failed":
+                found.append(
+                    {"run": record["run_id"], "component": name, "reason": reason, "hint": hint}
+                )
+    return found
 
 
 def mark_reruns(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -186,13 +267,15 @@ def _rank(table: SweepTable) -> None:
 
 
 def _point_key(row: dict[str, Any], axes: list[str]) -> tuple[str, ...]:
-    return tuple(repr(row.get(name)) for name in axes)
+    return tuple(repr(row[name]) if name in row else "absent" for name in axes)
 
 
-def _pivot(table: SweepTable, grid_order: list[dict[str, Any]]) -> dict[str, Any]:
+def _pivot(table: SweepTable, grid_order: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Main metric (mean over repeats) with the first axis down and the second across.
 
     Numbers are sorted; categories keep the grid's order (a baseline listed first stays first).
+    A run without one of the two axes is not on the grid. With fewer than two values on
+    either axis (a line, or one point after -k) there is nothing to pivot: None.
     """
     down, across = table.axes
     column = table.metric_column
@@ -201,13 +284,19 @@ def _pivot(table: SweepTable, grid_order: list[dict[str, Any]]) -> dict[str, Any
     col_values: list[Any] = []
     cells: dict[tuple[str, str], list[float]] = {}
     for row in grid_order:
-        r, c = row.get(down), row.get(across)
+        if down not in row or across not in row:
+            continue
+        r, c = row[down], row[across]
         if r not in row_values:
             row_values.append(r)
         if c not in col_values:
             col_values.append(c)
+    if len(row_values) < 2 or len(col_values) < 2:
+        return None
     for row in table.rows:
-        r, c = row.get(down), row.get(across)
+        if down not in row or across not in row:
+            continue
+        r, c = row[down], row[across]
         value = _number(row.get(column))
         cell = cells.setdefault((repr(r), repr(c)), [])
         if row["status"] in OK_STATUSES and value is not None:
@@ -241,7 +330,7 @@ def _aggregate(table: SweepTable, metrics: list[str]) -> list[dict[str, Any]]:
     for found in groups.values():
         rows = [r for r in found if r["status"] != RERUN]  # the point's runs, not its reruns
         good = [r for r in rows if r["status"] in OK_STATUSES]
-        entry: dict[str, Any] = {name: found[0].get(name) for name in table.axes}
+        entry: dict[str, Any] = {name: found[0][name] for name in table.axes if name in found[0]}
         entry["n"] = len(good)
         entry["failures"] = len(rows) - len(good)
         for name in metrics:
