@@ -138,7 +138,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_collect(args: argparse.Namespace) -> int:
     from .slurm import SlurmError, job_folder
     from .slurmwait import finish_job
-    from .sweepfiles import render, title
+    from .sweeptext import render, title
 
     root = Path(args.root).resolve()
     folder = job_folder(root, args.session)

@@ -46,7 +46,7 @@ def run_label(run: RunRecord) -> str:
 
 def _header(table: SweepTable, runs: list[RunRecord]) -> str:
     from .report import git_text
-    from .sweepfiles import title
+    from .sweeptext import title
 
     heads = [r.config.get("experiment") or {} for r in runs]
     first = heads[0] if heads else {}

@@ -134,6 +134,11 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
             for key, value in (summary.get("results") or {}).items()
             if key.startswith("results/")
         },
+        "components": {
+            str(name): {"status": c.get("status"), "reason": c.get("reason"), "hint": c.get("hint")}
+            for name, c in (summary.get("components") or {}).items()
+            if isinstance(c, dict)
+        },
         "metric": metric.get("name"),
         "mode": metric.get("mode", "min"),
         "source_hash": header.get("source_hash"),
@@ -203,6 +208,7 @@ def record_without_run(
         "duration": None,
         "metrics": {},
         "results": {},
+        "components": {},
         "metric": built.metric,
         "mode": built.mode,
         "log": None,

@@ -165,7 +165,7 @@ def holding_ctrl_c(say: Callable[[str], None]) -> Iterator[list[int]]:
 
 def print_tables(reporter: Any, tables: list[SweepTable], here: str) -> None:
     """Print each sweep's comparison table and where its files are; then each failed component."""
-    from .sweepfiles import fit_width
+    from .sweeptext import fit_width
 
     reporter.section("experiments")
     for line, markup in table_lines(tables, here, fit_width(reporter.config.option.verbose)):
@@ -178,11 +178,11 @@ def table_lines(
     """Yield what the end of a session prints, line by line, each with its markup.
 
     Per sweep: its title, its table (cells one line each; fitted to `width`, see
-    sweepfiles.render), its recommendations and where its files are. Then a line
-    per failed component (sweepfiles.failed_component_lines). `expharness collect`
+    sweeptext.render), its recommendations and where its files are. Then a line
+    per failed component (sweeptext.failed_component_lines). `expharness collect`
     can print the same lines.
     """
-    from .sweepfiles import TERMINAL_ROWS, failed_component_lines, render, title
+    from .sweeptext import TERMINAL_ROWS, failed_component_lines, render, title
 
     for i, table in enumerate(tables):
         where = (

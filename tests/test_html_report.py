@@ -142,7 +142,7 @@ def test_cli_report_usage(
     pytester.runpytest("-p", "no:xdist", "-k", "none").assert_outcomes(passed=3)
     root = str(archive.root)
     assert cli.main(["--root", root, "report"]) == 2
-    assert cli.main(["--root", root, "report", "--session", "nope"]) == 1
+    assert cli.main(["--root", root, "report", "--session", "nope"]) == 2  # names the sessions
     session = archive.runs()[0].parent
     (session / "report.html").unlink()
     assert cli.main(["--root", root, "report", "--session", session.name]) == 0

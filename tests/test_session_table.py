@@ -29,7 +29,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_expharness import sweepfiles, sweeptable
+from pytest_expharness import sweepfiles, sweeptable, sweeptext
 
 from conftest import XDIST_MODES
 
@@ -201,7 +201,7 @@ def test_the_failed_components_named_at_the_end_are_bounded(pytester: pytest.Pyt
     result.assert_outcomes(passed=12)
     out = result.stdout.str()
     named = [line for line in out.splitlines() if ": component probe failed: " in line]
-    assert len(named) == sweepfiles.FAILED_SHOWN == 10
+    assert len(named) == sweeptext.FAILED_SHOWN == 10
     assert named[0] == "many/k=0: component probe failed: probe 0 broke"
     result.stdout.fnmatch_lines(
         [
@@ -329,7 +329,7 @@ def test_long_values_and_multiline_messages_are_one_short_line_in_the_terminal(
     for line in shown:
         assert long_prompt.strip() not in line
     cut = "abc abc abc abc abc abc abc abc abc abc\u2026"  # 39 characters and the ellipsis
-    assert len(cut) == sweepfiles.CELL_WIDTH
+    assert len(cut) == sweeptext.CELL_WIDTH
     failed = [line for line in rows.values() if " failed " in line]
     assert len(failed) == 2 and all(
         line.endswith("is no better than chance\u2026") for line in failed
@@ -443,11 +443,11 @@ def test_cells_narrow_to_fit_when_no_column_can_go() -> None:
     records = [_record(f"text={i}", {"text": f"{i}" + "x" * 60}) for i in range(3)]
     records[0]["reason"] = "AssertionError: " + "y" * 100
     table = sweeptable.build(records)
-    text = sweepfiles.render(table, "simple", width=90)
+    text = sweeptext.render(table, "simple", width=90)
     assert max(map(len, text.splitlines())) <= 90, text
     assert text.splitlines()[-1].endswith("-vv: duration_s)"), "only what may go went"
     assert "AssertionError: yyy" in text and "x" * 40 not in text
-    assert sweepfiles.render(table, "simple") != text, "without a width, cells are 40 wide"
+    assert sweeptext.render(table, "simple") != text, "without a width, cells are 40 wide"
 
 
 # -- 10. a pivot needs two values on each axis ---------------------------------------------
@@ -561,11 +561,11 @@ def test_none_and_absent_stay_apart_in_every_file() -> None:
         r["run"]: r["prior"] for r in csv.DictReader(io.StringIO(sweepfiles.csv_text(table)))
     }
     assert written == {"k=1,prior=None": "None", "k=1": "", "k=2,prior=gmm": "gmm"}
-    terminal = sweepfiles.render(table, "simple").split("\n")
+    terminal = sweeptext.render(table, "simple").split("\n")
     at = terminal[0].index("prior")
     cells = {line.lstrip("* ").split()[0]: line[at : at + 5] for line in terminal[2:5]}
     assert cells == {"k=1,prior=None": "None ", "k=1": "     ", "k=2,prior=gmm": "gmm  "}
-    md = [markdown_cells(line) for line in sweepfiles.render(table).split("\n")[:5]]
+    md = [markdown_cells(line) for line in sweeptext.render(table).split("\n")[:5]]
     assert {cells[1]: cells[4] for cells in md[2:]} == written
     assert table.pivot is not None, "a run without the axis is not on the grid"
     assert (table.pivot["rows"], table.pivot["columns"]) == ([1, 2], [None, "gmm"])
@@ -657,10 +657,10 @@ texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=1
 @settings(max_examples=200, deadline=None)
 @given(texts, st.integers(min_value=2, max_value=90))
 def test_one_line_is_one_line_within_its_width(text: str, width: int) -> None:
-    shown = sweepfiles.one_line(text, width)
+    shown = sweeptext.one_line(text, width)
     assert len(shown.splitlines()) <= 1 and len(shown) <= width
     assert not any(unicodedata.category(c) == "Cc" for c in shown), "nothing moves the cursor"
-    readable = sweepfiles.CONTROL.sub("?", text.replace("\t", " "))
+    readable = sweeptext.CONTROL.sub("?", text.replace("\t", " "))
     first = next((line.rstrip() for line in readable.splitlines() if line.strip()), "")
     if len(first) <= width - 1 and shown:
         assert shown.startswith(first)
@@ -675,7 +675,7 @@ def test_every_cell_reads_back_from_csv_and_stays_in_its_markdown_cell(values: l
     table = sweeptable.build(records)
     read = list(csv.DictReader(io.StringIO(sweepfiles.csv_text(table), newline="")))
     assert [r["results/text"] for r in read] == values
-    md = sweepfiles.render(table, "github").split("\n")  # the line breaks GitHub sees
+    md = sweeptext.render(table, "github").split("\n")  # the line breaks GitHub sees
     assert len(md) == 2 + len(values), "one markdown line per run"
     rows = [markdown_cells(line) for line in md]
     assert len({len(cells) for cells in rows}) == 1, md
@@ -686,5 +686,5 @@ def test_every_cell_reads_back_from_csv_and_stays_in_its_markdown_cell(values: l
 
     for cells, value in zip(rows[2:], values, strict=True):
         assert letters(cells[at].replace("<br>", "\n")) == letters(value)
-    terminal = sweepfiles.render(table, "simple").splitlines()  # every break a terminal may see
+    terminal = sweeptext.render(table, "simple").splitlines()  # every break a terminal may see
     assert len(terminal) == 2 + len(values), "one terminal line per run"
