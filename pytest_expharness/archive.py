@@ -1,4 +1,4 @@
-"""The on-disk layout of the archive: run folders, atomic writes, run ids.
+"""The on-disk layout of the archive: run folders, atomic writes, run ids (see safenames.py).
 
 Layout: <root>/<experiment>/<session stamp>/<run id>/ (testing runs under
 <root>/_testing/, debug runs in <root>/<experiment>/debug/). A run folder is
@@ -17,6 +17,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .safenames import MAX_ID as MAX_ID
+from .safenames import MAX_ID_BYTES as MAX_ID_BYTES
+from .safenames import MAX_NAME_BYTES as MAX_NAME_BYTES
+from .safenames import is_safe_name as is_safe_name
+from .safenames import run_id_for as run_id_for
+from .safenames import safe_name as safe_name
+
 CONFIG = "config.yaml"
 SUMMARY = "summary.json"
 DATA = "data.json"
@@ -34,49 +41,13 @@ INDEX = "index.sqlite"  # index.FILE, named here so that finding an archive load
 RESULTS = "results"
 ROOT_ENV = "EXPHARNESS_ROOT"
 DEBUG_DIR = "debug"
-MAX_ID = 80
 LABELS = ("keep", "baseline", "exploratory", "failed")
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._=+,\-]+")
 
 
 def session_stamp(now: float | None = None) -> str:
     """Return a readable, practically unique stamp for one pytest session."""
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S", time.localtime(now))
     return f"{stamp}_{os.urandom(2).hex()}"
-
-
-def safe_name(text: str) -> str:
-    """Return text made safe as one path component (no separators, no dots-only)."""
-    cleaned = _UNSAFE.sub("_", text).strip("._") or "_"
-    return cleaned
-
-
-def run_id_for(axes: dict[str, Any], fallback: str | None = None) -> str:
-    """Return a readable run id made from the sweep axes, e.g. 'latent=vq,beta=10'.
-
-    When a value is not a plain scalar (a list, an object), pytest's id of the
-    test (`fallback`, which honours parametrize ids) is used instead.
-    """
-    if not axes:
-        return "run"
-    plain = all(isinstance(v, (str, int, float, bool)) or v is None for v in axes.values())
-    if not plain and fallback:
-        text = safe_name(fallback)
-    else:
-        text = safe_name(",".join(f"{name}={_short(value)}" for name, value in axes.items()))
-    if len(text) > MAX_ID:
-        import hashlib
-
-        digest = hashlib.sha1(text.encode()).hexdigest()[:8]
-        text = text[: MAX_ID - 9].rstrip("._,") + "-" + digest
-    return text
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
 
 
 def make_run_dir(parent: Path, base_id: str) -> tuple[Path, str]:
@@ -95,6 +66,38 @@ def make_run_dir(parent: Path, base_id: str) -> tuple[Path, str]:
 
 GITIGNORE = """\
 # Written by pytest-expharness when this archive was created inside a git repository.
+# Meant to be committed: each run's config.yaml, summary.json, data.json, metrics.csv,
+# run.log and REPORT.md, and each session's comparison tables and report.html.
+# Left out: what is large or made again (artifacts, image frames, plots, what a run's
+# analysis.py draws, the index, the cache), each run's copy of its code (git has it at
+# the recorded commit; with --exp-reproducible, requirements.txt and uncommitted.patch
+# are kept), testing runs, debug runs, SLURM job files, and folders being staged or
+# deleted.
+artifacts/
+tracked/
+plots/
+analysis_plots/
+metrics.journal
+index.sqlite*
+*.tmp
+.debug.lock
+.debug-old-*/
+*/debug/
+/.cache/
+/_testing/
+/_slurm/
+/.import-*/
+.gc-*/
+/*/*/*/code/**
+!/*/*/*/code/requirements.txt
+!/*/*/*/code/uncommitted.patch
+"""
+GITIGNORE_FIRST_LINE = GITIGNORE.splitlines()[0]
+# Every text an earlier version wrote: a .gitignore still holding one exactly is ours to
+# bring up to date; one that differs in any way is the user's and stays as it is.
+_OLD_GITIGNORES = (
+    GITIGNORE_FIRST_LINE
+    + """
 # Configs, summaries, metrics and comparison tables are small and worth tracking;
 # artifacts, image frames, plots and the index are large or rebuilt.
 artifacts/
@@ -106,18 +109,45 @@ index.sqlite*
 .debug.lock
 .debug-old-*/
 */debug/
-"""
+""",
+)
+_CHECKED_GITIGNORE: set[str] = set()  # roots whose .gitignore this process looked at
 
 
 def create_root(root: Path) -> None:
-    """Create an archive root, or mark an existing one; a new one inside git gets its .gitignore."""
+    """Create an archive root, or mark an existing one; a new one inside git gets its .gitignore.
+
+    An existing root's .gitignore that is exactly one an earlier version wrote is
+    brought up to date (once per process); a .gitignore anyone edited is left alone.
+    """
     if (root / MARKER).is_file():
+        _update_gitignore(root)
         return
     new = not root.is_dir()
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(root / MARKER, MARKER_TEXT)
     if new:
         _give_gitignore(root)
+    else:
+        _update_gitignore(root)
+
+
+def _update_gitignore(root: Path) -> None:
+    key = os.fspath(root)
+    if key in _CHECKED_GITIGNORE:
+        return
+    _CHECKED_GITIGNORE.add(key)
+    path = root / ".gitignore"
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(len(max(_OLD_GITIGNORES, key=len).encode()) + 1).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    if text in _OLD_GITIGNORES:
+        try:
+            atomic_write_text(path, GITIGNORE)
+        except OSError:
+            return  # a read-only archive keeps its old .gitignore
 
 
 def _give_gitignore(root: Path) -> None:

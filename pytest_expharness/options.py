@@ -30,6 +30,11 @@ HELP_REPRODUCIBLE = (
     "also keep, in every run's code/ folder, the conftest files, the uncommitted git "
     "changes (uncommitted.patch) and every installed package version (requirements.txt)"
 )
+HELP_REQUIRE_CLEAN = (
+    "refuse to start a session that would run experiments on a git work tree with "
+    "uncommitted changes (outside the archive), outside git, or without commits; by "
+    "default such a session warns once (ini: exp_require_clean)"
+)
 HELP_NO_CACHE = "compute everything anew: exp.cache neither reads nor writes <root>/.cache/"
 HELP_SLURM = (
     "run the selected tests on SLURM as one job array (sbatch), then wait and write the "
@@ -77,6 +82,13 @@ def add_options(parser: pytest.Parser) -> None:
         "--exp-reproducible", dest="exp_reproducible", action="store_true", help=HELP_REPRODUCIBLE
     )
     group.addoption("--exp-no-cache", dest="exp_no_cache", action="store_true", help=HELP_NO_CACHE)
+    group.addoption(
+        "--exp-require-clean",
+        dest="exp_require_clean",
+        action="store_true",
+        default=None,
+        help=HELP_REQUIRE_CLEAN,
+    )
     group.addoption("--exp-slurm", dest="exp_slurm", action="store_true", help=HELP_SLURM)
     group.addoption(
         "--exp-slurm-opt",
@@ -109,3 +121,4 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("exp_slurm_options", HELP_SLURM_OPT, type="linelist", default=[])
     parser.addini("exp_root", HELP_ROOT, default=None)
     parser.addini("exp_tags", HELP_TAG, type="linelist", default=[])
+    parser.addini("exp_require_clean", HELP_REQUIRE_CLEAN, type="bool", default=False)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import citizen, options
+from . import citizen, gitpolicy, options
 from .xdisthooks import USAGE_ERROR, WORKER_USAGE_ERROR
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     collector = config.stash[COLLECTOR] = RecordCollector(config, config.stash[RECORDS])
     config.pluginmanager.register(collector, "expharness-records")
+    gitpolicy.listen(config)  # prints a dirty-tree warning when it comes
     if config.pluginmanager.hasplugin("xdist"):
         from .xdisthooks import XdistHooks
 
@@ -132,6 +133,7 @@ def _check(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
     try:
         state = _state(config)
         spec.check_overrides(items, state.overrides, state.settings.testing, state.settings.repeats)
+        gitpolicy.check(config, items)  # warn about uncommitted changes, or refuse them
         if state.settings.debug and not config.option.collectonly:
             debugfolder.check_items(items, state)
     except (spec.SpecError, pytest.UsageError, debugfolder.DebugFolderBusy) as error:

@@ -31,33 +31,93 @@ def _git(cwd: Path, *args: str, strip: bool = True) -> str | None:
     return done.stdout.strip() if strip else done.stdout
 
 
+NO_COMMITS = "no commits yet"
+NOT_A_REPOSITORY = "not a git repository"
+
+
 def git_state(cwd: Path, archive_root: Path | None = None) -> dict[str, Any]:
-    """Return commit, branch and dirty flag of the repository at cwd (all None outside git).
+    """Return commit, branch and dirty flag of the repository at cwd, and a note without a commit.
 
     Untracked files count as dirty (an experiment never committed cannot be
     checked out again), except those inside an archive: this session's root,
     and every folder in the repository that carries the archive marker (or an
     index.sqlite), whoever wrote it. Changes to tracked files inside an
     archive do not count either.
+
+    Without a commit, commit, branch and dirty flag are None and `git_note`
+    says why (see no_commit_note); with one, `git_note` is None.
     """
     commit = _git(cwd, "rev-parse", "HEAD")
     if commit is None:
-        return {"git_commit": None, "git_branch": None, "git_dirty": None}
+        return {
+            "git_commit": None,
+            "git_branch": None,
+            "git_dirty": None,
+            "git_note": no_commit_note(cwd),
+        }
     branch = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
     top = _git(cwd, "rev-parse", "--show-toplevel")
     return {
         "git_commit": commit,
         "git_branch": branch,
         "git_dirty": _dirty(Path(top), archive_root) if top else None,
+        "git_note": None,
     }
 
 
-def _dirty(top: Path, archive_root: Path | None) -> bool | None:
-    """Whether the work tree at top has a change outside every archive (None if git fails).
+def no_commit_note(cwd: Path) -> str:
+    """Say why cwd has no commit: "no commits yet" in a work tree without one, else why not.
 
-    `git status` names an untracked folder once (`?? out/`); a folder that
-    holds an archive further down is searched for archive roots, which are
-    then left out of a second status, so that what else it holds is seen.
+    "not a git repository" outside git; git that is not installed, or that
+    refuses a repository another user owns (safe.directory), is named as such.
+    """
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--is-inside-work-tree"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except FileNotFoundError:
+        return "git is not installed"
+    except (OSError, subprocess.SubprocessError):
+        return NOT_A_REPOSITORY
+    if done.returncode == 0 and done.stdout.strip() == "true":
+        return NO_COMMITS
+    if "dubious ownership" in done.stderr:
+        return "git refuses the repository: another user owns it (see git config safe.directory)"
+    return NOT_A_REPOSITORY
+
+
+def head_commit(cwd: Path) -> str | None:
+    """Return the commit HEAD names in the repository at cwd (None without one)."""
+    return _git(cwd, "rev-parse", "HEAD")
+
+
+def work_tree_top(cwd: Path) -> Path | None:
+    """Return the top of the work tree holding cwd (None outside one)."""
+    top = _git(cwd, "rev-parse", "--show-toplevel")
+    return Path(top) if top else None
+
+
+def _dirty(top: Path, archive_root: Path | None) -> bool | None:
+    """Whether the work tree at top has a change outside every archive (None if git fails)."""
+    changes = changed_paths(top, archive_root, limit=1)
+    return None if changes is None else bool(changes)
+
+
+def changed_paths(
+    top: Path, archive_root: Path | None, limit: int | None = None
+) -> list[str] | None:
+    """Return the changes of the work tree at top outside every archive (None if git fails).
+
+    Paths are relative to top, as `git status --porcelain` names them (with
+    `limit`, the search stops after that many). `git status` names an
+    untracked folder once (`out/`); a folder that holds an archive further
+    down is searched for archive roots, which are then left out of a second
+    status, so that what else it holds is seen (and named).
     """
     top = top.resolve()
     excluded: set[str] = set()
@@ -66,6 +126,8 @@ def _dirty(top: Path, archive_root: Path | None) -> bool | None:
         if inside:
             excluded.add(inside)
     archives = _ArchiveFolders(top)
+    changes: dict[str, None] = {}  # in the order git names them, each once
+    pending: list[str] = []
     for _ in range(_STATUS_PASSES):
         specs = [f":(top,exclude){path}" for path in sorted(excluded)]
         status = _git(
@@ -74,17 +136,23 @@ def _dirty(top: Path, archive_root: Path | None) -> bool | None:
         if status is None:
             return None
         found: set[str] = set()
+        pending = []
         for path, untracked in _changes(status):
             if archives.holds(path):
                 continue
             below = archives.below(path) if untracked and path.endswith("/") else []
             if not set(below) - excluded:
-                return True  # a change, or an untracked folder beside the archives it holds
+                changes[path] = None  # a change, or an untracked folder beside its archives
+                if limit is not None and len(changes) >= limit:
+                    return list(changes)
+                continue
             found.update(below)
+            pending.append(path)
         if not found:
-            return False
+            return list(changes)
         excluded |= found
-    return True
+    changes.update(dict.fromkeys(pending))  # archives nested past every pass: the folder counts
+    return list(changes)
 
 
 _STATUS_PASSES = 3

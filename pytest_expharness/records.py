@@ -192,7 +192,7 @@ def record_without_run(
     made = {
         "experiment": built.experiment,
         "session": stamp,
-        "run_id": archive.run_id_for(built.axes, built.callspec_id),
+        "run_id": archive.run_id_for(built.axes, built.callspec_id, explicit=built.explicit_ids),
         "path": None,
         "sweep": str(sweep),
         "node_id": nodeid,

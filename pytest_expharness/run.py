@@ -85,7 +85,7 @@ class Exp(RunLog, Authoring, RunEnd):
         id_axes = {**spec.axes, "rep": spec.repeat} if spec.repeats > 1 else dict(spec.axes)
         if spec.attempt > 1:  # a pytest-rerunfailures rerun keeps the earlier attempts' folders
             id_axes["attempt"] = spec.attempt
-        base_id = archive.run_id_for(id_axes, spec.callspec_id)
+        base_id = archive.run_id_for(id_axes, spec.callspec_id, explicit=spec.explicit_ids)
         self.path, self.run_id = archive.make_run_dir(parent, base_id)
         (self.path / archive.ARTIFACTS).mkdir()
         bases = tuple(
@@ -250,6 +250,7 @@ class Exp(RunLog, Authoring, RunEnd):
             "module": spec.module_path,
             "test_class": spec.test_class,
             "parent": spec.parent,
+            "parent_module": spec.parent_module,
             **session.provenance(),
             "base_config": session.overrides.file_path,
             "cli_overrides": {k: encode_param(v) for k, v in spec.applied.items()},

@@ -33,13 +33,13 @@ def capture(items: Any) -> None:
     A module edited while a sweep runs must not change what later runs record:
     their code/ copy and source hash are of the code they run.
     """
-    from .variants import lineage_modules
+    from .modvariants import experiment_modules
 
     _CAPTURED.clear()
     for item in items:
         if "exp" not in getattr(item, "fixturenames", ()):
             continue
-        for module in lineage_modules(getattr(item, "cls", None), getattr(item, "module", None)):
+        for module in experiment_modules(item):
             path = getattr(module, "__file__", None)
             if path and path not in _CAPTURED:
                 try:
@@ -85,12 +85,17 @@ def source_hash(path: str | None) -> str | None:
     return done[1]
 
 
-def lineage_hash(cls: Any, module: Any) -> str | None:
-    """The source hash of an experiment: its module's, combined with its base modules'."""
-    from .variants import lineage_modules
+def modules_hash(modules: list[Any]) -> str | None:
+    """The source hash of an experiment: its module's (the last), combined with its bases'.
 
+    `modules` is modvariants.experiment_modules: a class variant's base modules
+    or a module variant's chain, then the experiment's own module.
+    """
+    if not modules:
+        return None
+    module = modules[-1]
     mine = source_hash(getattr(module, "__file__", None))
-    bases = [m for m in lineage_modules(cls, module) if m is not module]
+    bases = [m for m in modules[:-1] if m is not module]
     if not bases or mine is None:
         return mine  # one module: the same hash as before variants existed
     import hashlib

@@ -1,8 +1,9 @@
 """What one collected experiment item is: its name, description, tags and parameters.
 
-Parameters resolve in this order, later winning: module constants, class
-attributes, the marker's testing overrides (with --exp-testing), --exp-config,
---exp-set, and the test's parametrize arguments (the sweep axes).
+Parameters resolve in this order, later winning: module constants (a
+variant's base modules first), class attributes, the marker's testing
+overrides (with --exp-testing), --exp-config, --exp-set, and the test's
+parametrize arguments (the sweep axes).
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class RunSpec:
     parent: str | None = None
     test_class: str | None = None
     attempt: int = 1  # pytest-rerunfailures' attempt number (item.execution_count)
+    parent_module: str | None = None  # a module variant's base module (see modvariants.py)
+    explicit_ids: dict[str, str | None] = field(default_factory=dict)  # see paramids.py
 
 
 def uses_exp(item: pytest.Item) -> bool:
@@ -109,7 +112,17 @@ def marker_kwargs(item: pytest.Item) -> dict[str, Any]:
 
 
 def experiment_name(item: pytest.Item, kwargs: dict[str, Any]) -> str:
-    """Return the experiment name: the marker's, else the test's name without 'test_'."""
+    """Return the experiment name: the marker's, else the test's name without 'test_'.
+
+    A module variant's has its module's name in front: `high_lr.train` (see modvariants.py).
+    """
+    from .modvariants import variant_name
+
+    name = _base_name(item, kwargs)
+    return variant_name(item, name) or name
+
+
+def _base_name(item: pytest.Item, kwargs: dict[str, Any]) -> str:
     if kwargs.get("name"):
         return str(kwargs["name"])
     func = getattr(item, "originalname", None) or item.name.split("[")[0]
@@ -126,12 +139,11 @@ def declared_params(item: Any) -> dict[str, P.Param]:
     Module constants first (those of a variant's base modules, then its own
     module), then class attributes from the base class down: the class wins.
     """
-    from .variants import lineage, lineage_modules
+    from .modvariants import experiment_modules, merged_params
+    from .variants import lineage
 
     cls = getattr(item, "cls", None)
-    found: dict[str, P.Param] = {}
-    for module in lineage_modules(cls, getattr(item, "module", None)):
-        found.update(P.module_params(module))
+    found = merged_params(experiment_modules(item))
     for klass in lineage(cls):
         try:
             hints = typing.get_type_hints(klass)
@@ -279,10 +291,14 @@ def build(
         tags = (tags,)
     module = getattr(item, "module", None)
     cls = getattr(item, "cls", None)
-    from .snapshot import lineage_hash
-    from .variants import lineage, lineage_modules, parent_experiment
+    from .modvariants import experiment_modules, parent_of
+    from .paramids import explicit_ids
+    from .snapshot import modules_hash
+    from .variants import lineage, parent_experiment
 
     function = getattr(item, "originalname", None) or item.name.split("[")[0]
+    modules = experiment_modules(item)
+    parent, parent_module = parent_of(item, _base_name(item, kwargs)) or (None, None)
     return RunSpec(
         experiment=experiment_name(item, kwargs),
         description=kwargs.get("description") or _docstring(item),
@@ -294,18 +310,20 @@ def build(
         axes=axes,
         applied=applied,
         testing=testing,
-        patch_targets=[*lineage_modules(cls, module), *lineage(cls)],
+        patch_targets=[*modules, *lineage(cls)],
         repeat=repeat,
         repeats=repeats,
         seed=seed,
         metric=kwargs.get("metric"),
         mode=mode,
-        source_hash=lineage_hash(cls, module),
+        source_hash=modules_hash(modules),
         callspec_id=callspec.id if callspec is not None else None,
         order=_ORDER.get(item.nodeid, 0),
-        parent=parent_experiment(cls, function),
+        parent=parent or parent_experiment(cls, function),
         test_class=cls.__qualname__ if cls is not None else None,
         attempt=_attempt(item),
+        parent_module=parent_module,
+        explicit_ids=explicit_ids(item, axes),
     )
 
 
@@ -331,32 +349,20 @@ def _testing_overrides(item: pytest.Item, kwargs: dict[str, Any]) -> dict[str, A
 
 
 def _docstring(item: pytest.Item) -> str | None:
-    """A variant's own class docstring, else the test function's, else the module's."""
-    cls = getattr(item, "cls", None)
+    """A variant's own class (or module) docstring, else the test function's, else the module's."""
+    from .modvariants import base_modules
+
+    cls, module = getattr(item, "cls", None), getattr(item, "module", None)
     own = vars(cls).get("__doc__") if cls is not None else None
+    if cls is None and module is not None and base_modules(item):
+        own = module.__doc__
     if own:
         return inspect.cleandoc(own)
     func = getattr(item, "function", None)
     doc = inspect.getdoc(func) if func is not None else None
-    if not doc:
-        module = getattr(item, "module", None)
-        doc = inspect.getdoc(module) if module is not None else None
+    if not doc and module is not None:
+        doc = inspect.getdoc(module)
     return doc or None
-
-
-def _check_names(experiments: Sequence[pytest.Item]) -> None:
-    """Refuse two different test functions that would share one experiment name (and table)."""
-    owners: dict[str, str] = {}
-    for item in experiments:
-        name = experiment_name(item, marker_kwargs(item))
-        owner = item.nodeid.split("[")[0]
-        first = owners.setdefault(name, owner)
-        if first != owner:
-            raise SpecError(
-                f"experiment name {name!r} is used by both {first} and {owner}; their runs "
-                "would share one folder and one table: name one with "
-                "@pytest.mark.experiment(name=...)"
-            )
 
 
 def check_overrides(
@@ -366,33 +372,6 @@ def check_overrides(
     repeats_option: int | None = None,
 ) -> None:
     """Check every override against the selected experiments; raise SpecError if any is wrong."""
-    experiments = [item for item in items if uses_exp(item)]
-    _check_names(experiments)
-    if experiments:
-        from .interop import watch_timeouts
+    from .selection import check_selected
 
-        watch_timeouts()  # before the first test's timer is set
-    known: set[str] = set()
-    for item in experiments:
-        if overrides.any() or testing:
-            known.update(build(item, overrides, testing, repeats_option).declared)
-        else:
-            repeats_of(marker_kwargs(item), repeats_option, item.nodeid, testing)
-    for key in [*overrides.merged(), *overrides.sweep]:
-        if key not in known:
-            source = (
-                "--exp-sweep"
-                if key in overrides.sweep
-                else "--exp-set"
-                if key in overrides.from_cli
-                else "--exp-config"
-            )
-            count = len({item.nodeid.split("[")[0] for item in experiments})
-            where = (
-                "the selected experiment"
-                if count == 1
-                else f"any of the {count} selected experiments"
-                if experiments
-                else "any selected experiment (none of the selected tests uses the exp fixture)"
-            )
-            raise SpecError(f"{source} {key}: not a parameter of {where}{P.suggest(key, known)}")
+    check_selected(items, overrides, testing, repeats_option)
