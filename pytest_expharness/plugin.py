@@ -119,9 +119,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if has_overrides or any("exp" in getattr(item, "fixturenames", ()) for item in items):
         from .snapshot import capture
         from .spec import remember_order
-        from .variants import deselect_imported_classes
+        from .variants import VariedImport, deselect_imported_classes
 
-        deselect_imported_classes(config, items)
+        try:
+            deselect_imported_classes(config, items)
+        except VariedImport as error:
+            _refuse(config, items, str(error))
+            return
         remember_order(items)
         capture(items)
         _check(config, items)

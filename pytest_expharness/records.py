@@ -30,7 +30,9 @@ def plain(value: Any) -> Any:
     Anything else without a JSON form is left as it is, for `for_report` to catch.
     """
     kind = type(value)
-    if value is None or kind is str or kind is int or kind is float or kind is bool:
+    if kind is str:
+        return value if value.isascii() or _encodes(value) else repr(value)  # as config.yaml does
+    if value is None or kind is int or kind is float or kind is bool:
         return value
     if kind.__module__ == "numpy" and hasattr(value, "tolist"):  # numpy is loaded already
         return plain(value.tolist())
@@ -39,7 +41,7 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     if isinstance(value, str):
-        return str.__str__(value)  # str() of a str enum would give its name
+        return plain(str.__str__(value))  # str() of a str enum would give its name
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
@@ -47,6 +49,15 @@ def plain(value: Any) -> Any:
     if isinstance(value, float):
         return float(value)
     return value
+
+
+def _encodes(text: str) -> bool:
+    """Whether text encodes as UTF-8 (a lone surrogate does not, and no JSON reader takes it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def for_report(record: dict[str, Any]) -> dict[str, Any] | None:

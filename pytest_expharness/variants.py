@@ -80,9 +80,64 @@ def is_imported_class(item: Any) -> bool:
     return cls is not None and module is not None and cls.__module__ != module.__name__
 
 
+class VariedImport(ValueError):
+    """A module imports a test class and sets constants of its own, which the class never reads."""
+
+
+def _varied_constants(item: Any) -> list[str]:
+    """The constants of the class's own module that the importing module sets anew.
+
+    Only when the importing module defines no subclass of it: a subclass is the
+    way to vary a class, and reads the importing module's constants.
+    """
+    from .params import PARAM_NAME
+
+    home = sys.modules.get(item.cls.__module__)
+    mine = vars(item.module).values()
+    subclassed = any(
+        isinstance(c, type) and c is not item.cls and issubclass(c, item.cls) for c in mine
+    )
+    if home is None or subclassed:
+        return []
+    base = vars(home)
+    return sorted(
+        name
+        for name, value in vars(item.module).items()
+        if PARAM_NAME.match(name)
+        and not callable(value)
+        and not isinstance(value, types.ModuleType)
+        and name in base
+        and base[name] is not value
+    )
+
+
+def refuse_varied_imports(items: list[Any]) -> None:
+    """Raise VariedImport for a module that imports a test class and sets its own constants.
+
+    The class reads its own module's constants, so the new values would be
+    silently unused; a class is varied by subclassing it.
+    """
+    for item in items:
+        if "exp" not in getattr(item, "fixturenames", ()) or not is_imported_class(item):
+            continue
+        varied = _varied_constants(item)
+        if varied:
+            cls, module = item.cls, item.module
+            shown = ", ".join(varied[:5]) + (" ..." if len(varied) > 5 else "")
+            first = varied[0]
+            raise VariedImport(
+                f"{module.__name__} imports {cls.__name__} from {cls.__module__} and sets {shown}, "
+                f"which {cls.__name__} never reads (it reads {cls.__module__}'s constants). "
+                f"Vary a class by subclassing it: `class {cls.__name__}Variant({cls.__name__}): "
+                f"{first} = {getattr(module, first)!r}` (or use module variants with test "
+                "functions, see the guide's Variants and hooks)"
+            )
+
+
 def deselect_imported_classes(config: Any, items: list[Any]) -> None:
     """Drop experiments whose class a module only imported, when the session also collects
     it where it is defined (a base in a module that is never collected still runs)."""
+    refuse_varied_imports(items)
     defined = {id(i.cls) for i in items if getattr(i, "cls", None) and not is_imported_class(i)}
     dropped = [
         i

@@ -61,7 +61,10 @@ class Sessions:
         pytester.runpytest("-p", "no:xdist").assert_outcomes(passed=16)
         pytester.runpytest("-p", "no:xdist", "test_exp.py::test_fit[1]").assert_outcomes(passed=1)
         self.root = str(archive.root)
-        first, second = sorted({p.parent.name for p in archive.runs("fit")})
+        # stamps of one second differ only in a random suffix: the first session is the one with x=2
+        runs = archive.runs("fit")
+        first = next(p.parent.name for p in runs if p.name == "x=2")
+        (second,) = {p.parent.name for p in runs} - {first}
         self.first, self.second = first, second
 
     def path(self, experiment: str, session: str, run_id: str) -> str:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import shutil
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -24,9 +21,6 @@ import yaml
 from pytest_expharness import cli
 
 from conftest import Archive
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 
 # 9 grid points (one with a None parameter) x 3 repeats = 27 runs, and a sweep analysis
 REPEATED = """
@@ -68,28 +62,6 @@ def test_wide(exp, lr):
     for step in range(8):
         exp.track("loss", math.exp(-lr * step))
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the module, set up as in test_html_report.py."""
-    if CHROMIUM is None or DRIVER is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium and chromium-driver must be installed under CI (.ci/run does)")
-        pytest.skip("headless Chromium not installed: apt-get install chromium chromium-driver")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"):
-        options.add_argument(flag)
-    options.add_argument("--window-size=1300,1000")
-    driver = webdriver.Chrome(options=options, service=Service(DRIVER))
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 class Page(HTMLParser):

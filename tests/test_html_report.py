@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +11,6 @@ import pytest
 from pytest_expharness import cli
 
 from conftest import Archive
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 
 SWEEP = """
 import math
@@ -36,28 +30,6 @@ def test_toy(exp, lr, latent):
         exp.track("loss", math.exp(-lr * step) + (0.1 if latent == "vq" else 0.2))
         exp.track("accuracy", 1 - math.exp(-lr * step))
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the module (the tests skip where there is none)."""
-    if CHROMIUM is None or DRIVER is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium and chromium-driver must be installed under CI (.ci/run does)")
-        pytest.skip("headless Chromium not installed: apt-get install chromium chromium-driver")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"):
-        options.add_argument(flag)
-    options.add_argument("--window-size=1300,1000")
-    driver = webdriver.Chrome(options=options, service=Service(DRIVER))
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def _rows(browser: Any) -> list[list[str]]:
