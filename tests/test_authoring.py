@@ -10,7 +10,6 @@ import matplotlib.figure  # noqa: F401  (see tests/conftest.py)
 import pytest
 
 from pytest_expharness import cli
-from pytest_expharness.analyses import AnalysisWarning
 
 from conftest import XDIST_MODES, Archive
 
@@ -104,7 +103,8 @@ HOOKS = """
         kind, given, value = exp.apply_hook("process", data=2, scale=3)
         assert (kind, given, value) == ("module", exp, 6)
         assert exp.apply_hook("missing", default="dflt", data=1) == "dflt"
-        with pytest.raises(LookupError, match=r"declared hooks: process \\(test_hooks.module_process\\)"):
+        declared = r"declared hooks: process \\(test_hooks.module_process\\)"
+        with pytest.raises(LookupError, match=declared):
             exp.apply_hook("missing")
 
     class TestBase:

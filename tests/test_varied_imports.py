@@ -1,4 +1,4 @@
-"""A module that star-imports a test class and sets its constants is refused, with the way that works."""
+"""A module that star-imports a test class and sets its constants is refused, with what works."""
 
 from __future__ import annotations
 
