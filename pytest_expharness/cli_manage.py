@@ -58,6 +58,7 @@ def _rewrite_header(args: argparse.Namespace, change: Callable[[dict[str, Any]],
     try:
         with run_lock(folder):
             update_config(folder, lambda config: change(config["experiment"]))
+            _refresh_report(folder)
             conn = open_index(base, repair=False)
             try:
                 upsert(conn, rows_of([folder], base))
@@ -68,6 +69,26 @@ def _rewrite_header(args: argparse.Namespace, change: Callable[[dict[str, Any]],
     except FileNotFoundError:
         raise RunNotFound(f"{found} is gone (deleted while it was being changed)") from None
     return found
+
+
+def _refresh_report(folder: Path) -> None:
+    """Write a finished run's REPORT.md again, so it shows the new label, notes and tags."""
+    import json
+    import sys
+
+    from . import archive, report, yamltext
+
+    try:
+        summary = json.loads((folder / archive.SUMMARY).read_text("utf-8"))
+        if summary.get("status") == "running" or not (folder / archive.REPORT).exists():
+            return  # a running run writes its own at its end
+        config = yamltext.load((folder / archive.CONFIG).read_text("utf-8"))
+        report.write_report(folder, config, summary)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        print(
+            f"expharness: warning: {folder / archive.REPORT} not refreshed: {error}",
+            file=sys.stderr,
+        )
 
 
 def cmd_label(args: argparse.Namespace) -> int:

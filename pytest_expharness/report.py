@@ -201,6 +201,8 @@ def write_report(folder: Path, config: dict[str, Any], summary: dict[str, Any]) 
     ]
     if head.get("label"):
         lines.append(f"- label: {_fmt(head['label'])}")
+    if head.get("tags"):
+        lines.append(f"- tags: {_fmt(', '.join(str(t) for t in head['tags']))}")
     lines += _notes(head)
     if head.get("parent"):
         lines.append(f"- variant of {head['parent']}")

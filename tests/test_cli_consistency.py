@@ -78,3 +78,13 @@ def test_show_says_none_and_why_there_is_no_commit(
     assert code == 0
     assert any(line.split() == ["PATIENCE", "None"] for line in out.splitlines()), out
     assert "git None" not in out and "git not a git repository" in out
+
+
+def test_a_label_note_or_tag_shows_in_report_md_at_once(
+    root: str, archive: Archive, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "--root", root, "label", "x=2", "keep", "--note", "for the paper")[0] == 0
+    assert run(capsys, "--root", root, "tag", "x=2", "ablation")[0] == 0
+    report = next(r for r in archive.runs() if r.name == "x=2") / "REPORT.md"
+    text = report.read_text()
+    assert "keep" in text and "for the paper" in text and "ablation" in text
