@@ -22,7 +22,7 @@ from typing import Any
 from .relay import notify
 from .sweeptable import SweepTable
 
-SETTLE = 3.0  # seconds to wait for runs still finishing in other processes
+SETTLE = 10.0  # seconds, at most, for runs still finishing in live processes (a loaded machine)
 
 
 def finalize(
