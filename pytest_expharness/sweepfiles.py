@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -49,35 +48,6 @@ def fill_gaps(
             except (OSError, ValueError):
                 continue
     return sweeps
-
-
-def with_components(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return the records, each with its run's components (copies where they were read).
-
-    A record that does not carry `components` yet has them read from its run's
-    summary.json: one small file per run, at the end of the session only.
-    """
-    found = []
-    for record in records:
-        if "components" not in record and record.get("path"):
-            record = {**record, "components": _components_in(Path(record["path"]))}
-        found.append(record)
-    return found
-
-
-def _components_in(folder: Path) -> dict[str, Any] | None:
-    try:
-        summary = json.loads((folder / archive.SUMMARY).read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    components = summary.get("components") if isinstance(summary, dict) else None
-    if not isinstance(components, dict):
-        return None
-    return {
-        str(name): {key: c.get(key) for key in ("status", "reason", "hint")}
-        for name, c in components.items()
-        if isinstance(c, dict)
-    }
 
 
 def session_folders(root: Path, stamp: str) -> set[Path]:
@@ -186,7 +156,7 @@ def write_sweeps(
         if not found:
             continue
         stopped = interrupted or any(r["status"] in ("interrupted", "running") for r in found)
-        table = build(with_components(found), interrupted=stopped)
+        table = build(found, interrupted=stopped)
         write(table)
         tables.append(table)
     return tables, [record for found in sweeps.values() for record in found]
