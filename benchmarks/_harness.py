@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pytest_expharness import archive
-from pytest_expharness.run import Exp
-from pytest_expharness.session import SessionState, Settings
-from pytest_expharness.spec import RunSpec
+from pytest_expharness.archive import layout as archive
+from pytest_expharness.plan.spec import RunSpec
+from pytest_expharness.run.exp import Exp
+from pytest_expharness.session.state import SessionState, Settings
 
 
 def standalone_run(root: Path) -> Exp:

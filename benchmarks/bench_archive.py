@@ -35,8 +35,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_expharness import cli, yamltext
-from pytest_expharness.loading import Archive
+from pytest_expharness.archive import yamltext
+from pytest_expharness.catalog.loading import Archive
+from pytest_expharness.cli import main as cli
 
 from _harness import report
 

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXPERIMENT = REPO / "experiments" / "test_latent_spaces.py"
 UNLIMITED = '''
 """Benchmark only: every run keeps BLAS's own thread count (one per core)."""
-from pytest_expharness import cores
+from pytest_expharness.session import cores
 
 cores.blas_share = lambda *args, **kwargs: None
 '''

@@ -61,9 +61,9 @@ def main() -> int:
 
         import matplotlib  # noqa: F401  (the controller has it by the time it writes reports)
 
-        from pytest_expharness.htmlreport import write_sweep_reports
-        from pytest_expharness.records import record_from_folder
-        from pytest_expharness.sweeptable import build
+        from pytest_expharness.catalog.records import record_from_folder
+        from pytest_expharness.sweep.html.page import write_sweep_reports
+        from pytest_expharness.sweep.table import build
 
         records = [record_from_folder(p) for p in sorted(session.iterdir()) if p.is_dir()]
         records = [r for r in records if r["status"]]

@@ -122,8 +122,8 @@ def synthetic_records(n: int, root: Path) -> list[dict[str, object]]:
 
 
 def aggregation() -> float:
-    from pytest_expharness.sweepfiles import write_sweeps
-    from pytest_expharness.sweeptext import TERMINAL_ROWS, render
+    from pytest_expharness.sweep.tablefiles import write_sweeps
+    from pytest_expharness.sweep.tabletext import TERMINAL_ROWS, render
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

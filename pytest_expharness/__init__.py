@@ -15,23 +15,23 @@ def __getattr__(name: str) -> Any:
     if name == "__version__":
         return _version()
     if name == "Exp":
-        from .run import Exp
+        from .run.exp import Exp
 
         return Exp
     if name in ("load_run", "Archive"):
-        from . import loading
+        from .catalog import loading
 
         return getattr(loading, name)
     if name == "hook":
-        from .variants import hook
+        from .plan.variants import hook
 
         return hook
     if name in ("analysis", "sweep_analysis"):
-        from . import analyses
+        from .sweep import analyses
 
         return getattr(analyses, name)
     if name == "read_run":
-        from .reading import read_run
+        from .catalog.reading import read_run
 
         return read_run
     raise AttributeError(f"module 'pytest_expharness' has no attribute {name!r}")

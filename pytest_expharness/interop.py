@@ -41,7 +41,7 @@ def watch_timeouts() -> None:
 
 def _timed_out(node_id: str, seconds: float) -> None:
     """Finish the test's run in this process, if any, as crashed by a timeout."""
-    from .run import FLUSHER, Exp
+    from .run.exp import FLUSHER, Exp
 
     reason = f"timeout after {seconds:g} s"
     for run in FLUSHER.active():

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import citizen, gitpolicy, options
+from . import options
+from .session import citizen, gitpolicy
 from .xdisthooks import USAGE_ERROR, WORKER_USAGE_ERROR
 
 if TYPE_CHECKING:
-    from .handoff import RecordCollector
-    from .session import SessionState
+    from .session.state import SessionState
+    from .sweep.handoff import RecordCollector
 
 STAMP = pytest.StashKey[str]()
 STATE = pytest.StashKey["SessionState"]()
@@ -38,12 +39,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Register the marker, fix the session stamp, and check overrides given on the command line."""
-    from .archive import session_stamp
+    from .archive.layout import session_stamp
 
     config.addinivalue_line("markers", options.MARKER_HELP)
     config.stash[STAMP] = session_stamp()
     config.stash[RECORDS] = []
-    from .handoff import RecordCollector
+    from .sweep.handoff import RecordCollector
 
     collector = config.stash[COLLECTOR] = RecordCollector(config, config.stash[RECORDS])
     config.pluginmanager.register(collector, "expharness-records")
@@ -54,11 +55,11 @@ def pytest_configure(config: pytest.Config) -> None:
         hooks = XdistHooks(config, collector, _state, _made, config.stash[STAMP])
         config.pluginmanager.register(hooks, "expharness-xdist")
         if hasattr(config, "workerinput"):
-            from .outcomes import remember_parent
+            from .sweep.outcomes import remember_parent
 
             remember_parent(config)  # to tell a controller that went away from a Ctrl-C
     if config.getoption("exp_slurm") and not config.getoption("exp_slurm_task"):
-        from .slurm import SlurmError, check_options
+        from .cluster.slurm import SlurmError, check_options
 
         try:
             check_options(config)
@@ -72,11 +73,11 @@ def _state(config: pytest.Config) -> SessionState:
     """Return the session state, making it on first use."""
     state = config.stash.get(STATE, None)
     if state is None:
-        from . import session
+        from .session import state as session_state
 
         try:
-            state = session.create(config, config.stash[STAMP])
-        except session.OverrideError as error:
+            state = session_state.create(config, config.stash[STAMP])
+        except session_state.OverrideError as error:
             raise pytest.UsageError(str(error)) from None
         config.stash[STATE] = state
     return state
@@ -100,7 +101,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     """Never collect an archive (a folder with its marker or index) nor a run's copy of its code."""
     if collection_path.suffix == ".py":
         return None  # a module is neither an archive nor a run's code/ (most paths asked about)
-    from .archive import is_archive_root, is_run_folder
+    from .archive.layout import is_archive_root, is_run_folder
 
     if collection_path.name == "code" and is_run_folder(collection_path.parent):
         return True
@@ -117,9 +118,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     has_overrides = config.stash.get(STATE, None) is not None
     if has_overrides or any("exp" in getattr(item, "fixturenames", ()) for item in items):
-        from .snapshot import capture
-        from .spec import remember_order
-        from .variants import VariedImport, deselect_imported_classes
+        from .plan.spec import remember_order
+        from .plan.variants import VariedImport, deselect_imported_classes
+        from .session.snapshot import capture
 
         try:
             deselect_imported_classes(config, items)
@@ -132,7 +133,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _check(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
-    from . import debugfolder, spec
+    from .plan import spec
+    from .session import debugfolder
 
     try:
         state = _state(config)
@@ -165,7 +167,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """
     config = session.config
     if config.stash.get(STATE, None) is not None:
-        from .sessionend import finish_open_runs
+        from .sweep.end import finish_open_runs
 
         finish_open_runs(config)
     message = config.stash.get(USAGE_ERROR, None)
@@ -187,16 +189,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     stopped_early = bool(session.shouldstop or session.shouldfail)  # -x, --maxfail
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or state.interrupted or stopped_early
     interrupted = interrupted or collector.interrupted  # a 2nd Ctrl-C beat the exit status
-    from .sweepfiles import session_folders
+    from .sweep.tablefiles import session_folders
 
     root, stamp = state.settings.root, state.stamp
     if not records and not interrupted and not session_folders(root, stamp):
         return  # no experiment ran (records lost on the way are read from their folders)
-    from .sessionend import end_session
+    from .sweep.end import end_session
 
     config.stash[TABLES], held = end_session(records, root, stamp, interrupted, collector.say)
     if state.settings.debug:
-        from .debugfolder import release
+        from .session.debugfolder import release
 
         release(root, stamp)
     if held:
@@ -214,7 +216,7 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object
         state = _ran(config)
         if state is None or state.slurm_task:
             raise
-        from .sessionend import after_second_interrupt
+        from .sweep.end import after_second_interrupt
 
         if not after_second_interrupt(config, state, config.stash[COLLECTOR], TABLES):
             raise
@@ -229,7 +231,7 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         return None
     if hasattr(config, "workerinput") or session.config.option.collectonly:
         return None
-    from . import slurm, slurmsession
+    from .cluster import launcher, slurm
 
     reporter = config.pluginmanager.get_plugin("terminalreporter")
 
@@ -238,7 +240,7 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
             reporter.write_line(line)
 
     try:
-        config.stash[TABLES] = slurmsession.run(session, _state(config), say)
+        config.stash[TABLES] = launcher.run(session, _state(config), say)
     except slurm.SlurmError as error:
         raise pytest.UsageError(str(error)) from None
     return True
@@ -248,7 +250,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Add the points of --exp-sweep axes and repeats to an experiment's grid."""
     if "exp" not in metafunc.fixturenames:
         return
-    from . import spec
+    from .plan import spec
 
     config = metafunc.config
     mark = metafunc.definition.get_closest_marker(spec.MARKER)
@@ -279,9 +281,10 @@ def _expharness_point(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]:
     """One experiment run with its own folder under the archive root."""
-    from . import outcomes, spec
-    from .cores import limited_blas
-    from .run import Exp
+    from .plan import spec
+    from .run.exp import Exp
+    from .session.cores import limited_blas
+    from .sweep import outcomes
 
     item = request.node
     if citizen.writes_nothing(request.config):
@@ -289,7 +292,7 @@ def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]
     state = _state(request.config)
     built = spec.build(item, state.overrides, state.settings.testing, state.settings.repeats)
     if state.settings.resume:
-        from .resume import reusable
+        from .plan.resume import reusable
 
         settings = state.settings
         record = reusable(built, settings.root, state.stamp, settings.debug, state.resume_index())
@@ -306,7 +309,7 @@ def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]
         default = outcomes.ended_early(item.config, state.interrupted)
         run.finish(item.stash.get(OUTCOME, None) or default)
     if run.record is not None and run.record["status"] == "completed":
-        from .analyses import analyse_run
+        from .sweep.analyses import analyse_run
 
         analyse_run(run.path, request.cls, request.module, request.instance, "in-session")
 
@@ -322,7 +325,7 @@ def pytest_runtest_makereport(
         return report  # not an experiment
     if citizen.writes_nothing(item.config):
         return report  # --setup-only: no run, no record
-    from . import handoff
+    from .sweep import handoff
 
     if run is None:
         if call.when == "teardown" and REUSED in item.stash:
@@ -330,8 +333,9 @@ def pytest_runtest_makereport(
         elif (
             call.when == "setup" and (report.failed or report.skipped) and REUSED not in item.stash
         ):
-            from . import outcomes, spec
-            from .records import record_without_run
+            from .catalog.records import record_without_run
+            from .plan import spec
+            from .sweep import outcomes
 
             state = _state(item.config)
             settings = state.settings
@@ -350,12 +354,12 @@ def pytest_runtest_makereport(
             handoff.send(report, record)
         return report
     if call.when == "call" or ((report.failed or report.skipped) and OUTCOME not in item.stash):
-        from . import outcomes
+        from .sweep import outcomes
 
         item.stash[OUTCOME] = run.outcome = outcomes.from_call(report, call)
     if call.when == "teardown":
         if report.failed and run.record is not None and run.record["status"] == "completed":
-            from . import outcomes
+            from .sweep import outcomes
 
             run.amend(outcomes.from_call(report, call))  # a later fixture's teardown failed
         if run.record is not None:
@@ -374,7 +378,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         with run.relaying_warnings():
             return (yield)
     except (KeyboardInterrupt, pytest.exit.Exception) as stop:
-        from . import outcomes
+        from .sweep import outcomes
 
         _state(item.config).interrupted = True
         if isinstance(stop, KeyboardInterrupt):
@@ -390,6 +394,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     tables = config.stash.get(TABLES, [])
     if not tables or hasattr(config, "workerinput"):
         return
-    from .sessionend import print_tables
+    from .sweep.end import print_tables
 
     print_tables(terminalreporter, tables, str(config.invocation_params.dir))

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .handoff import RecordCollector
-    from .session import SessionState
+    from .session.state import SessionState
+    from .sweep.handoff import RecordCollector
 
 WORKER_USAGE_ERROR = "expharness_usage_error"
 USAGE_ERROR = pytest.StashKey[str]()
@@ -41,8 +41,8 @@ class XdistHooks:
         """
         import os
 
-        from .citizen import WORKERINPUT_KEY, worker_input
-        from .outcomes import CONTROLLER_PID
+        from .session.citizen import WORKERINPUT_KEY, worker_input
+        from .sweep.outcomes import CONTROLLER_PID
 
         state = self.made(self.config)  # made at configure when overrides were given
         if state is None and self.config.getoption("exp_slurm_task", None):
@@ -65,7 +65,7 @@ class XdistHooks:
         A test whose call was already reported died in its teardown: xdist's
         report then counts as that teardown's, so the test is not counted twice.
         """
-        from . import crashes, handoff
+        from .sweep import crashes, handoff
 
         state = self.state(self.config)
         worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", None)

@@ -29,8 +29,8 @@ def _preload_package() -> None:
     import importlib
     import pkgutil
 
-    for module in pkgutil.iter_modules(pytest_expharness.__path__):
-        importlib.import_module(f"pytest_expharness.{module.name}")
+    for module in pkgutil.walk_packages(pytest_expharness.__path__, "pytest_expharness."):
+        importlib.import_module(module.name)
 
 
 _preload_package()

@@ -9,7 +9,7 @@ from pathlib import Path
 import matplotlib.figure  # noqa: F401  (see tests/conftest.py)
 import pytest
 
-from pytest_expharness import cli
+from pytest_expharness.cli import main as cli
 
 from conftest import XDIST_MODES, Archive
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_expharness.cache import CacheError, argument_key
+from pytest_expharness.run.cache import CacheError, argument_key
 
 from conftest import Archive
 
@@ -67,7 +67,9 @@ def test_cache_hits_across_hash_seeds(
 
 def key_under_seed(seed: str, expression: str) -> str:
     """The key of `argument_key(<expression>)` in a fresh interpreter with this hash seed."""
-    code = f"from pytest_expharness.cache import argument_key\nprint(argument_key(*{expression}))"
+    code = (
+        f"from pytest_expharness.run.cache import argument_key\nprint(argument_key(*{expression}))"
+    )
     env = {"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True

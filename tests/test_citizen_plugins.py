@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_expharness import sweeptable
+from pytest_expharness.sweep import table as sweeptable
 
 from conftest import XDIST_MODES, Archive
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import xdist
 
-from pytest_expharness import archive as layout
-from pytest_expharness import provenance
+from pytest_expharness.archive import layout
+from pytest_expharness.session import provenance
 
 from conftest import Archive
 

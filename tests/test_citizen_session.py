@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_expharness import handoff
-from pytest_expharness.analyses import AnalysisWarning
-from pytest_expharness.citizen import ExperimentWarning
-from pytest_expharness.index import IndexWarning
+from pytest_expharness.catalog.index import IndexWarning
+from pytest_expharness.session.citizen import ExperimentWarning
+from pytest_expharness.sweep import handoff
+from pytest_expharness.sweep.analyses import AnalysisWarning
 
 from conftest import XDIST_MODES, Archive
 
@@ -34,7 +34,18 @@ def test_train(exp, lr):
 """
 
 # the modules a session with experiments loads, and one without must not
-RUN_MODULES = ("session", "spec", "params", "provenance", "run", "sessionend", "records")
+RUN_MODULES = tuple(
+    f"pytest_expharness.{name}"
+    for name in (
+        "session.state",
+        "plan.spec",
+        "plan.params",
+        "session.provenance",
+        "run.exp",
+        "sweep.end",
+        "catalog.records",
+    )
+)
 HEAVY = ("numpy", "matplotlib", "yaml", "tabulate", "pandas")
 
 SPY = """
@@ -90,7 +101,7 @@ def test_session_without_experiments_calls_no_git_and_loads_no_run_module(
     reports = [json.loads(p.read_text()) for p in spy.glob("modules-*.json")]
     assert len(reports) == (3 if "-n" in mode else 1)  # the controller and its two workers
     for loaded in reports:
-        unwanted = [m for m in loaded if m.rsplit(".", 1)[-1] in RUN_MODULES or m in HEAVY]
+        unwanted = [m for m in loaded if m in RUN_MODULES or m in HEAVY]
         assert unwanted == []
     assert not (pytester.path / "results").exists()
 

@@ -9,7 +9,7 @@ import sys
 import matplotlib.figure  # noqa: F401  (see tests/conftest.py)
 import pytest
 
-from pytest_expharness import cli
+from pytest_expharness.cli import main as cli
 
 from conftest import Archive
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_expharness import cli
+from pytest_expharness.cli import main as cli
 
 from conftest import Archive
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from pytest_expharness.cli_filters import (
+from pytest_expharness.cli.filters import (
     MISSING,
     OPERATORS,
     RESULTS,

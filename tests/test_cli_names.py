@@ -13,9 +13,10 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_expharness import cli, load_run
-from pytest_expharness.loading import AmbiguousRun, RunNotFound
-from pytest_expharness.runnames import parse
+from pytest_expharness import load_run
+from pytest_expharness.catalog.loading import AmbiguousRun, RunNotFound
+from pytest_expharness.catalog.runnames import parse
+from pytest_expharness.cli import main as cli
 
 from conftest import Archive
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import matplotlib.figure  # noqa: F401  (see tests/conftest.py)
 import pytest
 
-from pytest_expharness import cli
+from pytest_expharness.cli import main as cli
 
 from conftest import Archive
 
@@ -261,7 +261,7 @@ def test_summary_per_experiment_counts_newest_session_and_best_run(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from pytest_expharness import damage
+    from pytest_expharness.catalog import damage
 
     first = session_of(root)
     pytester.runpytest(*NO_XDIST, "-k", "fit").assert_outcomes(passed=2)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_expharness.cores import BLAS_THREADS, available_cores
+from pytest_expharness.session.cores import BLAS_THREADS, available_cores
 
 # Inner sessions record what they saw into files next to the test module: the
 # environment in plain tests, BLAS's thread count (threadpoolctl) at worker start,

@@ -18,8 +18,8 @@ import matplotlib.figure  # noqa: F401
 import numpy  # noqa: F401
 import pytest
 
-from pytest_expharness import flusher
-from pytest_expharness.reading import read_run
+from pytest_expharness.catalog.reading import read_run
+from pytest_expharness.run import flusher
 
 from conftest import Archive
 
@@ -304,7 +304,7 @@ def test_a_run_of_this_very_process_reads_running(
     pytester.makepyfile(
         test_live="""
         import os
-        from pytest_expharness.reading import read_run
+        from pytest_expharness.catalog.reading import read_run
 
         def test_live(exp):
             exp.track("loss", 1.0)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_expharness import archive as layout
-from pytest_expharness import gitpolicy, provenance
+from pytest_expharness.archive import layout
+from pytest_expharness.session import gitpolicy, provenance
 
 from conftest import XDIST_MODES, Archive
 
@@ -147,11 +147,11 @@ def test_a_few_changes_are_all_named(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ["-W", "ignore::pytest_expharness.gitpolicy.DirtyTreeWarning"],
+        ["-W", "ignore::pytest_expharness.session.gitpolicy.DirtyTreeWarning"],
         ["--exp-debug"],
         ["--exp-testing"],
         ["--collect-only"],
-        ["-n", "2", "-W", "ignore::pytest_expharness.gitpolicy.DirtyTreeWarning"],
+        ["-n", "2", "-W", "ignore::pytest_expharness.session.gitpolicy.DirtyTreeWarning"],
     ],
     ids=["filtered", "debug", "testing", "collect-only", "filtered-xdist"],
 )

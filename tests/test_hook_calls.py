@@ -9,7 +9,7 @@ import matplotlib.figure  # noqa: F401  (see tests/conftest.py)
 import pytest
 
 from pytest_expharness import hook
-from pytest_expharness.variants import HookNotFound, declared_hooks
+from pytest_expharness.plan.variants import HookNotFound, declared_hooks
 
 from conftest import XDIST_MODES, Archive
 
@@ -95,7 +95,7 @@ def test_each_hook_has_its_own_first_call(pytester: pytest.Pytester, archive: Ar
 UNDECLARED = """
     import pytest
     from pytest_expharness import hook
-    from pytest_expharness.variants import HookNotFound
+    from pytest_expharness.plan.variants import HookNotFound
 
     @hook("basis")
     def basis(exp, z):

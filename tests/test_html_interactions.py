@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 import yaml
 
-from pytest_expharness import cli
+from pytest_expharness.cli import main as cli
 
 from conftest import Archive
 

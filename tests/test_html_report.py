@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_expharness import cli
+from pytest_expharness.cli import main as cli
 
 from conftest import Archive
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_expharness import archive as layout
+from pytest_expharness.archive import layout
 
 from conftest import XDIST_MODES, Archive
 
@@ -167,7 +167,7 @@ def test_run_ids_unique_under_concurrent_starts(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from pytest_expharness.archive import make_run_dir\n"
+        "from pytest_expharness.archive.layout import make_run_dir\n"
         "for _ in range(20):\n"
         "    print(make_run_dir(Path(sys.argv[1]), 'lr=0.1')[1])\n"
     )

@@ -15,7 +15,8 @@ import matplotlib.figure  # noqa: F401  (see tests/conftest.py)
 import numpy as np
 import pytest
 
-from pytest_expharness import cli, load_run
+from pytest_expharness import load_run
+from pytest_expharness.cli import main as cli
 
 from conftest import XDIST_MODES, Archive
 

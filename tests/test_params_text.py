@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_expharness import params as P
+from pytest_expharness.plan import params as P
 
 from conftest import XDIST_MODES, Archive
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_expharness import report
+from pytest_expharness.report import runreport as report
 
 from conftest import Archive
 

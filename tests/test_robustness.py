@@ -12,9 +12,9 @@ import matplotlib.figure  # noqa: F401
 import numpy
 import pytest
 
-from pytest_expharness import flusher
-from pytest_expharness.reading import read_run
-from pytest_expharness.tracking import image_png
+from pytest_expharness.catalog.reading import read_run
+from pytest_expharness.run import flusher
+from pytest_expharness.run.tracking import image_png
 
 from conftest import XDIST_MODES, Archive
 

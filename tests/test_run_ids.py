@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_expharness import archive
+from pytest_expharness.archive import layout as archive
 
 from conftest import XDIST_MODES, Archive
 

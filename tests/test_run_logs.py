@@ -11,8 +11,8 @@ from pathlib import Path
 import matplotlib.figure  # noqa: F401  (see tests/conftest.py)
 import pytest
 
-from pytest_expharness.records import record_from_folder
-from pytest_expharness.runlog import level_of
+from pytest_expharness.catalog.records import record_from_folder
+from pytest_expharness.run.log import level_of
 
 from conftest import XDIST_MODES, Archive
 
@@ -223,7 +223,7 @@ def test_an_error_after_the_run_adds_to_its_errors(
 
 
 def test_a_record_without_counts_reads_none() -> None:
-    from pytest_expharness.records import make_record
+    from pytest_expharness.catalog.records import make_record
 
     config = {"experiment": {"name": "x"}, "parameters": {}}
     assert make_record(config, {"status": "completed"}, Path("r"))["log"] is None
@@ -322,7 +322,7 @@ def test_a_label_from_the_command_line_during_the_run_is_kept(
 ) -> None:
     pytester.makepyfile(
         test_both="""
-        from pytest_expharness import cli
+        from pytest_expharness.cli import main as cli
 
         def test_both(exp):
             exp.label("keep", note="mine")

@@ -13,8 +13,8 @@ import matplotlib.figure  # noqa: F401  (see tests/conftest.py)
 import pytest
 
 import pytest_expharness
-from pytest_expharness import cli
-from pytest_expharness.runscript import script_text
+from pytest_expharness.cli import main as cli
+from pytest_expharness.report.runscript import script_text
 
 from conftest import XDIST_MODES, Archive
 

@@ -29,7 +29,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_expharness import sweepfiles, sweeptable, sweeptext
+from pytest_expharness.sweep import table as sweeptable
+from pytest_expharness.sweep import tablefiles as sweepfiles
+from pytest_expharness.sweep import tabletext as sweeptext
 
 from conftest import XDIST_MODES
 

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_expharness import cli
+from pytest_expharness.cli import main as cli
 
 START_CLUSTER = "bash ../shared/slurm/start_slurm.sh"
 

@@ -38,7 +38,7 @@ def test_grid(exp, i):
 LOOP = """
 import json, os, random, sys, time
 from pathlib import Path
-from pytest_expharness.cli import main
+from pytest_expharness.cli.main import main
 
 role, root, stop, out = sys.argv[1], sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
 rng = random.Random(role)

@@ -21,7 +21,8 @@ import matplotlib.figure  # noqa: F401
 import numpy
 import pytest
 
-from pytest_expharness import sweepfiles, sweeptable
+from pytest_expharness.sweep import table as sweeptable
+from pytest_expharness.sweep import tablefiles as sweepfiles
 
 from conftest import XDIST_MODES, Archive
 

@@ -15,8 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_expharness import archive, debugfolder
-from pytest_expharness.debugfolder import DebugFolderBusy
+from pytest_expharness.archive import layout as archive
+from pytest_expharness.session import debugfolder
+from pytest_expharness.session.debugfolder import DebugFolderBusy
 
 from conftest import XDIST_MODES
 
@@ -118,7 +119,7 @@ def test_a_second_debug_session_leaves_a_live_sessions_runs_alone(
 CLAIMER = """
 import sys
 from pathlib import Path
-from pytest_expharness import archive
+from pytest_expharness.archive import layout as archive
 archive.claim_debug_folder(Path(sys.argv[1]), sys.argv[2])
 print("claimed", flush=True)
 sys.stdin.read()

@@ -15,7 +15,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_expharness import cli
+from pytest_expharness.cli import main as cli
 
 from conftest import XDIST_MODES, Archive
 
@@ -156,7 +156,7 @@ def test_a_sweep_never_imports_a_module_inside_a_run_folder(
     pytester: pytest.Pytester, archive: Archive
 ) -> None:
     """The rule the controller applies to every module a record names (sweepanalysis.py)."""
-    from pytest_expharness.sweepanalysis import Untrusted, collected_file
+    from pytest_expharness.sweep.sweepanalysis import Untrusted, collected_file
 
     module = pytester.makepyfile(test_exp=SWEEP)
     pytester.runpytest("-p", "no:xdist").assert_outcomes(passed=2)
@@ -237,7 +237,7 @@ def test_import_refuses_an_absurd_number_of_members(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from pytest_expharness import transfer
+    from pytest_expharness.catalog import transfer
 
     pytester.makepyfile(test_exp="def test_one(exp):\n    exp.track('loss', 1.0)\n")
     pytester.runpytest("-p", "no:xdist").assert_outcomes(passed=1)
@@ -307,7 +307,7 @@ UNIT_FACTORS = {
 def test_parse_size_reads_every_unit_in_any_case(
     number: int, unit: str, spaces: str, case: object
 ) -> None:
-    from pytest_expharness.transfer import parse_size
+    from pytest_expharness.catalog.transfer import parse_size
 
     text = f"{spaces}{number}{spaces}{case(unit)}{spaces}"  # type: ignore[operator]
     assert parse_size(text) == number * UNIT_FACTORS[unit]
@@ -315,7 +315,7 @@ def test_parse_size_reads_every_unit_in_any_case(
 
 @given(st.integers(min_value=1, max_value=10**15))
 def test_a_size_as_printed_reads_back_within_its_rounding(size: int) -> None:
-    from pytest_expharness.transfer import format_size, parse_size
+    from pytest_expharness.catalog.transfer import format_size, parse_size
 
     shown = format_size(size)
     unit = max(f for f in (1, 10**3, 10**6, 10**9, 10**12) if size >= f)
@@ -324,7 +324,7 @@ def test_a_size_as_printed_reads_back_within_its_rounding(size: int) -> None:
 
 @given(st.text(max_size=20))
 def test_parse_size_gives_bytes_or_a_clear_error_for_any_text(text: str) -> None:
-    from pytest_expharness.transfer import parse_size
+    from pytest_expharness.catalog.transfer import parse_size
 
     try:
         size = parse_size(text)

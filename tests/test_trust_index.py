@@ -27,10 +27,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_expharness import Archive as RunArchive
-from pytest_expharness import cli, load_run
-from pytest_expharness.damage import DamagedRun, problem_of, record_of
-from pytest_expharness.index import IndexUnavailable, index_records, row_of
-from pytest_expharness.records import record_from_folder
+from pytest_expharness import load_run
+from pytest_expharness.catalog.damage import DamagedRun, problem_of, record_of
+from pytest_expharness.catalog.index import IndexUnavailable, index_records, row_of
+from pytest_expharness.catalog.records import record_from_folder
+from pytest_expharness.cli import main as cli
 
 from conftest import Archive
 
@@ -74,8 +75,8 @@ def no_traceback(err: str) -> bool:
 SESSION_LOOP = """
 import shutil, sys
 from pathlib import Path
-from pytest_expharness.index import index_records
-from pytest_expharness.records import record_from_folder
+from pytest_expharness.catalog.index import index_records
+from pytest_expharness.catalog.records import record_from_folder
 
 root, template, count, done = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 for i in range(count):
@@ -92,7 +93,7 @@ Path(done).touch()  # at once: a reindex begun after the last commit would hide 
 REINDEX_LOOP = """
 import contextlib, io, sys
 from pathlib import Path
-from pytest_expharness import cli
+from pytest_expharness.cli import main as cli
 
 root, done = sys.argv[1], Path(sys.argv[2])
 while not done.exists():

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_expharness import cli, yamltext
+from pytest_expharness.archive import yamltext
+from pytest_expharness.cli import main as cli
 
 from conftest import XDIST_MODES, Archive
 

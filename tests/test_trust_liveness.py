@@ -21,9 +21,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_expharness import cleanup, cli
-from pytest_expharness.processes import parse_stat
-from pytest_expharness.reading import read_run
+from pytest_expharness.catalog import cleanup
+from pytest_expharness.catalog.processes import parse_stat
+from pytest_expharness.catalog.reading import read_run
+from pytest_expharness.cli import main as cli
 
 from conftest import Archive
 
@@ -263,7 +264,7 @@ def test_a_dead_run_here_waits_an_hour_after_its_last_heartbeat(
 
 
 def test_a_crash_report_about_a_live_process_is_not_written(runs: list[Path]) -> None:
-    from pytest_expharness.reading import mark_crashed
+    from pytest_expharness.catalog.reading import mark_crashed
 
     run = runs[0]  # its pid (ours) is alive
     pretend_running(run, heartbeat=time.time() - 2 * HOUR)
@@ -301,7 +302,7 @@ JSON = st.recursive(
 def test_any_summary_from_an_archive_is_judged_without_error(
     pid: object, host: object, heartbeat: object, start: object, namespace: object
 ) -> None:
-    from pytest_expharness.reading import liveness
+    from pytest_expharness.catalog.reading import liveness
 
     summary = {"status": "running", "pid": pid, "host": host, "heartbeat": heartbeat}
     summary.update(pid_start=start, pid_ns=namespace)
@@ -405,7 +406,7 @@ def test_exp_label_keeps_a_tag_added_while_the_run_goes(
 ) -> None:
     pytester.makepyfile(
         test_tagged="""
-        from pytest_expharness import cli
+        from pytest_expharness.cli import main as cli
 
         def test_tagged(exp):
             assert cli.main(["--root", "results", "tag", str(exp.path), "from-outside"]) == 0

@@ -29,8 +29,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_expharness import records
-from pytest_expharness.reading import read_run
+from pytest_expharness.catalog import records
+from pytest_expharness.catalog.reading import read_run
 
 from conftest import XDIST_MODES, Archive
 
@@ -103,7 +103,7 @@ def test_a_record_that_cannot_travel_is_read_from_its_folder_and_said(
 ) -> None:
     pytester.makeconftest(
         """
-        import pytest_expharness.records as records
+        import pytest_expharness.catalog.records as records
 
         _make = records.make_record
 
@@ -371,7 +371,7 @@ KILLED_WHILE_PLOTTING = """
     import os
     import signal
 
-    import pytest_expharness.report as report
+    import pytest_expharness.report.runreport as report
 
     _make_plots = report.make_plots
 
@@ -438,7 +438,7 @@ def test_worker_killed_after_its_run_finished_counts_once(
         import os
         import signal
 
-        import pytest_expharness.analyses as analyses
+        import pytest_expharness.sweep.analyses as analyses
 
         _analyse_run = analyses.analyse_run
 
@@ -502,7 +502,7 @@ def test_a_run_killed_before_its_data_was_final_still_reads_crashed(
         import os
         import signal
 
-        import pytest_expharness.run as run
+        import pytest_expharness.run.exp as run
 
         _write_metrics = run.Exp._write_metrics
 

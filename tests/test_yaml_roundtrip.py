@@ -17,7 +17,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pytest_expharness import yamltext
+from pytest_expharness.archive import yamltext
 
 from conftest import Archive
 

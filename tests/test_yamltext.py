@@ -7,7 +7,7 @@ import math
 import pytest
 import yaml
 
-from pytest_expharness import yamltext
+from pytest_expharness.archive import yamltext
 
 TRICKY_STRINGS = [
     "train",

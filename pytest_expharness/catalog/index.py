@@ -1,0 +1,363 @@
+"""The embedded index: `<root>/index.sqlite`, one row per run, a cache of the run folders.
+
+The run folders are the truth; the index makes finding runs fast, and must
+never lose a run nor hide one. The controller (or the lone process without
+xdist) writes its session's rows in one transaction; label, tag and import
+write the rows of the folders they touched; every opening first catches up
+with the folders (indexsync.py), so the runs of a killed session, or of a
+session still going, are found without a reindex. SQLite in WAL mode with a
+busy timeout lets several writers share a root without losing rows.
+
+What counts as a broken index is narrow: the file is moved aside and rebuilt
+only when SQLite itself says it is corrupt (or of another schema). A full disk,
+a read-only archive or a file that cannot be opened is no corruption: writers
+get IndexUnavailable, one line naming the file, and readers (`read_index`,
+`query`) answer all the same, from a read-only connection or from a copy in
+memory brought up to date with the folders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import sqlite3
+import time
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from _pytest.warning_types import PytestWarning  # pytest.PytestWarning, light for the CLI
+
+FILE = "index.sqlite"
+BUSY_TIMEOUT_S = 60.0
+SCHEMA_VERSION = "2"  # 2: attempt (pytest-rerunfailures)
+COLUMNS = (
+    "path", "run_id", "experiment", "session", "node_id", "status", "label", "tags", "params",
+    "metrics", "results", "git_commit", "git_dirty", "started", "started_unix", "duration",
+    "testing", "attempt",
+)  # fmt: skip
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    path TEXT PRIMARY KEY, run_id TEXT, experiment TEXT, session TEXT, node_id TEXT,
+    status TEXT, label TEXT, tags TEXT, params TEXT, metrics TEXT, results TEXT,
+    git_commit TEXT, git_dirty INTEGER, started TEXT, started_unix REAL, duration REAL,
+    testing INTEGER, attempt INTEGER
+);
+CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs (experiment, started_unix);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_unix);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS sessions (path TEXT PRIMARY KEY, mtime_ns INTEGER);
+"""
+_CORRUPT_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+class IndexWarning(PytestWarning):
+    """The index had to be rebuilt, or a run folder could not be indexed."""
+
+
+class IndexUnavailable(OSError):
+    """The index cannot be written here (full disk, read-only archive, unopenable file)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class _OtherSchema(sqlite3.DatabaseError):
+    pass
+
+
+def is_corrupt(error: BaseException) -> bool:
+    """Return whether SQLite says the file is damaged or no database (not merely unwritable)."""
+    if isinstance(error, _OtherSchema):
+        return True
+    if not isinstance(error, sqlite3.DatabaseError):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in _CORRUPT_CODES:
+        return True
+    text = str(error).lower()
+    return "malformed" in text or "not a database" in text
+
+
+def _unavailable(path: Path, error: BaseException) -> IndexUnavailable:
+    """Say in one line why the index at path cannot be written."""
+    number = getattr(error, "errno", None)
+    text = str(error).lower()
+    try:
+        full = os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        full = False
+    if number in (errno.ENOSPC, errno.EDQUOT) or full or "disk is full" in text:
+        why, number = "the disk is full", errno.ENOSPC
+    elif number == errno.EROFS or "readonly" in text or not os.access(path.parent, os.W_OK):
+        why, number = "the archive is read-only", errno.EROFS
+    else:
+        why = str(error)
+    message = (
+        f"cannot write {path}: {why}; the run folders are intact, and a later reader indexes them"
+    )
+    return IndexUnavailable(number or errno.EIO, message)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        conn.execute("PRAGMA journal_mode=WAL")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _move_aside(path: Path, error: BaseException) -> str:
+    broken = path.with_name(f"{FILE}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    path.replace(broken)
+    for extra in ("-wal", "-shm"):
+        path.with_name(FILE + extra).unlink(missing_ok=True)
+    return f"unreadable ({error}); moved to {broken.name}"
+
+
+def _open_for_writing(path: Path) -> tuple[sqlite3.Connection, str | None]:
+    """Connect, moving a corrupt file aside; return the connection and what was wrong."""
+    problem = None if path.exists() else "missing"
+    conn: sqlite3.Connection | None = None
+    try:
+        conn = _connect(path)
+        conn.executescript(SCHEMA)
+        version = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if version is None:
+            problem = problem or "empty"
+        elif version[0] != SCHEMA_VERSION:
+            raise _OtherSchema(f"schema {version[0]}, expected {SCHEMA_VERSION}")
+    except sqlite3.DatabaseError as error:
+        if conn is not None:
+            conn.close()
+        if not is_corrupt(error):
+            raise
+        problem = _move_aside(path, error)
+        conn = _connect(path)
+        conn.executescript(SCHEMA)
+    return conn, problem
+
+
+def open_index(root: Path, session: str | None = None, repair: bool = True) -> sqlite3.Connection:
+    """Open the index of an archive root for writing, caught up with the run folders.
+
+    With repair, folders the index has not seen as they are now are read in
+    (all of them for a new or rebuilt index, saying so with a warning unless
+    the index was simply not there yet and held nothing to lose); `session`'s
+    own folders are left to its records. Raises IndexUnavailable when the index
+    cannot be written.
+    """
+    from .indexsync import catch_up
+
+    path = root / FILE
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        conn, problem = _open_for_writing(path)
+    except (sqlite3.OperationalError, OSError) as error:
+        raise _unavailable(path, error) from None
+    if not repair:
+        return conn
+    try:
+        count = catch_up(conn, root, skip_session=session)
+    except BaseException as error:
+        conn.close()
+        if isinstance(error, (sqlite3.OperationalError, OSError)) and not is_corrupt(error):
+            raise _unavailable(path, error) from None
+        raise
+    if problem is not None and (count or problem not in ("missing", "empty")):
+        warnings.warn(f"{path} was {problem}; rebuilt from {count} run folders", IndexWarning, 2)
+    return conn
+
+
+def open_readonly(path: Path) -> sqlite3.Connection | None:
+    """Connect without writing anything (immutable when not even the -shm can be made)."""
+    if not path.exists():
+        return None
+    for flags in ("mode=ro", "immutable=1"):
+        try:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True)
+        except sqlite3.Error:
+            continue
+        try:
+            version = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            conn.execute("SELECT path FROM sessions LIMIT 1").fetchall()
+        except sqlite3.DatabaseError:
+            conn.close()
+            continue
+        if version == (SCHEMA_VERSION,):
+            return conn
+        conn.close()
+    return None
+
+
+def read_index(root: Path) -> sqlite3.Connection:
+    """Open the index for reading, caught up with the run folders, wherever the archive lies.
+
+    Where it cannot be written (a read-only archive, a full disk), the index as
+    it is is read; when the folders hold what it lacks, a copy in memory is
+    brought up to date instead, so the answer is the same.
+    """
+    from .indexsync import catch_up, pending
+
+    path = root / FILE
+    try:
+        return open_index(root)
+    except IndexUnavailable as error:
+        if error.errno != errno.EROFS:  # a full disk is worth a word; a colleague's archive not
+            warnings.warn(f"{error}; answering from the folders", IndexWarning, 2)
+    stored = open_readonly(path)
+    if stored is not None and not pending(stored, root):
+        return stored
+    memory = sqlite3.connect(":memory:", isolation_level=None)
+    if stored is not None:
+        with contextlib.closing(stored):
+            stored.backup(memory)
+    memory.executescript(SCHEMA)
+    catch_up(memory, root)
+    return memory
+
+
+def query(root: Path, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+    """Return the rows of one SELECT on a root's caught-up index (rebuilt once if corrupt)."""
+    for attempt in (1, 2):
+        conn = read_index(root)
+        try:
+            return conn.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as error:
+            if attempt == 2 or not is_corrupt(error):
+                raise
+            conn.close()
+            problem = _move_aside(root / FILE, error)
+            warnings.warn(f"{root / FILE} was {problem}; rebuilding", IndexWarning, 2)
+        finally:
+            conn.close()
+    raise AssertionError("unreachable")
+
+
+def relative(folder: Path, root: Path) -> str:
+    """Return a run folder's index key: its path under root (absolute when outside it)."""
+    try:
+        return folder.relative_to(root).as_posix()  # the usual case, without a stat
+    except ValueError:
+        try:
+            return folder.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            return str(folder.resolve())
+
+
+def row_of(record: dict[str, Any], root: Path) -> dict[str, Any]:
+    """Return the index row of a run record (see records.make_record)."""
+    return {
+        "path": relative(Path(record["path"]), root),
+        "run_id": record.get("run_id"),
+        "experiment": record.get("experiment"),
+        "session": record.get("session"),
+        "node_id": record.get("node_id"),
+        "status": record.get("status"),
+        "label": record.get("label"),
+        "tags": json.dumps(record.get("tags") or [], default=repr),
+        "params": json.dumps(record.get("params") or {}, default=repr),
+        "metrics": json.dumps(record.get("metrics") or {}, default=repr),
+        "results": json.dumps(record.get("all_results") or {}, default=repr),
+        "git_commit": record.get("git_commit"),
+        "git_dirty": record.get("git_dirty"),
+        "started": record.get("started"),
+        "started_unix": record.get("started_unix"),
+        "duration": record.get("duration"),
+        "testing": bool(record.get("testing")),
+        "attempt": record.get("attempt", 1),
+    }
+
+
+def write_rows(conn: sqlite3.Connection, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert or replace rows, inside a transaction the caller holds; return how many."""
+    values = [tuple(row[c] for c in COLUMNS) for row in rows]
+    marks = ", ".join("?" * len(COLUMNS))
+    conn.executemany(f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({marks})", values)
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+    return len(values)
+
+
+def upsert(
+    conn: sqlite3.Connection, rows: Iterable[dict[str, Any]], replace_all: bool = False
+) -> int:
+    """Write rows in one transaction (emptying the table first with replace_all)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if replace_all:
+            conn.execute("DELETE FROM runs")
+        count = write_rows(conn, rows)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return count
+
+
+def rows_of(
+    folders: Iterable[Path], root: Path, damaged: list[Any] | None = None, repair: bool = True
+) -> list[dict[str, Any]]:
+    """Return the rows of run folders, skipping a damaged one with one warning naming its file.
+
+    What was skipped is appended to `damaged` (damage.DamagedRun). With repair, a
+    crash found is written down (reading.read_run).
+    """
+    from ..archive.layout import is_run_folder
+    from .damage import DamagedRun, record_of
+
+    rows = []
+    for folder in folders:
+        try:
+            rows.append(row_of(record_of(folder, repair), root))
+        except DamagedRun as damage:
+            if is_run_folder(folder):  # not merely deleted since it was listed
+                _skip(damage, damaged)
+        except (ValueError, TypeError, RecursionError) as error:  # e.g. a value holding itself
+            _skip(DamagedRun(folder, f"cannot be indexed ({error})"), damaged)
+    return rows
+
+
+def _skip(damage: Any, damaged: list[Any] | None) -> None:
+    warnings.warn(f"{damage.path}: {damage.why}; run not indexed", IndexWarning, stacklevel=3)
+    if damaged is not None:
+        damaged.append(damage)
+
+
+def rebuild(conn: sqlite3.Connection, root: Path, skip_session: str | None = None) -> int:
+    """Bring every row up to date with the run folders (but one session's); return how many.
+
+    Rows are replaced, and dropped only where their folder is gone, in one
+    transaction, so rows a concurrent session commits meanwhile survive.
+    """
+    from .indexsync import reindex
+
+    return reindex(conn, root, skip_session=skip_session).indexed
+
+
+def index_records(root: Path, records: Iterable[dict[str, Any]], session: str) -> int:
+    """Record a session's runs in the index of their root (one transaction)."""
+    from .indexsync import record_sessions
+
+    found = list(records)
+    conn = open_index(root, session)
+    try:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            count = write_rows(conn, [row_of(record, root) for record in found])
+            record_sessions(conn, root, found)
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+    except (sqlite3.OperationalError, OSError) as error:
+        raise _unavailable(root / FILE, error) from None
+    finally:
+        conn.close()
+    return count

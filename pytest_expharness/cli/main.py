@@ -1,0 +1,178 @@
+"""The `expharness` command: look back at archived runs.
+
+    expharness list [--experiment E] [--status S] [--tag T] [--label L] [EXPR ...]
+                    [--limit N] [--json]
+    expharness show RUN [--json]
+    expharness summary [--experiment E] [--json]
+    expharness compare RUN RUN... | --session S [--experiment E] [--json]
+    expharness diff RUN RUN [--json]
+    expharness export RUN... | --session S --to FILE.tar.gz
+    expharness import FILE.tar.gz
+    expharness label RUN [keep|baseline|exploratory|failed] [--note TEXT]
+    expharness tag RUN TAG
+    expharness untag RUN TAG
+    expharness gc [--status S] [--older-than 30d] [--keep-last N] [--dry-run]
+    expharness reindex
+    expharness check [--json]
+    expharness analyze RUN [--current]
+    expharness report RUN... | --session S [--to FILE.html]
+    expharness collect SESSION
+
+Every subcommand takes --root (before or after it). RUN is a run name
+(runnames.py: latest, EXPERIMENT/latest, EXPERIMENT/RUN, SESSION/RUN, a run id)
+or a run folder's path. EXPR compares a parameter, a final metric or a result
+with a value: `lr<0.01`, `latent=vq`, `elbo<0` (parsed, never evaluated; see
+cli_filters.py). Exit codes: 0 done, 1 nothing matched (or, for check,
+something damaged), 2 usage error (a name or value the archive does not know,
+an ambiguous run name); every error and warning is one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+class UsageError(Exception):
+    """A command line that cannot be carried out as written."""
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as the user can paste it: relative to the current folder when below it."""
+    import os
+
+    absolute = Path(path).absolute()
+    try:
+        return os.path.relpath(absolute) if absolute.is_relative_to(Path.cwd()) else str(absolute)
+    except (OSError, ValueError):
+        return str(absolute)
+
+
+def runs_text(count: int) -> str:
+    """'1 run', '3 runs'."""
+    return f"{count} run{'s' if count != 1 else ''}"
+
+
+def _table(rows: list[list[Any]], headers: list[str]) -> str:
+    from tabulate import tabulate
+
+    return tabulate(rows, headers=headers, tablefmt="simple", floatfmt=".6g", missingval="")
+
+
+def runs_of_session(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Return the index rows of every run of `args.session`, oldest first."""
+    from ..catalog.loading import Archive, RunNotFound
+
+    every = Archive(args.root).runs().rows
+    found = [r for r in every if r["session"] == args.session]
+    if not found and every:  # a session the archive never had: name the newest ones
+        sessions = list(dict.fromkeys(r["session"] for r in every))
+        shown = ", ".join(sessions[:5]) + (
+            f" ... and {len(sessions) - 5} more" if len(sessions) > 5 else ""
+        )
+        raise UsageError(f"no session {args.session!r} under {args.root}; the newest: {shown}")
+    if not found:
+        raise RunNotFound(f"no run of session {args.session!r} under {args.root}")
+    return found[::-1]
+
+
+def differing(values: list[dict[str, Any]]) -> list[str]:
+    """The keys whose values are not the same in every mapping, in first-seen order."""
+    names: list[str] = []
+    for found in values:
+        names.extend(n for n in found if n not in names)
+    return [n for n in names if len({json.dumps(v.get(n), default=str) for v in values}) > 1]
+
+
+ROOT_HELP = (
+    "archive root (default: $EXPHARNESS_ROOT, else the project's results/, found "
+    "from the current folder upward)"
+)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of `expharness`."""
+    main = argparse.ArgumentParser(prog="expharness", description=__doc__.split("\n\n")[0])
+    main.add_argument(
+        "--root",
+        default=None,
+        help=ROOT_HELP,
+    )
+    commands = main.add_subparsers(dest="command", required=True)
+    from . import check, manage, query, report, show
+
+    query.add_commands(commands)
+    show.add_commands(commands)
+    check.add_command(commands)
+    manage.add_commands(commands)
+    report.add_commands(commands)
+    for command in commands.choices.values():  # --root before or after the subcommand
+        command.add_argument("--root", default=argparse.SUPPRESS, help=ROOT_HELP)
+    return main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; return its exit code."""
+    import warnings
+
+    from ..catalog.index import IndexWarning
+
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0) and 2
+    if args.root is None:
+        from ..archive.layout import find_root
+
+        args.root = str(find_root(Path.cwd()))
+    if not Path(args.root).is_dir() and args.command != "import":
+        print(f"expharness: no archive at {args.root} (give --root)", file=sys.stderr)
+        return 1
+    with warnings.catch_warnings():  # a folder skipped or an index rebuilt: one line each
+        warnings.filterwarnings("default", category=IndexWarning)
+
+        def show(message: Any, category: type[Warning], *rest: Any, **named: Any) -> None:
+            print(f"expharness: warning: {message}", file=sys.stderr)  # one line, no source
+
+        warnings.showwarning = show
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import errno
+
+    from ..catalog.damage import DamagedRun
+    from ..catalog.index import IndexUnavailable
+    from ..catalog.loading import AmbiguousRun, RunNotFound
+
+    try:
+        result: int = args.handler(args)
+        return result
+    except (UsageError, AmbiguousRun) as error:  # a name that fits several runs: say which
+        print(f"expharness: {error}", file=sys.stderr)
+        return 2
+    except (RunNotFound, IndexUnavailable) as error:
+        print(f"expharness: {error}", file=sys.stderr)
+        return 1
+    except DamagedRun as error:
+        print(f"expharness: {error} (expharness check lists every damaged run)", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `expharness list | head`: the reader left; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            raise
+        where = f"cannot write {error.filename}: " if error.filename else ""
+        print(f"expharness: {where}{error.strerror}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

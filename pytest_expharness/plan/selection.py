@@ -1,0 +1,76 @@
+"""The checks of the selected experiments once collected, before any run starts.
+
+Two test functions may not share an experiment name (their runs would share
+one folder and one table), and every override must name a parameter of some
+selected experiment; each problem is a SpecError, which the plugin reports as
+a usage error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from . import params as P
+from .spec import Overrides, SpecError, build, experiment_name, marker_kwargs, repeats_of, uses_exp
+
+
+def _check_names(experiments: Sequence[pytest.Item]) -> None:
+    """Refuse two different test functions that would share one experiment name (and table)."""
+    from .modvariants import base_modules
+
+    owners: dict[str, tuple[str, pytest.Item]] = {}
+    for item in experiments:
+        name = experiment_name(item, marker_kwargs(item))
+        owner = item.nodeid.split("[")[0]
+        first, other = owners.setdefault(name, (owner, item))
+        if first != owner:
+            fix = (
+                "rename one of the modules (a module variant is named after its file)"
+                if base_modules(item) and base_modules(other)
+                else "name one with @pytest.mark.experiment(name=...)"
+            )
+            raise SpecError(
+                f"experiment name {name!r} is used by both {first} and {owner}; their runs "
+                f"would share one folder and one table: {fix}"
+            )
+
+
+def check_selected(
+    items: Sequence[pytest.Item],
+    overrides: Overrides,
+    testing: bool,
+    repeats_option: int | None = None,
+) -> None:
+    """Check the names, overrides and repeats of the selected experiments (spec.check_overrides)."""
+    experiments = [item for item in items if uses_exp(item)]
+    _check_names(experiments)
+    if experiments:
+        from ..interop import watch_timeouts
+
+        watch_timeouts()  # before the first test's timer is set
+    known: set[str] = set()
+    for item in experiments:
+        if overrides.any() or testing:
+            known.update(build(item, overrides, testing, repeats_option).declared)
+        else:
+            repeats_of(marker_kwargs(item), repeats_option, item.nodeid, testing)
+    for key in [*overrides.merged(), *overrides.sweep]:
+        if key not in known:
+            source = (
+                "--exp-sweep"
+                if key in overrides.sweep
+                else "--exp-set"
+                if key in overrides.from_cli
+                else "--exp-config"
+            )
+            count = len({item.nodeid.split("[")[0] for item in experiments})
+            where = (
+                "the selected experiment"
+                if count == 1
+                else f"any of the {count} selected experiments"
+                if experiments
+                else "any selected experiment (none of the selected tests uses the exp fixture)"
+            )
+            raise SpecError(f"{source} {key}: not a parameter of {where}{P.suggest(key, known)}")

@@ -1,0 +1,110 @@
+"""What Exp offers for writing experiments: hooks, the cache and labels (a mixin of Exp)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..archive import layout
+from ..archive.labels import change_label, check_label
+from ..archive.locks import update_config
+from ..plan.variants import HOOK_ATTR
+
+
+class _NoDefault:
+    def __repr__(self) -> str:
+        return "<no default>"
+
+
+_NO_DEFAULT: Any = _NoDefault()  # apply_hook called without default=
+
+
+class Authoring:
+    """Hooks, cache and label of a run; Exp provides the state these use."""
+
+    _test: tuple[Any, Any, Any]
+    _cache: Any
+    _label: str
+    _notes: list[dict[str, Any]]
+    _hooks: dict[str, tuple[Any, int]]  # name -> (what find_marked found, calls so far)
+    _session: Any
+    experiment: str
+    testing: bool
+    path: Path
+
+    def _write_log(self, level: str, text: str) -> None:
+        raise NotImplementedError
+
+    def bind_test(self, cls: Any, module: Any, instance: Any) -> None:
+        """Tell the run which test class, module and instance it belongs to (for hooks)."""
+        self._test = (cls, module, instance)
+        self._hooks = {}
+
+    def apply_hook(self, name: str, default: Any = _NO_DEFAULT, **kwargs: Any) -> Any:
+        """Call the hook registered as name (see `hook`) with exp and kwargs; else the default.
+
+        run.log names the hook at its first call (INFO) and at every later one
+        (DEBUG). A name no class or module of the lineage declares is an error
+        unless a default is given.
+        """
+        from ..plan.variants import bind, find_marked
+
+        cls, module, instance = self._test
+        known = self._hooks.get(name)
+        found, calls = (
+            known if known is not None else (find_marked(HOOK_ATTR, name, cls, module), 0)
+        )
+        self._hooks[name] = (found, calls + 1)
+        if found is None:
+            if default is _NO_DEFAULT:
+                raise _not_found(name, cls, module)
+            return default
+        if calls:
+            self._write_log("DEBUG", f"hook {name}: {found[1]} (call {calls + 1})")
+        else:
+            self._write_log("INFO", f"hook {name}: {found[1]}")
+        return bind(found, cls, instance)(self, **kwargs)
+
+    @property
+    def cache(self) -> Any:
+        """The cache shared by runs and workers under <root>/.cache/ (see cache.py).
+
+        Testing runs have their own, under <root>/_testing/.cache/.
+        """
+        if self._cache is None:
+            from .cache import Cache
+
+            enabled = not self._session.settings.no_cache
+            root = self._session.settings.root
+            if self.testing:  # smoke-sized results never reach real runs
+                root = root / layout.TESTING_DIR
+            self._cache = Cache(root, self.experiment, enabled, self._write_log)
+        return self._cache
+
+    def label(self, label: str, note: str | None = None) -> None:
+        """Label this run (keep, baseline, exploratory, failed), with an optional timed note."""
+        check_label(label)
+
+        def change(config: dict[str, Any]) -> None:  # on the file: `expharness label` may write too
+            header = config["experiment"]
+            change_label(header, label, note)
+            self._label, self._notes = header["label"], list(header.get("notes") or [])
+
+        update_config(self.path, change)
+
+
+def _not_found(name: str, cls: Any, module: Any) -> Exception:
+    from ..plan.variants import HookNotFound, declared_hooks
+
+    declared = declared_hooks(cls, module)
+    if cls is not None:
+        where = f"{cls.__qualname__}, its base classes or their modules"
+    elif module is not None:
+        where = f"module {getattr(module, '__expharness_name__', module.__name__)}"
+    else:
+        where = "this run (it has no test class or module)"
+    listed = ", ".join(f"{hook} ({found})" for hook, found in declared.items()) or "none"
+    return HookNotFound(
+        f"exp.apply_hook({name!r}): no hook {name!r} in {where}; declared hooks: {listed}. "
+        f"Declare one with @hook({name!r}), or pass default=... to make it optional"
+    )

@@ -1,0 +1,196 @@
+"""State shared by every run of one pytest session, in one process.
+
+The controller (or the lone process without xdist) makes it; under xdist the
+controller hands each worker plain data in `workerinput` (stamp, command line,
+its identity, overrides), so every worker uses the same session stamp and
+overrides. Provenance is not handed over: it costs git calls, so each process
+gathers it on first use, when its first run writes config.yaml (the same
+checkout, so the same values; the command line is the controller's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..archive import layout
+from ..plan import params
+from ..plan.params import OverrideError
+from ..plan.spec import Overrides
+from . import provenance
+from .citizen import WORKERINPUT_KEY, command_line
+
+__all__ = ["WORKERINPUT_KEY", "OverrideError", "SessionState", "Settings", "create"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the options ask for, resolved against the rootdir."""
+
+    root: Path
+    testing: bool = False
+    debug: bool = False
+    tags: tuple[str, ...] = ()
+    config_file: str | None = None
+    set_items: tuple[str, ...] = ()
+    sweep_items: tuple[str, ...] = ()
+    repeats: int | None = None
+    resume: bool = False
+    reproducible: bool = False
+    no_cache: bool = False
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """Resolve the options of this session into Settings."""
+    root = layout.archive_root(config)
+    for folder in (root, *root.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                what = "exists" if folder == root else f"lies inside {folder}, which exists"
+                raise OverrideError(f"--exp-root {root}: {what} and is not a folder")
+            break
+    tags = tuple(dict.fromkeys([*config.getini("exp_tags"), *config.getoption("exp_tags")]))
+    return Settings(
+        root=root,
+        testing=bool(config.getoption("exp_testing")),
+        debug=bool(config.getoption("exp_debug")),
+        tags=tags,
+        config_file=config.getoption("exp_config"),
+        set_items=tuple(config.getoption("exp_set")),
+        sweep_items=tuple(config.getoption("exp_sweep")),
+        repeats=config.getoption("exp_repeats"),
+        resume=bool(config.getoption("exp_resume")),
+        reproducible=bool(config.getoption("exp_reproducible")),
+        no_cache=bool(config.getoption("exp_no_cache")),
+    )
+
+
+@dataclass
+class SessionState:
+    """One session's settings, stamp, overrides and (lazily) provenance."""
+
+    settings: Settings
+    stamp: str
+    rootdir: Path
+    command: list[str]
+    overrides: Overrides = field(default_factory=Overrides)
+    live_log: bool = False
+    is_worker: bool = False
+    slurm_task: bool = False
+    interrupted: bool = False
+    controller: dict[str, Any] | None = None  # the controller's process (pid, start, host)
+    pytest_config: Any = None  # read for provenance only when it is gathered
+    _provenance: dict[str, Any] | None = None
+    _resume: Any = None
+    _reproducible: Any = None
+
+    def resume_index(self) -> Any:
+        """Return this process's index of completed runs (for --exp-resume)."""
+        if self._resume is None:
+            from ..plan.resume import ResumeIndex
+
+            self._resume = ResumeIndex(self.settings.root, self.stamp)
+        return self._resume
+
+    def provenance(self) -> dict[str, Any]:
+        """Return the session provenance, gathering it on first use."""
+        if self._provenance is None:
+            self._provenance = provenance.collect(
+                self.rootdir, self.command, self.settings.root, self.pytest_config
+            )
+        return self._provenance
+
+    def reproducible(self) -> Any:
+        """Return the --exp-reproducible extras of this process (None without the flag)."""
+        if self.settings.reproducible and self._reproducible is None:
+            from .snapshot import Reproducible
+
+            self._reproducible = Reproducible.gather(self.rootdir, self.settings.root)
+        return self._reproducible
+
+    def for_worker(self) -> dict[str, Any]:
+        """Return what a worker needs, as plain data: provenance only if gathered already."""
+        found = {
+            "stamp": self.stamp,
+            "command": self.command,
+            "controller": self.controller,
+            "from_file": self.overrides.from_file,
+            "from_cli": self.overrides.from_cli,
+            "file_path": self.overrides.file_path,
+            "sweep": self.overrides.sweep,
+        }
+        if self._provenance is not None:  # a SLURM task's, read from its job's files
+            found["provenance"] = self._provenance
+        return found
+
+
+def create(config: pytest.Config, stamp: str) -> SessionState:
+    """Make the session state for this process (worker data wins under xdist)."""
+    settings = read_settings(config)
+    live_cli = config.getini("log_cli") or config.getoption("log_cli_level", None) is not None
+    live = config.getoption("capture", "fd") == "no" and not live_cli
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and WORKERINPUT_KEY in workerinput:
+        data = workerinput[WORKERINPUT_KEY]
+        overrides = Overrides()  # the controller had none to check, so none to hand over
+        if "from_cli" in data:
+            overrides = Overrides(
+                data["from_file"], data["from_cli"], data["file_path"], data["sweep"]
+            )
+        return SessionState(
+            settings=settings,
+            stamp=data["stamp"],
+            rootdir=Path(config.rootpath),
+            command=list(data["command"]),
+            overrides=overrides,
+            live_log=live,
+            is_worker=True,
+            controller=data.get("controller"),
+            pytest_config=config,
+            _provenance=data.get("provenance"),
+        )
+    task_dir = config.getoption("exp_slurm_task", None)
+    if task_dir:  # one task of a SLURM job: the submitting session's stamp and provenance
+        from ..cluster.slurm import read_session
+
+        data = read_session(Path(task_dir))
+        return SessionState(
+            settings=settings,
+            stamp=data["stamp"],
+            rootdir=Path(config.rootpath),
+            command=list(data["command"]),
+            overrides=read_overrides(settings),
+            live_log=live,
+            slurm_task=True,
+            _provenance=data["provenance"],
+        )
+    from ..catalog.processes import this_process
+
+    return SessionState(
+        settings=settings,
+        stamp=stamp,
+        rootdir=Path(config.rootpath),
+        command=command_line(config),
+        overrides=read_overrides(settings),
+        live_log=live,
+        controller=dict(this_process()),
+        pytest_config=config,
+    )
+
+
+def read_overrides(settings: Settings) -> Overrides:
+    """Read --exp-config and --exp-set; raise OverrideError saying what is wrong."""
+    if settings.repeats is not None and settings.repeats < 1:
+        raise OverrideError(f"--exp-repeats {settings.repeats}: give a whole number of at least 1")
+    if not (settings.config_file or settings.set_items or settings.sweep_items):
+        return Overrides()
+    from_file = params.load_config_file(settings.config_file) if settings.config_file else {}
+    from_cli = params.parse_set_items(settings.set_items)
+    sweep = params.parse_sweep_items(settings.sweep_items)
+    both = sorted(set(sweep) & set(from_cli))
+    if both:
+        raise OverrideError(f"--exp-sweep {both[0]} and --exp-set {both[0]}: give one or the other")
+    return Overrides(from_file, from_cli, settings.config_file, sweep)

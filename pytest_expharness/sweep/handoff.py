@@ -1,0 +1,86 @@
+"""Run records on their way from the run to the controller, on the reports' user_properties.
+
+`send` puts a record on a report as data execnet can carry (see records.py: a
+record that does not serialise goes as a stub naming its folder). The
+`RecordCollector`, registered in every process, keeps the records the reports
+bring, reading a stub's run from its folder and saying so, and remembers which
+tests have reported their call but not their teardown (plugin.py uses it when a
+worker dies, so a test is not counted twice) and whether a Ctrl-C came.
+
+The record travels as JSON text, not as a dict: pytest's --junitxml writes each
+user property as `str(value)`, and CI tools read JSON, not a Python repr. Each
+final metric and result also goes as a property of its own (`metric:loss/test`,
+`result:accuracy`), so a CI dashboard can chart it without parsing the record.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import pytest
+
+RECORD_PROPERTY = "expharness_run"
+
+
+def send(report: pytest.TestReport, record: dict[str, Any]) -> None:
+    """Put a run's record on its report, as data that can cross to the controller."""
+    from ..catalog.records import STUB, for_report
+
+    sent = for_report(record)
+    if sent is None:
+        return
+    report.user_properties.append((RECORD_PROPERTY, json.dumps(sent, ensure_ascii=False)))
+    if STUB in sent:
+        return  # the controller reads the run from its folder; no values to show here
+    for name, value in (sent.get("metrics") or {}).items():
+        report.user_properties.append((f"metric:{name}", _property_text(value)))
+    for key, value in (sent.get("results") or {}).items():
+        report.user_properties.append(
+            (f"result:{key.removeprefix('results/')}", _property_text(value))
+        )
+
+
+def _property_text(value: Any) -> str:
+    """Return a value as junitxml shows it: text as it is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+class RecordCollector:
+    """Collects run records from reports, wherever the session is summarised."""
+
+    def __init__(self, config: pytest.Config, found: list[dict[str, Any]]) -> None:
+        self.config = config
+        self.found = found
+        self.called: dict[str, bool] = {}  # tests whose call is reported and teardown is not
+        self.interrupted = False
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Keep the run records a report carries (plain data, also from xdist workers)."""
+        if report.when == "call":
+            self.called[report.nodeid] = True
+        elif report.when == "teardown":
+            self.called.pop(report.nodeid, None)
+        for key, value in report.user_properties:
+            if key == RECORD_PROPERTY and isinstance(value, str):
+                from ..catalog.records import expand
+
+                record, said = expand(json.loads(value))
+                if said:
+                    self.say(said)
+                if record is not None:
+                    self.found.append(record)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self) -> None:
+        """Note a Ctrl-C first: a second one may stop pytest before it sets the exit status."""
+        self.interrupted = True
+
+    def say(self, line: str) -> None:
+        """Write a line to the terminal (stderr when there is none)."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(line)
+        else:
+            print(line, file=sys.stderr)

@@ -1,0 +1,342 @@
+"""report.html: one self-contained page per sweep (or any set of runs).
+
+Inline CSS and JavaScript, images as data URIs, nothing fetched: the file can
+be mailed or opened from a laptop years later. Sections: the header
+(experiment, description, session, git, command line), the comparison table
+(sortable by clicking a column; the best row marked), the pivot matrix, the
+repeats table, the sweep analysis' files (images shown, every file linked), what
+failed and why, overlaid learning curves per series, metric-versus-parameter
+plots per axis, and a section per run (its labels and notes, parameters,
+metrics, components, relative links to its files).
+
+The learning curves are inline SVG, not images: each curve is a run's `<g
+class="curve" data-run=RUN>` whose `<title>` names the run on hover. One legend
+beside the charts lists every run, however many (it scrolls; a filter box
+narrows it). When some grid point has two runs or more (repeats, or the same
+point in several sessions), the legend groups runs by grid point, the runs of a
+point share its colour, and a switch shows each point as its mean +- std band
+instead of its curves. Clicking a run anywhere (its table row, its legend entry,
+its curve) highlights it everywhere; a grid point's legend entry or repeats-table
+row highlights all its runs. Every element that stands for runs says which in
+`data-run` (one) or `data-runs` (a JSON list); the script in htmlassets.py
+needs nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ...archive import layout
+from ...catalog.loading import RunRecord
+from ..table import OK_STATUSES, SweepTable
+from .analyses import ANALYSIS, analysis_section
+from .assets import CSS, SCRIPT
+from .curves import plots_section
+from .parts import REPORT, Raw, anchor, esc, href, param_name, runs_attr, table_html, text
+
+
+def run_label(run: RunRecord) -> str:
+    """The name of a run in a one-session table: its run id."""
+    return run.run_id
+
+
+def _header(table: SweepTable, runs: list[RunRecord]) -> str:
+    from ...report.runreport import git_text
+    from ..tabletext import title
+
+    heads = [r.config.get("experiment") or {} for r in runs]
+    first = heads[0] if heads else {}
+
+    def distinct(key: str) -> str:
+        values = list(dict.fromkeys(json.dumps(h.get(key), default=str) for h in heads))
+        return ", ".join(json.loads(v) if v.startswith('"') else v for v in values)
+
+    notes: dict[tuple[Any, bool], Any] = {}  # a run read from its record alone may lack git_note
+    for h in heads:
+        key = (h.get("git_commit"), bool(h.get("git_dirty")))
+        notes[key] = notes.get(key) or h.get("git_note")
+    git = ", ".join(
+        git_text({"git_commit": commit, "git_note": note})
+        + (" (dirty: uncommitted changes)" if dirty else "")
+        for (commit, dirty), note in notes.items()
+    )
+    commands = list(dict.fromkeys(" ".join(h["command"]) for h in heads if h.get("command")))
+    rows = [
+        ("session", distinct("session")),
+        ("git commit", git),
+        ("command line", "<br>".join(f"<code>{esc(c)}</code>" for c in commands)),
+        ("runs", esc(title(table))),
+        ("written", esc(dt.datetime.now().astimezone().isoformat(timespec="seconds"))),
+    ]
+    items = "".join(
+        f"<dt>{esc(k)}</dt><dd>{v if k in ('command line', 'runs') else esc(v)}</dd>"
+        for k, v in rows
+    )
+    description = first.get("description")
+    text = f"<p>{esc(description)}</p>" if description else ""
+    return f"<h1>{esc(table.experiment)}</h1>{text}<dl class='head'>{items}</dl>"
+
+
+def _axis_cell(value: Any, column: str, run: RunRecord | None) -> Any:
+    """An axis cell: a None parameter reads None; an axis the run does not have stays empty."""
+    if value is not None:
+        return value
+    if run is None or param_name(column) in run.params:
+        return "None"
+    return None
+
+
+def _comparison(table: SweepTable, anchors: dict[str, str], by_label: dict[str, RunRecord]) -> str:
+    columns = [
+        c
+        for c in table.columns
+        if c != "best" and (c != "reason" or any(r.get("reason") for r in table.rows))
+    ]
+    headers = ["best", *columns] if table.best else columns
+    rows, classes, attrs = [], [], []
+    for row in table.rows:
+        is_best = table.best is not None and row.get("best") == "*"
+        run = by_label.get(str(row.get("run")))
+        cells = [_axis_cell(row.get(c), c, run) if c in table.axes else row.get(c) for c in columns]
+        anchor = anchors.get(str(row.get("run")))
+        if anchor is not None:
+            cells[columns.index("run")] = Raw(f'<a href="#{anchor}">{esc(row["run"])}</a>')
+        rows.append((["\u2605" if is_best else ""] if table.best else []) + cells)
+        classes.append(f"best status-{row['status']}" if is_best else f"status-{row['status']}")
+        attrs.append(runs_attr([str(row.get("run"))]))
+    out = table_html(headers, rows, sortable=True, classes=classes, attrs=attrs)
+    sort = "Click a column header to sort, a row to highlight its run's curves."
+    best = (
+        f"<p>Best run by {esc(table.metric_column)} ({esc(table.mode)}): <b>{esc(table.best)}</b>. "
+        f"{sort}</p>"
+        if table.best
+        else f"<p>{sort}</p>"
+    )
+    return f"<h2>Comparison</h2>{best}{out}"
+
+
+def _pivot(table: SweepTable) -> str:
+    pivot = table.pivot
+    if not pivot:
+        return ""
+    headers = [f"{pivot['rows_axis']} \\ {pivot['columns_axis']}", *map(str, pivot["columns"])]
+    body = [
+        ["None" if r is None else r, *values]
+        for r, values in zip(pivot["rows"], pivot["values"], strict=True)
+    ]
+    caption = f"<p>{esc(pivot['metric'])} ({esc(table.mode)}), mean over repeats.</p>"
+    return f"<h2>Pivot</h2>{caption}{table_html(headers, body)}"
+
+
+def _point(row: dict[str, Any], axes: list[str]) -> tuple[str, ...]:
+    return tuple(repr(row.get(axis)) for axis in axes)
+
+
+def _aggregate(table: SweepTable) -> str:
+    if not table.aggregate:
+        return ""
+    headers = list(table.aggregate[0])
+    members: dict[tuple[str, ...], list[str]] = {}
+    for row in table.rows:
+        members.setdefault(_point(row, table.axes), []).append(str(row["run"]))
+    body, attrs = [], []
+    for entry in table.aggregate:
+        body.append(
+            ["None" if h in table.axes and entry.get(h) is None else entry.get(h) for h in headers]
+        )
+        runs = members.get(_point(entry, table.axes)) or []
+        attrs.append(runs_attr(runs) if runs else "")
+    return f"<h2>Over repeats</h2>{table_html(headers, body, sortable=True, attrs=attrs)}"
+
+
+def _problems(runs: list[RunRecord], label: Any) -> str:
+    rows = []
+    for run in runs:
+        summary = run.summary
+        if run.status not in OK_STATUSES:
+            error = summary.get("error") or {}
+            crash = summary.get("crash") or {}
+            reason = (
+                f"{error.get('type')}: {error.get('message')}"
+                if error
+                else crash.get("reason") or summary.get("reason")
+            )
+            rows.append([label(run), run.status, "", reason, ""])
+        for name, component in (summary.get("components") or {}).items():
+            if component.get("status") in ("disabled", "failed"):
+                rows.append(
+                    [label(run), component["status"], name, component.get("reason"),
+                     component.get("hint")]
+                )  # fmt: skip
+    if not rows:
+        return ""
+    headers = ["run", "status", "component", "reason", "hint"]
+    return f"<h2>Failed, crashed and disabled</h2>{table_html(headers, rows, sortable=True)}"
+
+
+def _links(run: RunRecord, out_dir: Path) -> str:
+    """Links to a run's files, as its summary lists them (no walk of the folder)."""
+    names = [layout.CONFIG, layout.SUMMARY, layout.LOG, layout.METRICS, layout.REPORT]
+    summary = run.summary
+    names += [f"{layout.ARTIFACTS}/{a}" for a in summary.get("artifacts") or []]
+    names += list(summary.get("plots") or [])
+    names += [f"{ANALYSIS}/{a}" for a in (summary.get("analysis") or {}).get("files") or []]
+    base = Path(os.path.relpath(run.path, out_dir)).as_posix()
+    links = [f'<a href="{href(f"{base}/{name}")}">{esc(name)}</a>' for name in names]
+    return f"<p class='links'>{' '.join(links)}</p>"
+
+
+def _notes(head: dict[str, Any]) -> str:
+    """A run's timed notes, oldest first (an old label_note included)."""
+    from ...archive.labels import notes_of
+
+    items = []
+    for note in notes_of(head):
+        when = f"<time>{esc(note.get('at'))}</time> " if note.get("at") else ""
+        label = f"<b>{esc(note.get('label'))}</b>: " if note.get("label") else ""
+        items.append(f"<li>{when}{label}{esc(note.get('note'))}</li>")
+    return f"<ul class='notes'>{''.join(items)}</ul>" if items else ""
+
+
+def _run_section(run: RunRecord, out_dir: Path, label: Any) -> str:
+    summary = run.summary
+    head = run.config.get("experiment") or {}
+    parts = [
+        f"<section class='run' id='{anchor(run)}'><h3>{esc(label(run))} "
+        f"<span class='status-{esc(run.status)}'>{esc(run.status)}</span></h3>",
+        f"<p>session {esc(head.get('session'))}, duration {esc(summary.get('duration'))} s"
+        + (f", label <b class='label'>{esc(head.get('label'))}</b>" if head.get("label") else "")
+        + "</p>",
+        _notes(head),
+    ]
+    parts.append(table_html(["parameter", "value"], [[k, text(v)] for k, v in run.params.items()]))
+    metrics = summary.get("metrics") or {}
+    if metrics:
+        rows = [
+            [n, s.get("final"), s.get("min"), s.get("max"), s.get("count")]
+            for n, s in metrics.items()
+        ]
+        parts.append(table_html(["series", "final", "min", "max", "count"], rows))
+    components = summary.get("components") or {}
+    if components:
+        rows = [[n, c.get("status"), c.get("reason"), c.get("hint")] for n, c in components.items()]
+        parts.append(table_html(["component", "status", "reason", "hint"], rows))
+    parts.append(_links(run, out_dir))
+    return "".join(parts) + "</section>"
+
+
+def render(table: SweepTable, runs: list[RunRecord], out_dir: Path, label: Any = run_label) -> str:
+    """Return the whole page for a table and its runs (links relative to out_dir).
+
+    `label(run)` names a run as the table's run column does.
+    """
+    anchors = {label(run): anchor(run) for run in runs}
+    by_label = {label(run): run for run in runs}
+    recommend = "".join(f"<p class='recommend'>{esc(line)}</p>" for line in table.recommendations)
+    body = [
+        _header(table, runs),
+        recommend,
+        _comparison(table, anchors, by_label),
+        _pivot(table),
+        _aggregate(table),
+        analysis_section(table, runs, out_dir),
+        _problems(runs, label),
+        plots_section(table, runs, label),
+        "<h2>Runs</h2>",
+        *(_run_section(run, out_dir, label) for run in runs),
+    ]
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{esc(table.experiment)}: {esc(table.session)}</title><style>{CSS}</style></head>"
+        f"<body>{''.join(body)}<script>{SCRIPT}</script></body></html>\n"
+    )
+
+
+def write(table: SweepTable, runs: list[RunRecord], target: Path, label: Any = run_label) -> Path:
+    """Write report.html (atomically) and return its path."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    layout.atomic_write_text(target, render(table, runs, target.parent, label))
+    return target
+
+
+class Curve(list):  # type: ignore[type-arg]
+    """A series' values, with `.steps`, as the report's charts read them."""
+
+    steps: Any
+
+
+def _fast_run(record: dict[str, Any], config: dict[str, Any] | None) -> RunRecord:
+    """A run as the report needs it, from its record, summary.json and metrics.csv.
+
+    No YAML and no numpy: the controller writes the report at the end of every
+    session. `config` is the run's own config.yaml when already read.
+    """
+    from ...run.tracking import columns_from_csv
+
+    folder = Path(record["path"])
+    summary = json.loads((folder / layout.SUMMARY).read_text("utf-8"))
+    summary["status"] = record["status"]  # crashes inferred when the record was made
+    if config is None:
+        head = {
+            "name": record["experiment"],
+            "session": record["session"],
+            "run_id": folder.name,  # the record's run_id may be prefixed for a table
+            "label": record.get("label"),
+            "notes": record.get("notes"),
+            "tags": record.get("tags"),
+            "git_commit": record.get("git_commit"),
+            "git_dirty": record.get("git_dirty"),
+            "git_note": record.get("git_note"),
+        }
+        config = {"experiment": head, "parameters": record.get("params") or {}}
+    metrics: dict[str, Any] = {}
+    csv_path = folder / layout.METRICS
+    if csv_path.exists():
+        for name, columns in columns_from_csv(csv_path).items():
+            curve = Curve(columns.values)
+            curve.steps = list(columns.steps)
+            metrics[name] = curve
+    return RunRecord(folder, config, summary, {}, metrics)
+
+
+def read_runs(records: list[dict[str, Any]]) -> list[RunRecord]:
+    """Read what the report shows of some runs, in the records' order (unreadable ones left out).
+
+    The first run's config.yaml is read whole, for the page's header, and so is
+    that of a run whose record does not carry its notes and whose config.yaml
+    mentions a note (parsing costs ~4 ms a run; finding the word, microseconds).
+    """
+    from ...archive.yamltext import load
+
+    runs: list[RunRecord] = []
+    for record in records:
+        if not record.get("path"):
+            continue
+        try:
+            config = None
+            if not runs or "notes" not in record:
+                text = (Path(record["path"]) / layout.CONFIG).read_text("utf-8")
+                if not runs or "note" in text:  # notes, or an old label_note
+                    config = load(text)
+            runs.append(_fast_run(record, config))
+        except (OSError, ValueError, KeyError):
+            continue
+    return runs
+
+
+def write_sweep_reports(tables: list[SweepTable], records: list[dict[str, Any]]) -> list[str]:
+    """Write report.html beside each sweep's comparison table; return any problems."""
+    problems = []
+    for table in tables:
+        mine = [r for r in records if r.get("sweep") == table.folder]
+        order = {row["run"]: i for i, row in enumerate(table.rows)}
+        mine.sort(key=lambda r: order.get(r.get("run_id"), len(order)))
+        try:
+            write(table, read_runs(mine), Path(table.folder) / REPORT)
+        except Exception as error:  # the tables are written; a report must not cost them
+            problems.append(f"{table.folder}/{REPORT}: {type(error).__name__}: {error}")
+    return problems
