@@ -73,10 +73,11 @@ def _state(config: pytest.Config) -> SessionState:
     """Return the session state, making it on first use."""
     state = config.stash.get(STATE, None)
     if state is None:
+        from .cluster.slurm import read_session
         from .session import state as session_state
 
         try:
-            state = session_state.create(config, config.stash[STAMP])
+            state = session_state.create(config, config.stash[STAMP], read_session)
         except session_state.OverrideError as error:
             raise pytest.UsageError(str(error)) from None
         config.stash[STATE] = state
@@ -118,9 +119,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     has_overrides = config.stash.get(STATE, None) is not None
     if has_overrides or any("exp" in getattr(item, "fixturenames", ()) for item in items):
+        from .plan.modvariants import module_files
+        from .plan.sources import capture
         from .plan.spec import remember_order
         from .plan.variants import VariedImport, deselect_imported_classes
-        from .session.snapshot import capture
 
         try:
             deselect_imported_classes(config, items)
@@ -128,17 +130,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             _refuse(config, items, str(error))
             return
         remember_order(items)
-        capture(items)
+        capture(module_files(items))
         _check(config, items)
 
 
 def _check(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
+    from .interop import watch_timeouts
     from .plan import spec
+    from .plan.selection import check_selected
     from .session import debugfolder
 
     try:
         state = _state(config)
-        spec.check_overrides(items, state.overrides, state.settings.testing, state.settings.repeats)
+        check_selected(items, state.overrides, state.settings.testing, state.settings.repeats)
+        if any(spec.uses_exp(item) for item in items):
+            watch_timeouts()  # pytest-timeout's timer, wrapped before the first test sets it
         gitpolicy.check(config, items)  # warn about uncommitted changes, or refuse them
         if state.settings.debug and not config.option.collectonly:
             debugfolder.check_items(items, state)

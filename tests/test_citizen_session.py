@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_expharness.catalog.index import IndexWarning
+from pytest_expharness.catalog.indexrows import IndexWarning
 from pytest_expharness.session.citizen import ExperimentWarning
 from pytest_expharness.sweep import handoff
 from pytest_expharness.sweep.analyses import AnalysisWarning

@@ -14,8 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_expharness import load_run
-from pytest_expharness.catalog.loading import AmbiguousRun, RunNotFound
-from pytest_expharness.catalog.runnames import parse
+from pytest_expharness.catalog.runnames import AmbiguousRun, RunNotFound, parse
 from pytest_expharness.cli import main as cli
 
 from conftest import Archive

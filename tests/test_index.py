@@ -13,8 +13,8 @@ import pytest
 
 from pytest_expharness import Archive as RunArchive
 from pytest_expharness import load_run
-from pytest_expharness.catalog.index import IndexWarning
-from pytest_expharness.catalog.loading import RunNotFound
+from pytest_expharness.catalog.indexrows import IndexWarning
+from pytest_expharness.catalog.runnames import RunNotFound
 
 from conftest import XDIST_MODES, Archive
 

@@ -119,8 +119,8 @@ def test_a_second_debug_session_leaves_a_live_sessions_runs_alone(
 CLAIMER = """
 import sys
 from pathlib import Path
-from pytest_expharness.archive import layout as archive
-archive.claim_debug_folder(Path(sys.argv[1]), sys.argv[2])
+from pytest_expharness.session import debugfolder
+debugfolder.claim(Path(sys.argv[1]), sys.argv[2])
 print("claimed", flush=True)
 sys.stdin.read()
 """
@@ -163,14 +163,14 @@ def test_a_live_owner_is_named_and_its_runs_kept_until_it_ends(tmp_path: Path) -
         assert f"pid {owner.pid} on host {socket.gethostname()}, started 20" in message
         assert "debug session S1" in message and "drop --exp-debug" in message
         with pytest.raises(DebugFolderBusy, match=f"pid {owner.pid} "):
-            archive.claim_debug_folder(folder, "S2")
+            debugfolder.claim(folder, "S2")
         assert run.is_dir(), "a live session's run is never deleted"
-        archive.claim_debug_folder(folder, "S1")  # its own session shares it, no waiting
+        debugfolder.claim(folder, "S1")  # its own session shares it, no waiting
         assert run.is_dir()
     finally:
         _end(owner)
     debugfolder.check_debug_folders(tmp_path, ["exp"], "S2", testing=False)
-    archive.claim_debug_folder(folder, "S2")
+    debugfolder.claim(folder, "S2")
     assert not run.exists(), "the ended session's runs make way"
     assert debugfolder.read_marker(folder)["stamp"] == "S2"
 
@@ -181,10 +181,10 @@ def test_every_process_of_the_owning_session_keeps_it_alive(tmp_path: Path) -> N
     _end(first)  # one worker of S1 ended, the other still runs
     try:
         with pytest.raises(DebugFolderBusy, match=f"pid {second.pid} on host"):
-            archive.claim_debug_folder(folder, "S2")
+            debugfolder.claim(folder, "S2")
     finally:
         _end(second)
-    archive.claim_debug_folder(folder, "S2")
+    debugfolder.claim(folder, "S2")
 
 
 def test_a_pid_now_held_by_a_newer_process_is_not_the_owner(tmp_path: Path) -> None:
@@ -197,10 +197,10 @@ def test_a_pid_now_held_by_a_newer_process_is_not_the_owner(tmp_path: Path) -> N
     marker = {"stamp": "S1", "host": parent["host"], "started": time.time(), "processes": [parent]}
     debugfolder.write_marker(folder, marker)
     with pytest.raises(DebugFolderBusy):
-        archive.claim_debug_folder(folder, "S2")
+        debugfolder.claim(folder, "S2")
     reused = {**parent, "pid_start": parent["pid_start"] - 1}
     debugfolder.write_marker(folder, {**marker, "processes": [reused]})
-    archive.claim_debug_folder(folder, "S2")
+    debugfolder.claim(folder, "S2")
     assert not run.exists()
 
 
@@ -216,11 +216,11 @@ def test_another_hosts_session_is_alive_until_an_hour_of_silence(tmp_path: Path)
     for path in (folder / debugfolder.MARKER, run / archive.SUMMARY):
         os.utime(path, (old, old))
     with pytest.raises(DebugFolderBusy, match=r"on host node-elsewhere, .* 10 min ago"):
-        archive.claim_debug_folder(folder, "S2")
+        debugfolder.claim(folder, "S2")
     summary = json.loads((run / archive.SUMMARY).read_text())
     (run / archive.SUMMARY).write_text(json.dumps({**summary, "heartbeat": old}))
     os.utime(run / archive.SUMMARY, (old, old))
-    archive.claim_debug_folder(folder, "S2")
+    debugfolder.claim(folder, "S2")
     assert not run.exists()
 
 
@@ -233,10 +233,10 @@ def test_an_older_plain_marker_still_protects_a_running_run(tmp_path: Path) -> N
         here = debugfolder.process_identity(holder.pid)
         run = _make_run(folder, "a=1", status="running", session="S1", **here)
         with pytest.raises(DebugFolderBusy, match=f"its run a=1 is running as pid {holder.pid}"):
-            archive.claim_debug_folder(folder, "S2")
+            debugfolder.claim(folder, "S2")
     finally:
         _end(holder)
-    archive.claim_debug_folder(folder, "S2")
+    debugfolder.claim(folder, "S2")
     assert not run.exists()
 
 
@@ -247,9 +247,9 @@ def test_a_released_folder_is_free_while_its_process_lives_on(tmp_path: Path) ->
         run = _make_run(folder, "a=1", status="completed", session="S1")
         assert debugfolder.release(tmp_path, "S2") == [], "only the owning session releases"
         with pytest.raises(DebugFolderBusy):
-            archive.claim_debug_folder(folder, "S2")
+            debugfolder.claim(folder, "S2")
         assert debugfolder.release(tmp_path, "S1") == [folder]
-        archive.claim_debug_folder(folder, "S2")
+        debugfolder.claim(folder, "S2")
         assert not run.exists()
     finally:
         _end(owner)

@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 from pytest_expharness import Archive as RunArchive
 from pytest_expharness import load_run
 from pytest_expharness.catalog.damage import DamagedRun, problem_of, record_of
-from pytest_expharness.catalog.index import IndexUnavailable, index_records, row_of
+from pytest_expharness.catalog.index import IndexUnavailable, index_records
+from pytest_expharness.catalog.indexrows import row_of
 from pytest_expharness.catalog.records import record_from_folder
 from pytest_expharness.cli import main as cli
 

@@ -295,18 +295,6 @@ def experiment_parent(
     return base / safe_name(experiment) / stamp
 
 
-def claim_debug_folder(folder: Path, stamp: str, controller: dict[str, Any] | None = None) -> None:
-    """Make folder this session's debug folder, emptying it only when its owner has ended.
-
-    Workers of one session (same stamp) share it. While another session that
-    owns it is alive, raises debugfolder.DebugFolderBusy and leaves it untouched.
-    `controller` identifies this session's controller (see debugfolder.process_identity).
-    """
-    from ..session import debugfolder
-
-    debugfolder.claim(folder, stamp, controller)
-
-
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write data to path through a temporary file and a rename."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(3).hex()}.tmp")
@@ -365,3 +353,15 @@ def _subfolders(folder: Path) -> list[Path]:
             ]
     except OSError:
         return []
+
+
+def artifact_names(folder: Path) -> list[str]:
+    """Return the artifact names of a run, sorted."""
+    base = folder / ARTIFACTS
+    if not base.is_dir():
+        return []
+    return sorted(
+        p.relative_to(base).as_posix()
+        for p in base.rglob("*")
+        if p.is_file() and not p.name.endswith(".tmp")
+    )

@@ -150,7 +150,7 @@ def read_data(folder: Path) -> dict[str, Any]:
 
 def read_metrics(folder: Path) -> dict[str, Any]:
     """Return a run's metrics.csv as series columns ({} when it has none)."""
-    from ..run.tracking import columns_from_csv
+    from ..archive.metricsfile import columns_from_csv
 
     path = folder / layout.METRICS
     if not path.exists():

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..archive import layout
-from .index import relative
+from .indexrows import relative
 
 SETTLE_NS = 2_000_000_000
 YOUNG_NS = 60_000_000_000
@@ -217,7 +217,7 @@ def _write(
     Rows under `prefixes` (session folders; None: everywhere) whose folder is
     neither `present` nor a run folder now are dropped.
     """
-    from .index import rows_of, write_rows
+    from .indexrows import rows_of, write_rows
 
     result = Synced()
     rows = {row["path"]: row for row in rows_of(folders, root, result.damaged)}

@@ -14,14 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..archive import layout
-
-
-class RunNotFound(LookupError):
-    """No run, or more than one, matches what was asked for."""
-
-
-class AmbiguousRun(RunNotFound):
-    """More than one run fits a name; the message lists them (see runnames.py)."""
+from .runnames import AmbiguousRun, RunNotFound
 
 
 @dataclass
@@ -139,7 +132,8 @@ class Archive:
         self.root = Path(root)
 
     def _rows(self, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
-        from .index import COLUMNS, query
+        from .index import query
+        from .indexrows import COLUMNS
 
         # the four JSON columns come back as one array: one json.loads a row, not four
         merged = (
@@ -207,7 +201,7 @@ class RunTable:
         import warnings
 
         from .damage import DamagedRun
-        from .index import IndexWarning
+        from .indexrows import IndexWarning
 
         loaded = []
         for row in self.rows:

@@ -194,7 +194,7 @@ def record_without_run(
 ) -> dict[str, Any]:
     """A table row for a point that failed or was skipped before its run could start."""
     from ..archive import layout
-    from ..run.store import encode_param
+    from ..archive.values import encode_param
 
     error = outcome.get("error") or {}
     sweep = layout.experiment_parent(

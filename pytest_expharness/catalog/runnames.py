@@ -15,6 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+
+class RunNotFound(LookupError):
+    """No run, or more than one, matches what was asked for."""
+
+
+class AmbiguousRun(RunNotFound):
+    """More than one run fits a name; the message lists them (see `find`)."""
+
+
 FORMS = """\
   latest                   the newest run of the archive
   EXPERIMENT/latest        the newest run of an experiment (SESSION/latest: of a session)
@@ -57,7 +66,6 @@ def parse(text: str) -> Name:
 def find(name: str, base: Path) -> str:
     """Return the index path (under base) of the one run the name stands for."""
     from .index import query
-    from .loading import RunNotFound
 
     parsed = parse(name)
     if not base.is_dir():
@@ -137,7 +145,6 @@ def _pick(name: Name, rows: list[dict[str, Any]], newest_session: bool) -> list[
 
 def _one(name: Name, rows: list[dict[str, Any]], base: Path, hint: str) -> str:
     """The one row's path; RunNotFound when there is none, AmbiguousRun when there are more."""
-    from .loading import AmbiguousRun, RunNotFound
 
     unique = {str(r["path"]): r for r in rows}
     if not unique:

@@ -64,7 +64,7 @@ def _index_state(base: Path, folders: set[str]) -> tuple[str, bool]:
 def check_root(base: Path, root: Path) -> tuple[list[dict[str, str]], int, str, bool]:
     """Check one archive root: (problems, run folders seen, index state, index sound)."""
     from ..catalog.damage import problem_of
-    from ..catalog.index import relative
+    from ..catalog.indexrows import relative
     from ..catalog.indexsync import runs_in, session_folders
 
     now_ns = time.time_ns()

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .main import UsageError, runs_text
+from .common import UsageError, runs_text
 
 EXPRESSION = re.compile(r"^\s*([A-Za-z_][\w./]*)\s*(<=|>=|!=|==|=|<|>)\s*(.+?)\s*$")
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {

@@ -10,13 +10,14 @@ from typing import Any
 
 from ..archive.layout import LABELS
 from ..catalog.runnames import HELP as RUN_HELP
-from .main import UsageError, _table, runs_text, shown_path
+from .common import UsageError, runs_text, shown_path, text_table
 
 
 def _index_folders(root: Path, folders: list[Path]) -> None:
     """Add or refresh the index rows of some run folders (testing runs in their own index)."""
     from ..archive.layout import TESTING_DIR
-    from ..catalog.index import FILE, open_index, rebuild, rows_of, upsert
+    from ..catalog.index import FILE, open_index, rebuild
+    from ..catalog.indexrows import rows_of, upsert
 
     groups: dict[Path, list[Path]] = {}
     for folder in folders:
@@ -45,8 +46,10 @@ def _rewrite_header(args: argparse.Namespace, change: Callable[[dict[str, Any]],
     """
     from ..archive.layout import TESTING_DIR
     from ..archive.locks import LockTimeout, run_lock, update_config
-    from ..catalog.index import open_index, rows_of, upsert
-    from ..catalog.loading import RunNotFound, resolve
+    from ..catalog.index import open_index
+    from ..catalog.indexrows import rows_of, upsert
+    from ..catalog.loading import resolve
+    from ..catalog.runnames import RunNotFound
 
     found = resolve(args.run, args.root)
     root = Path(args.root).resolve()
@@ -157,7 +160,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ..catalog.loading import resolve
     from ..catalog.transfer import TransferError, export_runs
-    from .main import runs_of_session
+    from .common import runs_of_session
 
     tables: list[Path] = []
     if args.session:
@@ -230,7 +233,9 @@ def cmd_gc(args: argparse.Namespace) -> int:
              f"{age_days:.1f}", _megabytes(size)]
         )  # fmt: skip
     if body:
-        print(_table(body, ["experiment", "session", "run", "status", "label", "age_d", "size"]))
+        print(
+            text_table(body, ["experiment", "session", "run", "status", "label", "age_d", "size"])
+        )
     for row, reason in chosen.spared:
         print(f"kept {row['path']}: {reason}")
     if args.dry_run:

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .common import UsageError, differing, runs_of_session, runs_text, shown_path, text_table
 from .filters import MISSING, Names, check_selection, matches, parse_expression
 from .filters import resolve as resolve_name
-from .main import UsageError, _table, differing, runs_of_session, runs_text, shown_path
 from .summary import add_command as add_summary
 from .summary import main_metric, main_value, ranked
 
@@ -69,7 +69,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             ]
             for r in shown
         ]
-        print(_table(body, headers))
+        print(text_table(body, headers))
         if len(shown) < len(rows):
             print(
                 f"(the newest {len(shown)} of {len(rows)} runs; --limit 0 shows all)",
@@ -92,7 +92,7 @@ def pasteable(root: str | Path) -> Callable[[str], str]:
 
 def _session_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The index rows of `--session` (of `--experiment` only, when given), oldest first."""
-    from ..catalog.loading import RunNotFound
+    from ..catalog.runnames import RunNotFound
 
     rows = runs_of_session(args)
     if args.experiment is None:
@@ -226,7 +226,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if i:
             print()
         print(table.title())
-        print(_table(table.body, table.headers))
+        print(text_table(table.body, table.headers))
         if table.same:
             print(f"\nsame in every run: {', '.join(f'{n}={v!r}' for n, v in table.same.items())}")
     return 0

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.runnames import HELP as RUN_HELP
-from .main import UsageError, runs_text, shown_path
+from .common import UsageError, runs_text, shown_path
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -102,7 +102,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ..catalog.loading import resolve
     from ..catalog.records import record_from_folder
     from ..sweep.html.parts import REPORT
-    from .main import runs_of_session
+    from .common import runs_of_session
 
     root = Path(args.root)
     if args.session:

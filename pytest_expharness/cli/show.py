@@ -9,7 +9,7 @@ from typing import Any
 
 from ..catalog.runnames import FORMS
 from ..catalog.runnames import HELP as RUN_HELP
-from .main import _table, differing, shown_path
+from .common import differing, shown_path, text_table
 
 
 def _cell(value: Any) -> Any:
@@ -73,7 +73,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if run.params:
         print()
         rows = [[k, "None" if v is None else _cell(v)] for k, v in run.params.items()]
-        print(_table(rows, ["parameter", "value"]))  # None said, not an empty cell
+        print(text_table(rows, ["parameter", "value"]))  # None said, not an empty cell
     metrics = summary.get("metrics") or {}
     if metrics:
         print()
@@ -81,11 +81,11 @@ def cmd_show(args: argparse.Namespace) -> int:
             [n, s.get("final"), s.get("min"), s.get("max"), s.get("count")]
             for n, s in metrics.items()
         ]
-        print(_table(body, ["series", "final", "min", "max", "count"]))
+        print(text_table(body, ["series", "final", "min", "max", "count"]))
     results = summary.get("results") or {}
     if results:
         print()
-        print(_table([[k, _cell(v)] for k, v in results.items()], ["result", "value"]))
+        print(text_table([[k, _cell(v)] for k, v in results.items()], ["result", "value"]))
     components = summary.get("components") or {}
     if components:
         print()
@@ -93,7 +93,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             [n, c.get("status"), c.get("reason"), c.get("hint"), _data_text(c.get("data") or {})]
             for n, c in components.items()
         ]
-        print(_table(body, ["component", "status", "reason", "hint", "data"]))
+        print(text_table(body, ["component", "status", "reason", "hint", "data"]))
     for title, paths in (("artifacts", artifacts), ("plots", plots)):
         if paths:
             print(f"\n{title}:")
@@ -142,7 +142,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         keys = ["kind", "name", "first", "second"]
         print(json.dumps([dict(zip(keys, r, strict=True)) for r in rows], indent=2, default=str))
     elif rows:
-        print(_table(rows, ["", "name", first.run_id, second.run_id]))
+        print(text_table(rows, ["", "name", first.run_id, second.run_id]))
     else:
         print("same parameters and provenance")
     return 0

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..sweep.table import OK_STATUSES, _number
+from .common import runs_text, text_table
 from .filters import STATUSES, check_selection
-from .main import _table, runs_text
 
 T = TypeVar("T")
 NEWEST_TRIED = 3  # runs whose header is read for the main metric, newest first
@@ -181,7 +181,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
             ]
         )
     headers = ["experiment", "runs", *statuses, "newest session", "main metric", "best", "value"]
-    print(_table(body, headers))
+    print(text_table(body, headers))
     total = sum(e["runs"] for e in entries)
     print(f"\n{runs_text(total)} of {len(entries)} experiment{'s' if len(entries) != 1 else ''}")
     return 0

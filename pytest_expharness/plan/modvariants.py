@@ -28,11 +28,25 @@ import ast
 import inspect
 import sys
 import types
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 MAX_CHAIN = 16  # modules in one chain of variants, as a guard against import cycles
 _CACHE = "__expharness_chains__"  # on the variant module: dies with it, never star-imported
+
+
+def module_files(items: Iterable[Any]) -> list[str]:
+    """Return the files of every module the experiments among items come from, once each."""
+    found: dict[str, None] = {}
+    for item in items:
+        if "exp" not in getattr(item, "fixturenames", ()):
+            continue
+        for module in experiment_modules(item):
+            path = getattr(module, "__file__", None)
+            if path:
+                found[path] = None
+    return list(found)
 
 
 def experiment_modules(item: Any) -> list[types.ModuleType]:
@@ -108,7 +122,7 @@ def _module_of(namespace: dict[str, Any], name: str | None) -> types.ModuleType 
 
 def _imported_from(module: types.ModuleType, function: Any) -> types.ModuleType | None:
     """The module a `from ... import` of module's source brought function from (the last one)."""
-    from ..session.snapshot import source
+    from .sources import source
 
     path = getattr(module, "__file__", None)
     data = source(Path(path)) if path else None

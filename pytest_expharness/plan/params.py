@@ -273,13 +273,6 @@ def check_given(key: str, text: str, declared: Any) -> tuple[Any, Any]:
     return value, check_value(key, value, declared, given=text)
 
 
-def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML file of parameter overrides (a mapping of KEY: value), within bounds."""
-    from .configfile import load_config_file as load
-
-    return load(path)
-
-
 def suggest(name: str, known: typing.Iterable[str]) -> str:
     """Return ' (did you mean X?)' for the closest known names, or ''."""
     close = difflib.get_close_matches(name, sorted(set(known)), n=3, cutoff=0.6)

@@ -95,7 +95,7 @@ def reusable(
     built: Any, root: Path, stamp: str, debug: bool, index: ResumeIndex
 ) -> dict[str, Any] | None:
     """Return the record of a completed archived run of this point, or None to run it."""
-    from ..run.store import encode_param
+    from ..archive.values import encode_param
 
     params = {name: encode_param(value) for name, value in built.params.items()}
     found = index.find(built.experiment, built.testing, params, built.repeat, built.source_hash)

@@ -43,13 +43,9 @@ def check_selected(
     testing: bool,
     repeats_option: int | None = None,
 ) -> None:
-    """Check the names, overrides and repeats of the selected experiments (spec.check_overrides)."""
+    """Check the names, overrides and repeats of the selected experiments (plugin.py calls it)."""
     experiments = [item for item in items if uses_exp(item)]
     _check_names(experiments)
-    if experiments:
-        from ..interop import watch_timeouts
-
-        watch_timeouts()  # before the first test's timer is set
     known: set[str] = set()
     for item in experiments:
         if overrides.any() or testing:

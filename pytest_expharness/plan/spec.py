@@ -291,9 +291,9 @@ def build(
         tags = (tags,)
     module = getattr(item, "module", None)
     cls = getattr(item, "cls", None)
-    from ..session.snapshot import modules_hash
     from .modvariants import experiment_modules, parent_of
     from .paramids import explicit_ids
+    from .sources import modules_hash
     from .variants import lineage, parent_experiment
 
     function = getattr(item, "originalname", None) or item.name.split("[")[0]
@@ -363,15 +363,3 @@ def _docstring(item: pytest.Item) -> str | None:
     if not doc and module is not None:
         doc = inspect.getdoc(module)
     return doc or None
-
-
-def check_overrides(
-    items: Sequence[pytest.Item],
-    overrides: Overrides,
-    testing: bool,
-    repeats_option: int | None = None,
-) -> None:
-    """Check every override against the selected experiments; raise SpecError if any is wrong."""
-    from .selection import check_selected
-
-    check_selected(items, overrides, testing, repeats_option)

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..archive import layout, yamltext
 from ..archive.labels import notes_of
-from ..run.tracking import Columns
+from ..archive.metricsfile import Columns
 
 MAX_PLOT_POINTS = 2000
 

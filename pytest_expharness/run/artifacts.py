@@ -11,7 +11,7 @@ from pathlib import Path, PurePath
 from typing import IO, Any
 
 from ..archive import layout
-from .store import encode
+from ..archive.values import encode
 
 
 def artifact_path(folder: Path, name: object, sub: str = layout.ARTIFACTS) -> Path:
@@ -141,15 +141,3 @@ def open_artifact(folder: Path, name: object, mode: str = "w", **kwargs: Any) ->
     handle = AtomicFile(path, mode.replace("x", "w"), **kwargs)
     OPEN_FILES.add(handle)
     return handle
-
-
-def listing(folder: Path) -> list[str]:
-    """Return the artifact names of a run, sorted."""
-    base = folder / layout.ARTIFACTS
-    if not base.is_dir():
-        return []
-    return sorted(
-        p.relative_to(base).as_posix()
-        for p in base.rglob("*")
-        if p.is_file() and not p.name.endswith(".tmp")
-    )

@@ -176,7 +176,7 @@ def _encode(value: Any, backend: str) -> bytes:
     if backend == "pickle":
         return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     if backend == "json":
-        from .store import encode
+        from ..archive.values import encode
 
         return json.dumps(encode(value)).encode()
     import io

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from .store import encode
+from ..archive.values import encode
 
 SUCCESS, FAILED, DISABLED, PENDING, RUNNING = "success", "failed", "disabled", "pending", "running"
 

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from ..archive import layout
+from ..archive.values import encode_param, to_json
 from ..catalog.processes import this_process
 from ..plan.spec import RunSpec
 from ..report import runreport
-from ..session import snapshot
+from ..session import debugfolder, snapshot
 from ..session.state import SessionState
 from . import artifacts
 from .authoring import Authoring
@@ -27,7 +28,7 @@ from .finish import RunEnd, _now, iso
 from .flusher import Flusher
 from .log import LOGGER, RunLog
 from .relay import ConstantPatch
-from .store import DataStore, encode_param, to_json
+from .store import DataStore
 from .tracking import Tracker
 
 __all__ = ["LOGGER", "Exp", "finish_open_runs"]
@@ -84,7 +85,7 @@ class Exp(RunLog, Authoring, RunEnd):
         )
         layout.create_root(settings.root)
         if settings.debug:
-            layout.claim_debug_folder(parent, session.stamp, session.controller)
+            debugfolder.claim(parent, session.stamp, session.controller)
         id_axes = {**spec.axes, "rep": spec.repeat} if spec.repeats > 1 else dict(spec.axes)
         if spec.attempt > 1:  # a pytest-rerunfailures rerun keeps the earlier attempts' folders
             id_axes["attempt"] = spec.attempt

@@ -4,7 +4,7 @@
 (runscript.py), the plots, summary.json and REPORT.md. Each step that can fail
 is attempted on its own and a failure is named in the summary's `problems`.
 Once metrics.csv, data.json and analysis.py are written, summary.json says
-`finishing` (see finishing.py): a process that dies after that point loses
+`finishing` (see catalog/reading.py): a process that dies after that point loses
 nothing, the rest is remade from the folder. `amend` changes the outcome of a
 finished run.
 """
@@ -21,13 +21,15 @@ from typing import Any, TextIO
 from ..archive import layout
 from ..archive.locks import update_summary
 from ..archive.logline import append_entry
+from ..archive.metricsfile import csv_text, series_stats
+from ..archive.values import scalars, to_json
 from ..catalog import records
 from ..report import runreport, runscript
 from . import artifacts
 from .components import Component
 from .relay import ConstantPatch
-from .store import DataStore, scalars, to_json
-from .tracking import Tracker, csv_text, series_stats
+from .store import DataStore
+from .tracking import Tracker
 
 _now = time.time
 
@@ -122,12 +124,12 @@ class RunEnd:
             "cache": self._cache.summary() if self._cache is not None else None,
             "data_file": layout.DATA if data else None,
             "results": dict(scalars(data)),
-            "artifacts": attempt("listing artifacts", lambda: artifacts.listing(self.path), []),
+            "artifacts": attempt("listing artifacts", lambda: layout.artifact_names(self.path), []),
             "log": self.log_counts(),
         }
         if metrics_written and written is not None:  # what is left is remade from the folder
             final = {**summary, "plots": [], "problems": list(problems), "heartbeat": _now()}
-            final.update(status="running", finishing=outcome["status"])  # see finishing.py
+            final.update(status="running", finishing=outcome["status"])  # see catalog/reading.py
             attempt("marking the data final", lambda: self._write_summary(final))
         plots, plot_problem = attempt(
             "plots", lambda: runreport.make_plots(self.path, columns), ([], None)

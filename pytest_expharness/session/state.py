@@ -10,6 +10,7 @@ checkout, so the same values; the command line is the controller's).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 
 from ..archive import layout
 from ..plan import params
+from ..plan.configfile import load_config_file
 from ..plan.params import OverrideError
 from ..plan.spec import Overrides
 from . import provenance
@@ -127,8 +129,14 @@ class SessionState:
         return found
 
 
-def create(config: pytest.Config, stamp: str) -> SessionState:
-    """Make the session state for this process (worker data wins under xdist)."""
+def create(
+    config: pytest.Config, stamp: str, read_task: Callable[[Path], dict[str, Any]]
+) -> SessionState:
+    """Make the session state for this process (worker data wins under xdist).
+
+    `read_task` reads what a SLURM task reuses of its submitting session
+    (cluster/slurm.py's read_session); the cluster layer sits above this one.
+    """
     settings = read_settings(config)
     live_cli = config.getini("log_cli") or config.getoption("log_cli_level", None) is not None
     live = config.getoption("capture", "fd") == "no" and not live_cli
@@ -154,9 +162,7 @@ def create(config: pytest.Config, stamp: str) -> SessionState:
         )
     task_dir = config.getoption("exp_slurm_task", None)
     if task_dir:  # one task of a SLURM job: the submitting session's stamp and provenance
-        from ..cluster.slurm import read_session
-
-        data = read_session(Path(task_dir))
+        data = read_task(Path(task_dir))
         return SessionState(
             settings=settings,
             stamp=data["stamp"],
@@ -187,7 +193,7 @@ def read_overrides(settings: Settings) -> Overrides:
         raise OverrideError(f"--exp-repeats {settings.repeats}: give a whole number of at least 1")
     if not (settings.config_file or settings.set_items or settings.sweep_items):
         return Overrides()
-    from_file = params.load_config_file(settings.config_file) if settings.config_file else {}
+    from_file = load_config_file(settings.config_file) if settings.config_file else {}
     from_cli = params.parse_set_items(settings.set_items)
     sweep = params.parse_sweep_items(settings.sweep_items)
     both = sorted(set(sweep) & set(from_cli))

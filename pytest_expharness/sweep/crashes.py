@@ -32,17 +32,17 @@ def record_crash(root: Path, stamp: str, node_id: str, worker: str | None) -> li
     """Record the runs of a test whose worker died; return their records.
 
     A run still `running` whose data was final is recorded as what it was, with
-    a note (see finishing.py); any other running one is recorded crashed. A run
+    a note (see catalog/reading.py); any other running one is recorded crashed. A run
     that had finished (the worker died after, in an analysis or a later
     teardown) is read as it is: its record never left the worker either.
     """
-    from ..catalog import finishing
+    from ..catalog.reading import complete
 
     records = []
     who = f"worker {worker}" if worker else "its process"
     for folder, status in session_runs(root, stamp, node_id):
         try:
-            if status == "running" and finishing.complete(folder, who, worker=worker) is None:
+            if status == "running" and complete(folder, who, worker=worker) is None:
                 reason = f"{who} died while running it" if worker else "its process died"
                 mark_crashed(folder, reason, worker=worker)
             records.append(record_from_folder(folder))

@@ -275,7 +275,7 @@ def _fast_run(record: dict[str, Any], config: dict[str, Any] | None) -> RunRecor
     No YAML and no numpy: the controller writes the report at the end of every
     session. `config` is the run's own config.yaml when already read.
     """
-    from ...run.tracking import columns_from_csv
+    from ...archive.metricsfile import columns_from_csv
 
     folder = Path(record["path"])
     summary = json.loads((folder / layout.SUMMARY).read_text("utf-8"))
