@@ -339,25 +339,9 @@ def pytest_runtest_makereport(
         elif (
             call.when == "setup" and (report.failed or report.skipped) and REUSED not in item.stash
         ):
-            from .catalog.records import record_without_run
-            from .plan import spec
-            from .sweep import outcomes
-
-            state = _state(item.config)
-            settings = state.settings
-            try:
-                built = spec.build(item, state.overrides, settings.testing, settings.repeats)
-            except spec.SpecError:
-                return report
-            record = record_without_run(
-                built,
-                settings.root,
-                state.stamp,
-                settings.debug,
-                item.nodeid,
-                outcomes.from_call(report, call),
-            )
-            handoff.send(report, record)
+            record = handoff.record_of_unrun(item, _state(item.config), report, call)
+            if record is not None:
+                handoff.send(report, record)
         return report
     if call.when == "call" or ((report.failed or report.skipped) and OUTCOME not in item.stash):
         from .sweep import outcomes

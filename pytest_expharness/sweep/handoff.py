@@ -84,3 +84,23 @@ class RecordCollector:
             reporter.write_line(line)
         else:
             print(line, file=sys.stderr)
+
+
+def record_of_unrun(item: Any, state: Any, report: Any, call: Any) -> dict[str, Any] | None:
+    """The table row of a point whose setup failed or skipped before its run began.
+
+    None when the item is no experiment spec can build (its own error is reported).
+    """
+    from ..catalog.records import record_without_run
+    from ..plan import spec
+    from . import outcomes
+
+    settings = state.settings
+    try:
+        built = spec.build(item, state.overrides, settings.testing, settings.repeats)
+    except spec.SpecError:
+        return None
+    outcome = outcomes.from_call(report, call)
+    return record_without_run(
+        built, settings.root, state.stamp, settings.debug, item.nodeid, outcome
+    )
