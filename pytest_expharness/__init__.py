@@ -8,7 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Archive", "Exp", "analysis", "hook", "load_run", "read_run", "sweep_analysis"]
+__all__ = [
+    "AnalysisWarning",
+    "Archive",
+    "DirtyTreeWarning",
+    "Exp",
+    "ExperimentWarning",
+    "IndexWarning",
+    "analysis",
+    "hook",
+    "load_run",
+    "read_run",
+    "sweep_analysis",
+]
+# the warnings a user filters (`-W ignore::pytest_expharness.DirtyTreeWarning`), and where they live
+_WARNINGS = {
+    "AnalysisWarning": "sweep.analyses",
+    "DirtyTreeWarning": "session.gitpolicy",
+    "ExperimentWarning": "session.citizen",
+    "IndexWarning": "catalog.indexrows",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -30,6 +49,10 @@ def __getattr__(name: str) -> Any:
         from .sweep import analyses
 
         return getattr(analyses, name)
+    if name in _WARNINGS:
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.{_WARNINGS[name]}"), name)
     if name == "read_run":
         from .catalog.reading import read_run
 

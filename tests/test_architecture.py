@@ -80,3 +80,24 @@ def test_plugin_import_loads_only_the_option_layer() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert set(done.stdout.split()) == PLUGIN_LOAD
+
+
+def test_public_api_and_entry_points_are_where_users_find_them() -> None:
+    from importlib.metadata import entry_points
+
+    import pytest_expharness as public
+
+    for name in public.__all__:
+        assert getattr(public, name) is not None, name
+    assert public.Exp.__module__ == "pytest_expharness.run.exp"
+    plugins = {e.name: e.value for e in entry_points(group="pytest11")}
+    assert plugins["expharness"] == "pytest_expharness.plugin"
+    scripts = {e.name: e.value for e in entry_points(group="console_scripts")}
+    assert scripts["expharness"] == "pytest_expharness.cli.main:main"
+
+
+def test_warnings_filter_by_their_public_names(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_a():\n    pass\n")
+    names = ("DirtyTreeWarning", "ExperimentWarning", "IndexWarning", "AnalysisWarning")
+    args = [f"-Wignore::pytest_expharness.{name}" for name in names]
+    pytester.runpytest_subprocess("-p", "no:xdist", *args).assert_outcomes(passed=1)

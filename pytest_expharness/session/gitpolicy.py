@@ -9,7 +9,7 @@ more"). Files of an archive never count (see provenance.changed_paths).
 The warning is a DirtyTreeWarning, a pytest warning: it is printed as soon as
 collection ends (a long sweep can be stopped there and the changes committed)
 and listed in the warnings summary. A filter silences both:
-`-W ignore::pytest_expharness.gitpolicy.DirtyTreeWarning`, or the same in the
+`-W ignore::pytest_expharness.DirtyTreeWarning`, or the same in the
 `filterwarnings` ini key. An "error" filter (`-W error`) leaves it a warning:
 refusing is what `--exp-require-clean` is for.
 
