@@ -8,9 +8,9 @@ run of the test is finished as crashed ("timeout after N s") first, then the
 original ends the process. The signal method raises in the test instead, and
 the run ends failed with pytest-timeout's message, as any failure does.
 
-pytest-rerunfailures and pytest-repeat need no hook: spec.py reads the attempt
+pytest-rerunfailures and pytest-repeat need no hook: plan/spec.py reads the attempt
 (`item.execution_count`) and the repeat index (`__pytest_repeat_step_number`)
-from the item, and sweeptable.py keeps the last attempt as the point's run.
+from the item, and sweep/table.py keeps the last attempt as the point's run.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The on-disk layout of the archive: run folders, atomic writes, run ids (see safenames.py).
+"""The on-disk layout of the archive: run folders, atomic writes, run ids (see names.py).
 
 Layout: <root>/<experiment>/<session stamp>/<run id>/ (testing runs under
 <root>/_testing/, debug runs in <root>/<experiment>/debug/). A run folder is

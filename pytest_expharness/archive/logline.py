@@ -1,7 +1,7 @@
 """The format of a run.log entry, for every writer: `<date> <time.ms> <LEVEL> <text>`.
 
 LEVEL is one of LEVELS; a text of several lines (a traceback) goes on below
-its first line. The run writes its entries through runlog.py while it runs;
+its first line. The run writes its entries through run/log.py while it runs;
 what writes to a run.log afterwards (an error after the run, a note of the
 controller) appends with `append_entry`, in the same format.
 """

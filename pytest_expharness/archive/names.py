@@ -5,7 +5,7 @@ a test's parametrize wrote by hand (`small,beta=10`: see paramids.py), and is
 bounded in characters (readable tables) and in UTF-8 bytes (file systems
 count bytes, 255 at most). Letters, marks and digits of every script are
 kept, in NFC; what a file system or a shell reads specially is replaced.
-archive.py, where the layout lives, re-exports these names.
+layout.py, where the layout lives, re-exports these names.
 """
 
 from __future__ import annotations

@@ -19,10 +19,10 @@
     expharness collect SESSION
 
 Every subcommand takes --root (before or after it). RUN is a run name
-(runnames.py: latest, EXPERIMENT/latest, EXPERIMENT/RUN, SESSION/RUN, a run id)
+(catalog/runnames.py: latest, EXPERIMENT/latest, EXPERIMENT/RUN, SESSION/RUN, a run id)
 or a run folder's path. EXPR compares a parameter, a final metric or a result
 with a value: `lr<0.01`, `latent=vq`, `elbo<0` (parsed, never evaluated; see
-cli_filters.py). Exit codes: 0 done, 1 nothing matched (or, for check,
+cli/filters.py). Exit codes: 0 done, 1 nothing matched (or, for check,
 something damaged), 2 usage error (a name or value the archive does not know,
 an ambiguous run name); every error and warning is one line on stderr.
 """

@@ -1,6 +1,6 @@
 """The `expharness` subcommands that query many runs: list, compare (and summary's wiring).
 
-Names on the command line follow cli_filters.py: a filter's NAME no selected
+Names on the command line follow cli/filters.py: a filter's NAME no selected
 run knows, and an option's value no run could have, are usage errors naming
 what there is (exit 2); a query that could match but matches nothing exits 1.
 Paths are printed as the user can paste them (cli.shown_path); --json keeps

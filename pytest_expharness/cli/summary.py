@@ -35,7 +35,7 @@ def main_metric(header: dict[str, Any]) -> tuple[str, str] | None:
 def main_value(metrics: dict[str, Any], results: dict[str, Any], name: str) -> float | None:
     """A run's value of main metric `name`: the series' final value, else results/<name>.
 
-    As sweeptable.metric_column reads it; `name` may also be a stored key itself.
+    As sweep/table.metric_column reads it; `name` may also be a stored key itself.
     """
     if name in metrics:
         return _number(metrics[name])

@@ -2,8 +2,8 @@
 
 Exp holds the run's state and what a test body uses most (parameters, the
 data store, tracking, artifacts, components); its other roles are mixins, each
-in its module: RunLog (runlog.py: exp.log, levels, counts), Authoring
-(authoring.py: hooks, the cache, labels) and RunEnd (runfinish.py: the final
+in its module: RunLog (log.py: exp.log, levels, counts), Authoring
+(authoring.py: hooks, the cache, labels) and RunEnd (finish.py: the final
 files). Nothing but Exp uses the mixins.
 """
 
@@ -71,7 +71,7 @@ class Exp(RunLog, Authoring, RunEnd):
         self._notes: list[dict[str, Any]] = []  # as labels.change_label keeps them
         self._test: tuple[Any, Any, Any] = (None, None, None)  # class, module, instance
         self._hooks: dict[str, tuple[Any, int]] = {}
-        self._counts = {"warnings": 0, "errors": 0}  # entries of run.log (see runlog.py)
+        self._counts = {"warnings": 0, "errors": 0}  # entries of run.log (see log.py)
         self._debug: bool | None = None  # whether DEBUG entries are written, once asked
         self._cache: Any = None
         self.outcome: dict[str, Any] | None = None  # how the test body went, once known

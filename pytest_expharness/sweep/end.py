@@ -31,7 +31,7 @@ def finalize(
     """Write every sweep's tables and report.html, run sweep analyses, index the runs.
 
     Runs whose record never arrived are read back from their folders (see
-    sweepfiles.fill_gaps). Returns the tables, for the terminal.
+    tablefiles.fill_gaps). Returns the tables, for the terminal.
     """
     from ..archive.layout import DEBUG_DIR, TESTING_DIR
     from ..catalog.index import index_records
@@ -178,8 +178,8 @@ def table_lines(
     """Yield what the end of a session prints, line by line, each with its markup.
 
     Per sweep: its title, its table (cells one line each; fitted to `width`, see
-    sweeptext.render), its recommendations and where its files are. Then a line
-    per failed component (sweeptext.failed_component_lines). `expharness collect`
+    tabletext.render), its recommendations and where its files are. Then a line
+    per failed component (tabletext.failed_component_lines). `expharness collect`
     can print the same lines.
     """
     from .tabletext import TERMINAL_ROWS, failed_component_lines, render, title

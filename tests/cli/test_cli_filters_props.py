@@ -1,7 +1,7 @@
 """Properties of `expharness list`'s filters: parsing, and what a NAME means among runs.
 
 Rows here are index rows as `Archive(root).runs()` gives them (params, final
-metrics, stored values); see pytest_expharness/cli_filters.py for the rule.
+metrics, stored values); see pytest_expharness/cli/filters.py for the rule.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def test_python_logging_records_keep_their_level(pytester: pytest.Pytester) -> N
             "ERROR *gave up",
         ]
     )
-    result.stdout.fnmatch_lines(["*test_levels.py:3*loss is nan"])  # the caller, not runlog.py
+    result.stdout.fnmatch_lines(["*test_levels.py:3*loss is nan"])  # the caller, not run/log.py
 
 
 def test_live_output_with_s_shows_the_level_of_all_but_info(pytester: pytest.Pytester) -> None:

@@ -18,7 +18,7 @@ point share its colour, and a switch shows each point as its mean +- std band
 instead of its curves. Clicking a run anywhere (its table row, its legend entry,
 its curve) highlights it everywhere; a grid point's legend entry or repeats-table
 row highlights all its runs. Every element that stands for runs says which in
-`data-run` (one) or `data-runs` (a JSON list); the script in htmlassets.py
+`data-run` (one) or `data-runs` (a JSON list); the script in assets.py
 needs nothing else.
 """
 

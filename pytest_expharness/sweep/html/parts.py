@@ -111,5 +111,5 @@ def runs_text(n: int) -> str:
 
 
 def param_name(column: str) -> str:
-    """The parameter a table column shows (sweeptable renames an axis named like a fixed column)."""
+    """The parameter a column shows (sweep/table.py renames an axis named like a fixed column)."""
     return column.removesuffix(" (axis)")
