@@ -1,6 +1,8 @@
 """pytest hooks of the experiment harness; each calls into a module that knows the work.
 
-Only the option definitions load with the plugin. The rest loads when a session
+Only the option definitions and the few hooks that decide whether the plugin has
+anything to do (session/citizen.py, session/gitpolicy.py, xdisthooks.py) load with
+the plugin. The rest loads when a session
 has something for it: overrides to check, a test that asks for `exp`, a record
 to summarise. A session without experiments pays for almost nothing.
 """
@@ -73,15 +75,21 @@ def _state(config: pytest.Config) -> SessionState:
     """Return the session state, making it on first use."""
     state = config.stash.get(STATE, None)
     if state is None:
-        from .cluster.slurm import read_session
         from .session import state as session_state
 
         try:
-            state = session_state.create(config, config.stash[STAMP], read_session)
+            state = session_state.create(config, config.stash[STAMP], _read_task)
         except session_state.OverrideError as error:
             raise pytest.UsageError(str(error)) from None
         config.stash[STATE] = state
     return state
+
+
+def _read_task(folder: Path) -> dict[str, Any]:
+    """What a SLURM task reuses of its submitting session (loads the cluster code only then)."""
+    from .cluster.slurm import read_session
+
+    return read_session(folder)
 
 
 def _made(config: pytest.Config) -> SessionState | None:

@@ -16,7 +16,6 @@ Only a certain crash is written down: `mark_crashed` checks again under the
 run's lock, records status `crashed` and rebuilds metrics.csv from the journal.
 
 Runs whose process died while finishing, after their data was final:
-Runs whose process died while finishing, after their data was final.
 
 `Exp.finish` writes metrics.csv and data.json, then a summary that still says
 `running` but carries `finishing` (the status it is about to write) with every
@@ -261,7 +260,6 @@ def _read_or_empty(folder: Path) -> dict[str, Any]:
 def _finish(folder: Path, summary: dict[str, Any], note: str, details: dict[str, Any]) -> None:
     from ..archive import yamltext
     from ..archive.logline import append_entry
-    from ..archive.metricsfile import columns_from_csv
     from ..report import runreport
 
     columns = columns_from_csv(folder / layout.METRICS)

@@ -28,7 +28,7 @@ import ast
 import inspect
 import sys
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +36,21 @@ MAX_CHAIN = 16  # modules in one chain of variants, as a guard against import cy
 _CACHE = "__expharness_chains__"  # on the variant module: dies with it, never star-imported
 
 
-def module_files(items: Iterable[Any]) -> list[str]:
-    """Return the files of every module the experiments among items come from, once each."""
-    found: dict[str, None] = {}
+def module_files(items: Iterable[Any]) -> Iterator[str]:
+    """Yield the files of every module the experiments among items come from, once each.
+
+    Lazily, item by item: sources.capture stores each file before the next item's
+    chain is worked out (a module variant's chain reads its sources).
+    """
+    seen: set[str] = set()
     for item in items:
         if "exp" not in getattr(item, "fixturenames", ()):
             continue
         for module in experiment_modules(item):
             path = getattr(module, "__file__", None)
-            if path:
-                found[path] = None
-    return list(found)
+            if path and path not in seen:
+                seen.add(path)
+                yield path
 
 
 def experiment_modules(item: Any) -> list[types.ModuleType]:

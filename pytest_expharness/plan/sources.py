@@ -17,7 +17,10 @@ _CAPTURED: dict[str, bytes] = {}  # the session's experiment modules, as collect
 
 
 def capture(paths: Iterable[str]) -> None:
-    """Read every experiment module (modvariants.module_files) as collected."""
+    """Read every experiment module (modvariants.module_files, lazily) as collected.
+
+    Cleared first, so a chain worked out meanwhile never reads an earlier session's bytes.
+    """
     _CAPTURED.clear()
     for path in paths:
         if path not in _CAPTURED:

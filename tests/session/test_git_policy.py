@@ -147,11 +147,11 @@ def test_a_few_changes_are_all_named(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ["-W", "ignore::pytest_expharness.DirtyTreeWarning"],
+        ["-W", "ignore::pytest_expharness.session.gitpolicy.DirtyTreeWarning"],
         ["--exp-debug"],
         ["--exp-testing"],
         ["--collect-only"],
-        ["-n", "2", "-W", "ignore::pytest_expharness.DirtyTreeWarning"],
+        ["-n", "2", "-W", "ignore::pytest_expharness.session.gitpolicy.DirtyTreeWarning"],
     ],
     ids=["filtered", "debug", "testing", "collect-only", "filtered-xdist"],
 )
