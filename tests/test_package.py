@@ -74,7 +74,8 @@ def test_license_and_changelog_ship_with_the_package() -> None:
 SHIPPED = [
     "conftest.py",
     "tests/conftest.py",
-    "tests/test_params.py",
+    "tests/plan/test_params.py",
+    "docs/architecture.md",
     "experiments/test_quickstart.py",
     "docs/guide.md",
     "benchmarks/_harness.py",
