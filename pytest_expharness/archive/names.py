@@ -1,7 +1,7 @@
 """Names safe as one folder on Linux, macOS and Windows: run ids and every other safe_name.
 
 A run id is made from the sweep axes (`latent=vq,beta=10`), or from the ids
-a test's parametrize wrote by hand (`small,beta=10`: see paramids.py), and is
+a test's parametrize wrote by hand (`small,beta=10`: see plan/paramids.py), and is
 bounded in characters (readable tables) and in UTF-8 bytes (file systems
 count bytes, 255 at most). Letters, marks and digits of every script are
 kept, in NFC; what a file system or a shell reads specially is replaced.

@@ -13,7 +13,7 @@ interrupted import leaves no run, whole or half, behind.
 
 An imported run is someone else's data: its config.yaml header gets
 `imported_from: {archive, at}`, and nothing it records is ever used as an
-import path (see sweepanalysis.py; `expharness analyze` asks for --trust).
+import path (see sweep/sweepanalysis.py; `expharness analyze` asks for --trust).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A run's log: run.log lines with a level, the same records for Python logging, and counts.
 
-Every entry of run.log is `<date> <time.ms> <LEVEL> <text>` (see logline.py),
+Every entry of run.log is `<date> <time.ms> <LEVEL> <text>` (see archive/logline.py),
 LEVEL one of DEBUG, INFO, WARNING, ERROR, CRITICAL. `exp.log(msg,
 level="warning")` writes one (the level by name, any case, or number), sends a
 record of that level to the `pytest_expharness.run` logger (shown in a failure
