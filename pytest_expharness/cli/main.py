@@ -16,6 +16,7 @@
     expharness check [--json]
     expharness analyze RUN [--current]
     expharness report RUN... | --session S [--to FILE.html]
+    expharness plots RUN... [--png]
     expharness collect SESSION
 
 Every subcommand takes --root (before or after it). RUN is a run name
@@ -52,13 +53,14 @@ def parser() -> argparse.ArgumentParser:
         help=ROOT_HELP,
     )
     commands = main.add_subparsers(dest="command", required=True)
-    from . import check, manage, query, report, show
+    from . import check, manage, plots, query, report, show
 
     query.add_commands(commands)
     show.add_commands(commands)
     check.add_command(commands)
     manage.add_commands(commands)
     report.add_commands(commands)
+    plots.add_commands(commands)
     for command in commands.choices.values():  # --root before or after the subcommand
         command.add_argument("--root", default=argparse.SUPPRESS, help=ROOT_HELP)
     return main

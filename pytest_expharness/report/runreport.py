@@ -10,8 +10,8 @@ from typing import Any
 from ..archive import layout, yamltext
 from ..archive.labels import notes_of
 from ..archive.metricsfile import Columns
-
-MAX_PLOT_POINTS = 2000
+from . import seriesplots
+from .seriesplots import PNG, SVG
 
 
 def write_config(path: Path, config: dict[str, Any], constant: dict[str, Any]) -> list[str]:
@@ -30,66 +30,12 @@ def write_config(path: Path, config: dict[str, Any], constant: dict[str, Any]) -
     return notes
 
 
-def plot_name(series: str) -> str:
-    """Return the relative path of a series' plot."""
-    return f"{layout.PLOTS}/{series}.png"
-
-
-class _SeriesPlot:
-    """One figure, axes and line reused for every series plot of the process.
-
-    Making a figure and laying it out cost more than drawing: updating one
-    line's data and saving is about 2.5x faster than a new figure each time.
-    """
-
-    def __init__(self) -> None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        self.fig = Figure(figsize=(6, 3.5), dpi=100)
-        FigureCanvasAgg(self.fig)
-        self.fig.subplots_adjust(left=0.14, right=0.97, top=0.9, bottom=0.14)
-        self.ax = self.fig.add_subplot()
-        (self.line,) = self.ax.plot([], [], linewidth=1.2)
-        self.ax.set_xlabel("step")
-        self.ax.grid(alpha=0.3)
-
-    def png(self, name: str, steps: Any, values: Any) -> bytes:
-        self.line.set_data(steps, values)
-        self.ax.relim()
-        self.ax.autoscale_view()
-        self.ax.set_title(name)
-        buffer = io.BytesIO()
-        self.fig.savefig(buffer, format="png")
-        return buffer.getvalue()
-
-
-_PLOT: _SeriesPlot | None = None
-
-
 def make_plots(folder: Path, columns: dict[str, Columns]) -> tuple[list[str], str | None]:
-    """Plot every series with at least two points; return the plot paths and any error."""
-    global _PLOT
-    wanted = {name: cols for name, cols in columns.items() if len(cols) >= 2}
-    if not wanted:
-        return [], None
-    try:
-        import numpy as np
+    """Plot every series with at least two points as plots/<series>.svg; return them and any error.
 
-        if _PLOT is None:
-            _PLOT = _SeriesPlot()
-        made = []
-        for name, cols in wanted.items():
-            steps = np.asarray(cols.steps, dtype=float)
-            values = np.asarray(cols.values, dtype=float)
-            steps, values = _thin(steps, values)
-            target = folder / plot_name(name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            layout.atomic_write_bytes(target, _PLOT.png(name, steps, values))
-            made.append(plot_name(name))
-        return made, None
-    except Exception as error:  # a plot must never cost the run its results
-        return [], f"plots could not be made: {type(error).__name__}: {error}"
+    Drawn without matplotlib (seriesplots.py); PNGs are made only when asked for.
+    """
+    return seriesplots.make_svg_plots(folder, columns)
 
 
 MAX_GIF_FRAMES = 200
@@ -138,21 +84,6 @@ def make_gifs(folder: Path, frames: dict[str, int]) -> tuple[list[str], str | No
         return made, f"animations could not be made: {type(error).__name__}: {error}"
 
 
-def _thin(steps: Any, values: Any) -> tuple[Any, Any]:
-    """Reduce a long series to its per-bucket minima and maxima (keeps spikes visible)."""
-    import numpy as np
-
-    n = len(values)
-    if n <= MAX_PLOT_POINTS:
-        return steps, values
-    buckets = MAX_PLOT_POINTS // 2
-    edges = np.linspace(0, n, buckets + 1, dtype=int)
-    lo = np.minimum.reduceat(values, edges[:-1])
-    hi = np.maximum.reduceat(values, edges[:-1])
-    x = steps[edges[:-1]]
-    return np.repeat(x, 2), np.column_stack([lo, hi]).ravel()
-
-
 def _fmt(value: Any) -> str:
     """Return a value as the text of one markdown table cell."""
     if isinstance(value, float):
@@ -185,6 +116,20 @@ def _notes(head: dict[str, Any]) -> list[str]:
         when = ", ".join(_fmt(note[k]) for k in ("at", "label") if note.get(k))
         items.append(f"  - {when + ': ' if when else ''}{_fmt(note.get('note'))}")
     return ["- notes:", *items] if items else []
+
+
+def _plot_lines(plots: list[str]) -> list[str]:
+    """An image per plot; a PNG made beside a series' SVG is a link after that image."""
+    listed = set(plots)
+    png_of = {p: p[: -len(SVG)] + PNG for p in plots if p.endswith(SVG)}
+    twins = {png for png in png_of.values() if png in listed}
+    lines = []
+    for plot in plots:
+        if plot in twins:
+            continue
+        twin = png_of.get(plot)
+        lines.append(f"![{plot}]({plot})" + (f" ([PNG]({twin}))" if twin in twins else ""))
+    return lines
 
 
 def write_report(folder: Path, config: dict[str, Any], summary: dict[str, Any]) -> None:
@@ -262,5 +207,5 @@ def write_report(folder: Path, config: dict[str, Any], summary: dict[str, Any]) 
     plots = summary.get("plots") or []
     if plots:
         lines += ["", "## Plots", ""]
-        lines += [f"![{p}]({p})" for p in plots]
+        lines += _plot_lines([str(p) for p in plots])
     layout.atomic_write_text(folder / layout.REPORT, "\n".join(lines) + "\n")

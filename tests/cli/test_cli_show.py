@@ -90,7 +90,7 @@ def test_show_prints_results_components_and_the_files_of_a_run(
         "artifacts/logs/extra.txt",
         "artifacts/weights.json",
     ]
-    assert [Path(p).name for p in plots] == ["loss.png"]
+    assert [Path(p).name for p in plots] == ["loss.svg"]
     assert all(Path(p).is_file() and not Path(p).is_absolute() for p in artifacts + plots)
 
 
@@ -132,7 +132,7 @@ def test_show_json_keeps_its_keys_and_adds_data_notes_and_files(
     assert shown["data"]["results"]["best"] == {"epoch": 2}
     assert [n["note"] for n in shown["notes"]] == ["the one"]
     assert [Path(p).name for p in shown["artifacts"]] == ["extra.txt", "weights.json"]
-    assert [Path(p).name for p in shown["plots"]] == ["loss.png"]
+    assert [Path(p).name for p in shown["plots"]] == ["loss.svg"]
     assert all(Path(p).is_file() for p in shown["artifacts"] + shown["plots"])
 
 

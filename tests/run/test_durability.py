@@ -222,7 +222,8 @@ def test_failing_experiment_reads_failed_with_its_error(
     assert _points(archive, run) == [("loss", 0, 1.0), ("loss", 1, 0.75), ("loss", 2, 0.5)]
     assert summary["metrics"]["loss"]["final"] == 0.5
     assert (run / "artifacts" / "notes.txt").read_text() == "half done"
-    assert (run / "plots" / "loss.png").stat().st_size > 0
+    assert (run / "plots" / "loss.svg").read_text().startswith("<svg ")
+    assert not (run / "plots" / "loss.png").exists(), "PNGs only when asked for"
     report = (run / "REPORT.md").read_text()
     assert "- status: **failed**" in report
     assert f"{error_type}: {message}" in report
@@ -511,10 +512,12 @@ def test_a_repaired_crash_folder_explains_itself(
     assert not (run / "REPORT.md").exists(), "the process died before writing its report"
     summary = read_run(run)
     assert summary["status"] == "crashed" and summary["duration"] is None
-    assert summary["plots"] == ["plots/loss.png"] and (run / "plots" / "loss.png").is_file()
+    assert summary["plots"] == ["plots/loss.svg"]
+    assert (run / "plots" / "loss.svg").read_text().startswith("<svg ")
     assert summary["artifacts"] == ["notes.txt"]
     assert summary["crash"]["last_point"] >= summary["started_unix"]
     report = (run / "REPORT.md").read_text()
     assert "- status: **crashed**" in report
     assert "## Crash" in report and "is gone" in report
     assert "| loss | 0.05 | 0.05 | 1 | 20 |" in report
+    assert "![plots/loss.svg](plots/loss.svg)" in report

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
+from xml.etree import ElementTree
 
 import matplotlib.figure  # noqa: F401  (see below)
 import numpy  # noqa: F401  (see below)
@@ -16,6 +17,20 @@ from conftest import XDIST_MODES, Archive
 # imported twice in one process: importing it here keeps it loaded across sessions.
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def svg_lines(path: Path) -> list[int]:
+    """How many points each line of a plot joins (its SVG must parse as XML)."""
+    lines = ElementTree.parse(path).getroot().iter(f"{SVG}polyline")
+    return [len(line.attrib["points"].split()) for line in lines]
+
+
+def svg_dots(path: Path) -> int:
+    """How many lone points a plot draws (a point between two non-finite values)."""
+    return len(list(ElementTree.parse(path).getroot().iter(f"{SVG}circle")))
 
 
 def series(archive: Archive, run: Path, name: str) -> list[tuple[int, float]]:
@@ -46,14 +61,14 @@ def test_tracked_series_land_in_metrics_csv_summary_and_plots(
     assert metrics["loss"] == {"final": 0.2, "min": 0.2, "max": 1.0, "count": 5, "last_step": 4}
     assert metrics["acc"]["final"] == 1.0 and metrics["acc"]["count"] == 5
     assert metrics["final_score"]["count"] == 1
-    assert (run / "plots" / "loss.png").read_bytes().startswith(PNG_MAGIC)
-    assert (run / "plots" / "acc.png").read_bytes().startswith(PNG_MAGIC)
-    assert not (run / "plots" / "final_score.png").exists()
-    assert sorted(archive.summary(run)["plots"]) == ["plots/acc.png", "plots/loss.png"]
+    assert svg_lines(run / "plots" / "loss.svg") == [5]
+    assert svg_lines(run / "plots" / "acc.svg") == [5]
+    assert sorted(p.name for p in (run / "plots").iterdir()) == ["acc.svg", "loss.svg"]
+    assert sorted(archive.summary(run)["plots"]) == ["plots/acc.svg", "plots/loss.svg"]
     assert not (run / "metrics.journal").exists()
     report = (run / "REPORT.md").read_text()
     assert "| loss | 0.2 | 0.2 | 1 | 5 |" in report
-    assert "![plots/loss.png](plots/loss.png)" in report
+    assert "![plots/loss.svg](plots/loss.svg)" in report
 
 
 def test_accepted_value_types(pytester: pytest.Pytester, archive: Archive) -> None:
@@ -112,7 +127,9 @@ def test_nan_and_inf_are_kept(pytester: pytest.Pytester, archive: Archive) -> No
     assert metrics["loss"]["count"] == 5
     assert metrics["grad"]["min"] == -math.inf
     assert metrics["grad"]["final"] == 2.0
-    assert (run / "plots" / "loss.png").exists()
+    loss_plot, grad_plot = run / "plots" / "loss.svg", run / "plots" / "grad.svg"
+    assert svg_lines(loss_plot) == [] and svg_dots(loss_plot) == 2, "1.0 and 0.5, apart"
+    assert svg_lines(grad_plot) == [] and svg_dots(grad_plot) == 1
 
 
 @pytest.mark.parametrize(
@@ -210,14 +227,14 @@ def test_hierarchical_names(pytester: pytest.Pytester, archive: Archive) -> None
     metrics = archive.summary(run)["metrics"]
     assert set(metrics) == {"loss.kl.z", "metrics/loss", "metrics/val/acc", "metrics/single"}
     assert metrics["metrics/loss"]["final"] == 0.0
-    assert (run / "plots" / "loss.kl.z.png").read_bytes().startswith(PNG_MAGIC)
-    assert (run / "plots" / "metrics" / "loss.png").read_bytes().startswith(PNG_MAGIC)
-    assert (run / "plots" / "metrics" / "val" / "acc.png").read_bytes().startswith(PNG_MAGIC)
-    assert not (run / "plots" / "metrics" / "single.png").exists()
+    assert svg_lines(run / "plots" / "loss.kl.z.svg") == [3]
+    assert svg_lines(run / "plots" / "metrics" / "loss.svg") == [3]
+    assert svg_lines(run / "plots" / "metrics" / "val" / "acc.svg") == [3]
+    assert not (run / "plots" / "metrics" / "single.svg").exists()
     assert sorted(archive.summary(run)["plots"]) == [
-        "plots/loss.kl.z.png",
-        "plots/metrics/loss.png",
-        "plots/metrics/val/acc.png",
+        "plots/loss.kl.z.svg",
+        "plots/metrics/loss.svg",
+        "plots/metrics/val/acc.svg",
     ]
 
 
@@ -449,7 +466,7 @@ def test_200000_points_all_reach_metrics_csv(pytester: pytest.Pytester, archive:
         "count": 200_000,
         "last_step": 199_999,
     }
-    assert (run / "plots" / "loss.png").exists()
+    assert svg_lines(run / "plots" / "loss.svg") == [2000], "thinned to 1,000 buckets' min, max"
 
 
 def test_time_column_never_goes_backwards_within_a_series(

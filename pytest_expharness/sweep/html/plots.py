@@ -14,7 +14,7 @@ import math
 import statistics
 from typing import Any
 
-from .svgchart import Chart, colours
+from ...report.svgchart import Chart, colours
 
 MAX_POINTS = 1000
 POINTS_PER_CHART = 20_000  # over all its lines: keeps report.html small with many runs
