@@ -190,3 +190,26 @@ def test_the_header_is_always_the_same_size_and_numpy_reads_it() -> None:
         (length,) = struct.unpack("<H", header[8:10])
         assert header.endswith(b"\n") and length == 182
         assert f"'shape': ({count},)".encode() in header
+
+
+@settings(max_examples=40, deadline=None)
+@given(chunks=CHUNKS)
+def test_the_reader_without_numpy_reads_what_numpy_reads(
+    tmp_path_factory: pytest.TempPathFactory, chunks: list[tuple[str, list[Any]]]
+) -> None:
+    folder = tmp_path_factory.mktemp("run")
+    try:
+        seriesfiles.write(folder, [(n, _flat(p)) for n, p in chunks])
+    except OverflowError:
+        return
+    with_numpy, plain = seriesfiles.read(folder), seriesfiles.read_lists(folder)
+    if with_numpy is None:
+        assert plain is None
+        return
+    assert plain is not None and list(plain) == list(with_numpy)
+    for name, cols in with_numpy.items():
+        assert plain[name].steps == cols.steps.tolist()
+        assert plain[name].times == cols.times.tolist()
+        assert all(
+            _same(a, b) for a, b in zip(plain[name].values, cols.values.tolist(), strict=True)
+        )
