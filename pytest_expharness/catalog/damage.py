@@ -149,9 +149,22 @@ def read_data(folder: Path) -> dict[str, Any]:
 
 
 def read_metrics(folder: Path) -> dict[str, Any]:
-    """Return a run's metrics.csv as series columns ({} when it has none)."""
+    """Return a run's series as columns: from series/ when it has one, else metrics.csv.
+
+    series/ (archive/seriesfiles.py) reads as numpy arrays, fast; metrics.csv is
+    read for runs written before it existed. {} when the run has neither.
+    """
+    from ..archive import seriesfiles
     from ..archive.metricsfile import columns_from_csv
 
+    try:
+        found = seriesfiles.read(folder)
+    except (OSError, ValueError) as error:
+        raise DamagedRun(
+            folder / seriesfiles.FOLDER, f"not readable series files ({error})"
+        ) from None
+    if found is not None:
+        return found
     path = folder / layout.METRICS
     if not path.exists():
         return {}

@@ -69,8 +69,8 @@ def _series(values: Any, steps: Any) -> Any:
             steps: Any
 
         _SERIES = Series
-    out = np.asarray(values, dtype=float).view(_SERIES)
-    out.steps = np.asarray(steps, dtype=np.int64)
+    out = np.ascontiguousarray(values, dtype=float).view(_SERIES)
+    out.steps = np.ascontiguousarray(steps, dtype=np.int64)
     return out
 
 

@@ -35,12 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from ..archive import layout
+from ..archive.journal import iter_journal
 from ..archive.locks import run_lock
 from ..archive.metricsfile import (
     Columns,
     columns_from_csv,
     csv_text,
-    rebuild_from_journal,
     series_stats,
 )
 from . import processes
@@ -131,23 +131,30 @@ def read_summary(folder: Path) -> dict[str, Any]:
 
 
 def rebuild_metrics(folder: Path) -> dict[str, Columns]:
-    """Rebuild metrics.csv from the journal of a dead run; return its series.
+    """Rebuild series/ and metrics.csv from the journal of a dead run; return its series.
 
-    Without a journal the run died after writing metrics.csv (it removes the
-    journal only then), so the CSV is complete and is read instead.
+    The files are the ones a finished run writes (archive/seriesfiles.write),
+    and the columns a sample of each series carrying its exact summary. Without
+    a journal the run died after writing both (it removes the journal only
+    then), so they are read instead.
     """
+    from ..archive import seriesfiles
+
     journal_path, csv_path = folder / layout.JOURNAL, folder / layout.METRICS
     if journal_path.exists():
         try:
-            return rebuild_from_journal(journal_path, csv_path)
+            columns = seriesfiles.write(folder, iter_journal(journal_path))
         except ValueError:  # not a journal at all: keep it, say so, lose nothing else
             from ..archive.logline import append_entry
 
             append_entry(
                 folder, "WARNING", f"{journal_path.name} is not a metrics journal; left as is"
             )
+        else:
+            journal_path.unlink()
+            return columns
     elif csv_path.exists():
-        return columns_from_csv(csv_path)
+        return seriesfiles.read(folder) or columns_from_csv(csv_path)
     layout.atomic_write_text(csv_path, csv_text({}))
     return {}
 

@@ -1,6 +1,7 @@
 """The end of a run: its final files, written step by step so that the summary always is.
 
-`finish` closes what is open and writes metrics.csv, data.json, analysis.py
+`finish` closes what is open and writes series/ and metrics.csv (streamed from
+the journal, archive/seriesfiles.py), data.json, analysis.py
 (runscript.py), the plots, summary.json and REPORT.md. Each step that can fail
 is attempted on its own and a failure is named in the summary's `problems`.
 Once metrics.csv, data.json and analysis.py are written, summary.json says
@@ -18,10 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..archive import layout
+from ..archive import layout, seriesfiles
 from ..archive.locks import update_summary
 from ..archive.logline import append_entry
-from ..archive.metricsfile import csv_text, series_stats
+from ..archive.metricsfile import Columns, series_stats
 from ..archive.values import scalars, to_json
 from ..catalog import records
 from ..report import runreport, runscript
@@ -103,9 +104,8 @@ class RunEnd:
         for name in attempt("closing open artifacts", self._close_artifacts, []):
             self._write_log("WARNING", f"artifact {name} was still open at the end; closed it")
         self._tracker.close()
-        columns = self._tracker.columns()
         before = len(problems)
-        attempt("metrics.csv", lambda: self._write_metrics(columns))
+        columns = attempt("metrics.csv", self._write_metrics, {})
         metrics_written = len(problems) == before
         written = attempt("data.json", lambda: self._write_data(problems))
         data = written or {}
@@ -172,9 +172,11 @@ class RunEnd:
     def _close_artifacts(self) -> list[str]:
         return artifacts.close_open_files(self.path)
 
-    def _write_metrics(self, columns: dict[str, Any]) -> None:
-        layout.atomic_write_text(self.path / layout.METRICS, csv_text(columns))
+    def _write_metrics(self) -> dict[str, Columns]:
+        """Write series/ and metrics.csv, streamed; return each series' plot sample and summary."""
+        columns = seriesfiles.write(self.path, self._tracker.chunks())
         self._tracker.discard_journal()
+        return columns
 
     def _write_data(self, problems: list[str]) -> dict[str, Any]:
         found: list[str] = []

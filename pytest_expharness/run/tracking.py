@@ -2,8 +2,10 @@
 
 `Exp.track` extends one flat list per series with `(value, step or None, clock)`:
 a single C call, so under the GIL the list always holds whole triples. The
-list is the run's in-memory record of the series; the flusher thread pickles
-its new tail into the journal (`Tracker.flush`) and never changes the list.
+flusher thread moves what the list holds into the journal and out of memory
+(`Tracker.flush`), so memory holds at most one flush interval of points. At the
+end, archive/seriesfiles.py streams the journal (or, for a run too short to
+have one, the lists) into series/ and metrics.csv.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..archive import journal, layout
-from ..archive.metricsfile import Columns
 
+CHUNK_POINTS = 131072  # points a journal record holds at most
 NAME = re.compile(r"^[A-Za-z0-9_.\-+=/ ]+$")
 
 Extend = Callable[[tuple[float, Any, float]], None]
@@ -40,14 +42,14 @@ def check_name(name: object) -> str:
 
 
 class Tracker:
-    """All series of one run: hot lists, flushed columns, the journal and image frames."""
+    """All series of one run: hot lists of unjournaled points, the journal and image frames."""
 
     def __init__(self, folder: Path, clock: Callable[[], float] = time.time) -> None:
         self.folder = folder
         self._clock = clock
         self.hot: dict[str, Extend] = {}
         self._lists: dict[str, list[Any]] = {}
-        self._flushed: dict[str, int] = {}
+        self.counts: dict[str, int] = {}  # points journaled, per series
         self.frames: dict[str, int] = {}
         self._ids: dict[str, int] = {}
         self._journal: BinaryIO | None = None
@@ -97,32 +99,49 @@ class Tracker:
     # -- the flusher's side ----------------------------------------------------
 
     def flush(self) -> int:
-        """Append every series' new points to the journal; return how many."""
+        """Move every series' new points to the journal, out of memory; return how many.
+
+        The hot path only ever appends whole triples (one C call), and only this
+        method removes any: it copies the first n entries, journals them, then
+        deletes exactly those (`del flat[:n]`, one C call), so points appended
+        meanwhile stay for the next flush.
+        """
         moved = 0
         with self._lock:
             if self._closed:
                 return 0
             for name, flat in list(self._lists.items()):
-                done, n = self._flushed.get(name, 0), len(flat)
-                if n == done:
+                n = len(flat)
+                if not n:
                     continue
                 handle = self._open_journal()
                 sid = self._ids.get(name)
                 if sid is None:
                     sid = self._ids[name] = len(self._ids)
                     journal.write_series(handle, sid, name)
-                journal.write_chunk(handle, sid, flat[done:n])
-                self._flushed[name] = n
-                moved += (n - done) // 3
+                for start in range(0, n, 3 * CHUNK_POINTS):
+                    journal.write_chunk(handle, sid, flat[start : min(n, start + 3 * CHUNK_POINTS)])
+                del flat[:n]
+                self.counts[name] = self.counts.get(name, 0) + n // 3
+                moved += n // 3
             if moved and self._journal is not None:
                 self._journal.flush()
         return moved
 
-    def columns(self) -> dict[str, Columns]:
-        """Return every series' points so far."""
-        return {
-            name: Columns(flat[: len(flat) - len(flat) % 3]) for name, flat in self._lists.items()
-        }
+    def held(self) -> int:
+        """Return how many points are in memory, not yet journaled."""
+        return sum(len(flat) for flat in self._lists.values()) // 3
+
+    def chunks(self) -> Iterator[tuple[str, list[Any]]]:
+        """Yield every point tracked, as (name, flat chunk): from the journal, or from memory.
+
+        Call after close(): a run that has a journal has flushed everything into it.
+        """
+        path = self.folder / layout.JOURNAL
+        if self._journal is not None and path.exists():
+            yield from journal.iter_journal(path)
+            return
+        yield from self._lists.items()
 
     def _open_journal(self) -> BinaryIO:
         if self._journal is None:
@@ -134,8 +153,8 @@ class Tracker:
     def close(self) -> None:
         """Stop flushing, after a last flush if the run is long enough to have a journal.
 
-        A short run (no journal yet) writes metrics.csv from memory right after;
-        a long one keeps its journal complete in case that is interrupted.
+        A short run (no journal yet) writes its files from memory right after;
+        a long one journals the rest, and its files are written from the journal.
         """
         if self._journal is not None:
             self.flush()
@@ -152,7 +171,10 @@ class Tracker:
 def _as_step(name: str, step: Any) -> int:
     if isinstance(step, bool) or not hasattr(step, "__index__"):
         raise TypeError(f"track({name!r}): step must be an int, got {_describe(step)}")
-    return operator.index(step)
+    index: int = operator.index(step)
+    if not -(2**63) <= index < 2**63:
+        raise ValueError(f"track({name!r}): step {index} does not fit in 64 bits")
+    return index
 
 
 def _as_number(value: Any) -> float | None:

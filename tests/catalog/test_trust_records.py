@@ -506,10 +506,10 @@ def test_a_run_killed_before_its_data_was_final_still_reads_crashed(
 
         _write_metrics = run.Exp._write_metrics
 
-        def write_metrics(self, columns):
+        def write_metrics(self):
             if self.path.name == "x=3" and "PYTEST_XDIST_WORKER" in os.environ:
                 os.kill(os.getpid(), signal.SIGKILL)
-            return _write_metrics(self, columns)
+            return _write_metrics(self)
 
         run.Exp._write_metrics = write_metrics
         """

@@ -106,7 +106,9 @@ def test_hard_crash_keeps_everything_tracked_a_second_before(
     pid = archive.data(run)["pid"]
     on_disk = archive.summary(run)
     assert on_disk["pid"] == pid
-    assert (run / "metrics.journal").exists()
+    # recording the crash turns the journal into the files a finished run has
+    assert (run / "metrics.journal").exists() == ("-n" not in mode)
+    assert (run / "series" / "index.json").exists() == ("-n" in mode)
     if "-n" in mode:
         # xdist replaces the dead worker; the controller records the run as crashed at once
         found = re.search(
@@ -128,6 +130,8 @@ def test_hard_crash_keeps_everything_tracked_a_second_before(
     assert summary["status"] == "crashed"
     assert summary["crash"]["reason"] == reason
     assert archive.summary(run)["status"] == "crashed"  # recorded, not only reported
+    assert not (run / "metrics.journal").exists()
+    assert (run / "series" / "index.json").exists()
 
     assert _points(archive, run, skip=("too_late",)) == SURVIVORS
     times = [t for *_, t in archive.metrics(run)]
