@@ -24,9 +24,9 @@ import os
 import sqlite3
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .indexrows import SCHEMA_VERSION, IndexWarning, row_of, write_rows
 
@@ -37,13 +37,22 @@ CREATE TABLE IF NOT EXISTS runs (
     path TEXT PRIMARY KEY, run_id TEXT, experiment TEXT, session TEXT, node_id TEXT,
     status TEXT, label TEXT, tags TEXT, params TEXT, metrics TEXT, results TEXT,
     git_commit TEXT, git_dirty INTEGER, started TEXT, started_unix REAL, duration REAL,
-    testing INTEGER, attempt INTEGER
+    testing INTEGER, attempt INTEGER, signature TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs (experiment, started_unix);
 CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_unix);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
+CREATE TABLE IF NOT EXISTS vals (
+    path TEXT NOT NULL, source INTEGER NOT NULL, key TEXT NOT NULL, kind INTEGER NOT NULL, val,
+    PRIMARY KEY (path, source, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS vals_by_value ON vals (source, key, kind, val);
+CREATE TRIGGER IF NOT EXISTS runs_drop_vals AFTER DELETE ON runs
+    BEGIN DELETE FROM vals WHERE path = old.path; END;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS sessions (path TEXT PRIMARY KEY, mtime_ns INTEGER);
 """
+T = TypeVar("T")
 _CORRUPT_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
@@ -214,10 +223,15 @@ def read_index(root: Path) -> sqlite3.Connection:
 
 def query(root: Path, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
     """Return the rows of one SELECT on a root's caught-up index (rebuilt once if corrupt)."""
+    return ask(root, lambda conn: conn.execute(sql, args).fetchall())
+
+
+def ask(root: Path, questions: Callable[[sqlite3.Connection], T]) -> T:
+    """Return what `questions` reads from one caught-up connection (rebuilt once if corrupt)."""
     for attempt in (1, 2):
         conn = read_index(root)
         try:
-            return conn.execute(sql, args).fetchall()
+            return questions(conn)
         except sqlite3.DatabaseError as error:
             if attempt == 2 or not is_corrupt(error):
                 raise

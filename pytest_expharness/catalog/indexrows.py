@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 import sqlite3
+import stat
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from _pytest.warning_types import PytestWarning  # pytest.PytestWarning, light for the CLI
 
-SCHEMA_VERSION = "2"  # 2: attempt (pytest-rerunfailures)
+SCHEMA_VERSION = "3"  # 2: attempt (pytest-rerunfailures); 3: the vals table, signature
 
 
 COLUMNS = (
     "path", "run_id", "experiment", "session", "node_id", "status", "label", "tags", "params",
     "metrics", "results", "git_commit", "git_dirty", "started", "started_unix", "duration",
-    "testing", "attempt",
+    "testing", "attempt", "signature",
 )  # fmt: skip
+# the sources of vals rows, in the order a filter's NAME looks them up, and the runs' tags
+PARAMS, METRICS, RESULTS, TAGS = 0, 1, 2, 3
+SOURCES = {"params": PARAMS, "metrics": METRICS, "results": RESULTS}
+# what a vals row holds: its `val` is the number or the text, NULL for the others
+NULL, NUMBER, TEXT, NAN, OTHER = 0, 1, 2, 3, 4
+_INT64 = 2**63
 
 
 class IndexWarning(PytestWarning):
@@ -34,6 +43,28 @@ def relative(folder: Path, root: Path) -> str:
             return folder.resolve().relative_to(root.resolve()).as_posix()
         except ValueError:
             return str(folder.resolve())
+
+
+def signature(folder: Path) -> tuple[int, ...] | None:
+    """Return what identifies the current config.yaml and summary.json, or None if not a run."""
+    from ..archive import layout
+
+    try:
+        config = os.stat(folder / layout.CONFIG)
+        summary = os.stat(folder / layout.SUMMARY)
+    except OSError:
+        return None
+    if not (stat.S_ISREG(config.st_mode) and stat.S_ISREG(summary.st_mode)):
+        return None
+    return (
+        *(config.st_mtime_ns, config.st_ino, config.st_size),
+        *(summary.st_mtime_ns, summary.st_ino, summary.st_size),
+    )
+
+
+def signature_text(mark: tuple[int, ...] | None) -> str | None:
+    """The signature as the index keeps it (None: read the folder again at the next reindex)."""
+    return None if mark is None else ",".join(map(str, mark))
 
 
 def row_of(record: dict[str, Any], root: Path) -> dict[str, Any]:
@@ -57,14 +88,122 @@ def row_of(record: dict[str, Any], root: Path) -> dict[str, Any]:
         "duration": record.get("duration"),
         "testing": bool(record.get("testing")),
         "attempt": record.get("attempt", 1),
+        "signature": None,  # not seen by the index's own reading: reindex reads it again
     }
 
 
+def encoded(value: Any) -> tuple[int, Any]:
+    """Return the kind and the SQL value of one parameter, metric or result (see compare_sql)."""
+    if value is None:
+        return NULL, None
+    if isinstance(value, (bool, int)):
+        return NUMBER, int(value) if -_INT64 <= value < _INT64 else float(value)
+    if isinstance(value, float):
+        return (NAN, None) if math.isnan(value) else (NUMBER, value)
+    if isinstance(value, str) and _encodable(value):
+        return TEXT, value
+    return OTHER, None  # a list, a mapping, a string SQLite cannot hold: never compared in SQL
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
+def vals_of(path: str, row: dict[str, Any]) -> list[tuple[str, int, str, int, Any]]:
+    """Return the vals rows of an index row: one per parameter, final metric, result and tag."""
+    found = []
+    for column, source in SOURCES.items():
+        for key, value in json.loads(row[column]).items():
+            if _encodable(key):
+                found.append((path, source, key, *encoded(value)))
+    for tag in json.loads(row["tags"]):
+        if isinstance(tag, str) and _encodable(tag):
+            found.append((path, TAGS, tag, NULL, None))
+    return found
+
+
+def sql_comparable(value: Any) -> bool:
+    """Return whether a filter's value is compared in SQL (else in Python, as it always was)."""
+    return (
+        value is None
+        or isinstance(value, (bool, int, float))
+        or (isinstance(value, str) and _encodable(value))
+    )
+
+
+def compare_sql(op: str, value: Any) -> tuple[str, tuple[Any, ...]]:
+    """Return the condition on a vals row (`kind`, `val`) that Python's `found <op> value` is.
+
+    Numbers (bools among them) compare with numbers, text with text; other pairs
+    are unequal and unordered (Python's TypeError), NaN equals nothing.
+    """
+    if op == "==":
+        op = "="
+    kind, sql_value = encoded(value)
+    if kind in (NULL, NAN):
+        if op == "!=":
+            return ("kind <> 0", ()) if kind == NULL else ("1", ())
+        return ("kind = 0", ()) if kind == NULL and op == "=" else ("0", ())
+    if op == "!=":
+        return "NOT (kind = ? AND val = ?)", (kind, sql_value)
+    return f"kind = ? AND val {op} ?", (kind, sql_value)
+
+
+def count_matches(
+    conn: sqlite3.Connection, where_sql: str, args: list[Any], tests: list[Any] | None
+) -> int:
+    """Count the matches; from the vals index alone when only plain filters select."""
+    if tests and all(len(candidates) == 1 for candidates, *_ in tests):
+        parts, values = [], []
+        for ((source, key),), op, value in tests:
+            compared, more = compare_sql(op, value)
+            parts.append(f"SELECT path FROM vals WHERE source = ? AND key = ? AND {compared}")
+            values += [source, key, *more]
+        inner = " INTERSECT ".join(parts)
+        return int(conn.execute(f"SELECT COUNT(*) FROM ({inner})", values).fetchone()[0])
+    return int(conn.execute(f"SELECT COUNT(*) FROM runs r {where_sql}", args).fetchone()[0])
+
+
+def condition_sql(
+    candidates: Sequence[tuple[int, str]], op: str, value: Any, correlated: bool = False
+) -> tuple[str, list[Any]]:
+    """Return the SQL of one filter on a run `r`: its first candidate held compares true.
+
+    Correlated, each run is looked up (quick to find the newest of many matches);
+    else the matches are gathered from the vals index (quick when they are few).
+    """
+    compared, more = compare_sql(op, value)
+    parts, args = [], []
+    for i, (source, key) in enumerate(candidates):
+        if correlated:
+            part = "EXISTS (SELECT 1 FROM vals v WHERE v.path = r.path AND v.source = ? "
+            part += f"AND v.key = ? AND {compared})"
+        else:
+            part = f"r.path IN (SELECT path FROM vals WHERE source = ? AND key = ? AND {compared})"
+        args += [source, key, *more]
+        if i:  # held only when no earlier candidate is
+            earlier = " OR ".join(["(e.source = ? AND e.key = ?)"] * i)
+            part += f" AND NOT EXISTS (SELECT 1 FROM vals e WHERE e.path = r.path AND ({earlier}))"
+            args += [x for pair in candidates[:i] for x in pair]
+        parts.append(f"({part})")
+    return ("(" + " OR ".join(parts) + ")" if parts else "0"), args
+
+
 def write_rows(conn: sqlite3.Connection, rows: Iterable[dict[str, Any]]) -> int:
-    """Insert or replace rows, inside a transaction the caller holds; return how many."""
-    values = [tuple(row[c] for c in COLUMNS) for row in rows]
+    """Insert or replace rows and their vals, inside a transaction the caller holds."""
+    found = list(rows)
+    values = [tuple(row[c] for c in COLUMNS) for row in found]
     marks = ", ".join("?" * len(COLUMNS))
+    conn.executemany("DELETE FROM vals WHERE path = ?", [(row["path"],) for row in found])
     conn.executemany(f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({marks})", values)
+    conn.executemany(
+        "INSERT OR REPLACE INTO vals VALUES (?, ?, ?, ?, ?)",
+        [val for row in found for val in vals_of(row["path"], row)],
+    )
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
     return len(values)
 
@@ -98,8 +237,11 @@ def rows_of(
 
     rows = []
     for folder in folders:
+        mark = signature(folder)  # before reading: a change meanwhile is read next time
         try:
-            rows.append(row_of(record_of(folder, repair), root))
+            row = row_of(record_of(folder, repair), root)
+            row["signature"] = signature_text(mark)
+            rows.append(row)
         except DamagedRun as damage:
             if is_run_folder(folder):  # not merely deleted since it was listed
                 _skip(damage, damaged)

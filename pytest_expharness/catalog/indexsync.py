@@ -21,14 +21,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..archive import layout
-from .indexrows import relative
+from .indexrows import relative, signature, signature_text
 
 SETTLE_NS = 2_000_000_000
 YOUNG_NS = 60_000_000_000
@@ -43,6 +42,7 @@ class Synced:
 
     indexed: int = 0
     damaged: list[Any] = field(default_factory=list)
+    folders: int = 0  # the run folders found
 
 
 def session_folders(root: Path) -> dict[str, int]:
@@ -74,21 +74,6 @@ def session_folders(root: Path) -> dict[str, int]:
                     if entry.is_dir():
                         found[f"{experiment.name}/{entry.name}"] = entry.stat().st_mtime_ns
     return found
-
-
-def signature(folder: Path) -> Signature | None:
-    """Return what identifies the current config.yaml and summary.json, or None if not a run."""
-    try:
-        config = os.stat(folder / layout.CONFIG)
-        summary = os.stat(folder / layout.SUMMARY)
-    except OSError:
-        return None
-    if not (stat.S_ISREG(config.st_mode) and stat.S_ISREG(summary.st_mode)):
-        return None
-    return (
-        *(config.st_mtime_ns, config.st_ino, config.st_size),
-        *(summary.st_mtime_ns, summary.st_ino, summary.st_size),
-    )
 
 
 def runs_in(session: Path, now_ns: int) -> tuple[dict[Path, Signature], bool]:
@@ -183,8 +168,15 @@ def catch_up(conn: sqlite3.Connection, root: Path, skip_session: str | None = No
     return _write(conn, root, folders, present, noted, prefixes, work.gone).indexed
 
 
-def reindex(conn: sqlite3.Connection, root: Path, skip_session: str | None = None) -> Synced:
-    """Read every run folder again; drop only rows whose folder is gone (one transaction)."""
+def reindex(
+    conn: sqlite3.Connection, root: Path, skip_session: str | None = None, full: bool = True
+) -> Synced:
+    """Read the run folders again; drop only rows whose folder is gone (one transaction).
+
+    Not full, a folder is read only when its config.yaml and summary.json are not
+    those its row was read from (new, changed, or written from a record), or its
+    row says running or stale: every folder is still stat'ed, none read needlessly.
+    """
     now_ns = time.time_ns()
     sessions = {
         path: mtime
@@ -197,10 +189,22 @@ def reindex(conn: sqlite3.Connection, root: Path, skip_session: str | None = Non
         found, settled = runs_in(root / path, now_ns)
         folders.update(found)
         noted[path] = mtime if settled and now_ns - mtime >= SETTLE_NS else UNSETTLED
-    present = {relative(folder, root) for folder in folders}
+    keys = {folder: relative(folder, root) for folder in folders}
+    present = set(keys.values())
     known = [p for (p,) in conn.execute("SELECT path FROM sessions").fetchall()]
     gone = [p for p in known if p not in sessions and p.rpartition("/")[2] != skip_session]
-    return _write(conn, root, folders, present, noted, None, gone)
+    if not full:
+        seen = dict(conn.execute("SELECT path, signature FROM runs").fetchall())
+        unsure = conn.execute("SELECT path FROM runs WHERE status IN ('running', 'stale')")
+        again = {p for (p,) in unsure.fetchall()}
+        folders = {
+            folder: mark
+            for folder, mark in folders.items()
+            if keys[folder] in again or seen.get(keys[folder]) != signature_text(mark)
+        }
+    done = _write(conn, root, folders, present, noted, None, gone)
+    done.folders = len(present)
+    return done
 
 
 def _write(

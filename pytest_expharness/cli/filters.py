@@ -102,9 +102,18 @@ class Names:
             stored.update(row["results"] or ())
         return cls(len(rows), frozenset(params), frozenset(metrics), frozenset(stored))
 
+    @classmethod
+    def held(cls, runs: int, by_source: dict[int, frozenset[str]]) -> Names:
+        """The names from Archive.names: a count and the keys by source (catalog.indexrows)."""
+        empty: frozenset[str] = frozenset()
+        return cls(runs, *(by_source.get(source, empty) for source in (0, 1, 2)))
+
     @property
     def every(self) -> frozenset[str]:
         return self.params | self.metrics | self.stored
+
+    def sources(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+        return self.params, self.metrics, self.stored
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,22 @@ class Key:
             if spelling in stored:
                 return stored[spelling]
         return MISSING
+
+    def candidates(self, names: Names) -> list[tuple[int, str]]:
+        """Where `of` looks, in its order, as (source, key) pairs some selected run holds."""
+        found = [
+            (source, spelling)
+            for spelling in self.full
+            for source, known in enumerate(names.sources())
+            if spelling in known
+        ]
+        found += [(2, spelling) for spelling in self.stored if spelling in names.stored]
+        return list(dict.fromkeys(found))
+
+
+def op_text(compare: Callable[[Any, Any], bool]) -> str:
+    """Return the operator's text (for Archive.runs conditions)."""
+    return next(text for text, known in OPERATORS.items() if known is compare)
 
 
 def _cased(name: str) -> tuple[str, ...]:

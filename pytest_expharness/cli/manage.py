@@ -148,12 +148,18 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
     conn = open_index(Path(args.root), repair=False)
     try:  # rows another session commits meanwhile survive (see indexsync.py)
-        done = reindex(conn, Path(args.root))
+        done = reindex(conn, Path(args.root), full=args.full)
     finally:
         conn.close()
     skipped = len(done.damaged)
     note = f"; skipped {skipped} damaged (expharness check says why)" if skipped else ""
-    print(f"indexed {done.indexed} runs under {args.root}{note}")
+    if args.full:
+        print(f"indexed {done.indexed} runs under {args.root}{note}")
+    else:
+        print(
+            f"indexed {done.indexed} new or changed of {done.folders} run folders "
+            f"under {args.root}{note}"
+        )
     return 0
 
 
@@ -320,5 +326,12 @@ def add_commands(commands: Any) -> None:
     )
     gc.add_argument("--dry-run", action="store_true", help="say what would go; delete nothing")
     gc.set_defaults(handler=cmd_gc)
-    reindex = commands.add_parser("reindex", help="rebuild the index from the run folders")
+    reindex = commands.add_parser(
+        "reindex",
+        help="bring the index up to date with the run folders",
+        description="Read again every run folder whose config.yaml or summary.json changed since "
+        "the index read it (and every new one); rows of deleted folders are dropped. --full "
+        "reads every folder.",
+    )
+    reindex.add_argument("--full", action="store_true", help="read every run folder again")
     reindex.set_defaults(handler=cmd_reindex)

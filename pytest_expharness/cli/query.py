@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import UsageError, differing, runs_of_session, runs_text, shown_path, text_table
-from .filters import MISSING, Names, check_selection, matches, parse_expression
+from .filters import MISSING, Names, check_selection, op_text, parse_expression
 from .filters import resolve as resolve_name
 from .summary import add_command as add_summary
 from .summary import main_metric, main_value, ranked
@@ -38,20 +38,24 @@ def cmd_list(args: argparse.Namespace) -> int:
     from ..catalog.loading import Archive
 
     filters = [(text, *parse_expression(text)) for text in args.filters]
-    found = Archive(args.root).runs(
-        experiment=args.experiment, status=args.status, tag=args.tag, label=args.label
-    )
-    if not found.rows:  # a value no run could have (FilterError), or nothing matched
-        check_selection(args.root, args.experiment, args.status, args.tag, args.label)
+    archive = Archive(args.root)
+    selection = {"experiment": args.experiment, "status": args.status, "tag": args.tag}
+    selection["label"] = args.label
     tests = []
-    if filters and found.rows:  # a NAME is known, or not, among the runs selected
-        names = Names.of(found.rows)
-        tests = [(resolve_name(name, names, text), op, value) for text, name, op, value in filters]
-    rows = [r for r in found.rows if all(matches(r, *test) for test in tests)]
-    shown = rows[: args.limit] if args.limit > 0 else rows
+    with archive.reading():
+        if filters:  # a NAME is known, or not, among the runs selected
+            count, held = archive.names(**selection)
+            if count:
+                names = Names.held(count, held)
+                tests = [(resolve_name(n, names, t), op, value) for t, n, op, value in filters]
+        conditions = [(key.candidates(names), op_text(op), value) for key, op, value in tests]
+        found = archive.runs(**selection, conditions=conditions, limit=args.limit)
+    if not found.total:  # a value no run could have (FilterError), or nothing matched
+        check_selection(args.root, args.experiment, args.status, args.tag, args.label)
+    shown = found.rows
     if args.json:
         print(json.dumps(shown, indent=2, default=str))
-    elif rows:
+    elif shown:
         columns = list({key.name: key for key, *_ in tests}.values())  # a name twice: once
         headers = ["experiment", "session", "run", "status", "label"]
         headers += [*(key.name for key in columns), "duration_s", "path"]
@@ -70,12 +74,12 @@ def cmd_list(args: argparse.Namespace) -> int:
             for r in shown
         ]
         print(text_table(body, headers))
-        if len(shown) < len(rows):
+        if len(shown) < found.total:
             print(
-                f"(the newest {len(shown)} of {len(rows)} runs; --limit 0 shows all)",
+                f"(the newest {len(shown)} of {found.total} runs; --limit 0 shows all)",
                 file=sys.stderr,
             )
-    return 0 if rows else 1
+    return 0 if shown else 1
 
 
 def pasteable(root: str | Path) -> Callable[[str], str]:

@@ -247,7 +247,9 @@ def test_damaged_files_hide_only_their_run_with_one_warning_each_and_check_lists
     root = str(archive.root)
 
     code, out, err = run(capsys, "--root", root, "reindex")
-    assert code == 0 and out.startswith(f"indexed 1 runs under {root}; skipped 3 damaged"), out
+    assert code == 0 and out.startswith(
+        f"indexed 1 new or changed of 4 run folders under {root}; skipped 3 damaged"
+    ), out
     assert no_traceback(err) and len(err.splitlines()) == 3, err
     for file, problem in damaged.items():
         assert sum(file in line and problem in line for line in err.splitlines()) == 1, err

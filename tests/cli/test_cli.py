@@ -101,7 +101,7 @@ def test_reindex_rebuilds_a_deleted_index(root: str, capsys: pytest.CaptureFixtu
     for path in Path(root).glob("index.sqlite*"):
         path.unlink()
     code, out, _ = run(capsys, "--root", root, "reindex")
-    assert code == 0 and out.strip() == f"indexed 4 runs under {root}"
+    assert code == 0 and out.strip() == f"indexed 4 new or changed of 4 run folders under {root}"
     assert run(capsys, "--root", root, "list", "lr=0.1")[0] == 0
 
 
