@@ -269,7 +269,9 @@ def _finish(folder: Path, summary: dict[str, Any], note: str, details: dict[str,
     from ..archive.logline import append_entry
     from ..report import runreport
 
-    columns = columns_from_csv(folder / layout.METRICS)
+    from ..archive import seriesfiles
+
+    columns = seriesfiles.read(folder) or columns_from_csv(folder / layout.METRICS)
     plots, plot_problem = runreport.make_plots(folder, columns)
     gifs, gif_problem = runreport.make_gifs(folder, dict(summary.get("frames") or {}))
     problems = [*summary.get("problems", []), note]

@@ -41,9 +41,13 @@ def _finished(runs: list[str], root: str) -> list[Path]:
 
 
 def _columns(folder: Path) -> dict[str, Any]:
-    from ..archive import layout
+    """The run's series: series/ (memory-mapped) when it has one, else metrics.csv."""
+    from ..archive import layout, seriesfiles
     from ..archive.metricsfile import columns_from_csv
 
+    found = seriesfiles.read(folder)
+    if found is not None:
+        return found
     path = folder / layout.METRICS
     return columns_from_csv(path) if path.is_file() else {}
 
