@@ -161,7 +161,7 @@ def child(code: Path, root: Path, records: Path, profile: bool = False) -> dict[
     reset(root)
     env = {**os.environ, "PYTHONPATH": str(code)}
     args = [sys.executable, "-c", CHILD, str(root), STAMP, str(records)]
-    done = subprocess.run([*args, *(["profile"] if profile else [])], env=env, text=True,
+    done = subprocess.run([*args, *(["profile"] if profile else [])], env=env, text=True, cwd=root,
                           capture_output=True)  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"finalize with {code} failed:\n{done.stdout}\n{done.stderr}")
