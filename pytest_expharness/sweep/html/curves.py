@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ...catalog.loading import RunRecord
@@ -75,7 +76,23 @@ def _legend(
     )
 
 
-def plots_section(table: SweepTable, runs: list[RunRecord], label: Any) -> str:
+def _thinned_note(runs: list[RunRecord]) -> str:
+    """Say plainly when curves were drawn from fewer points than their runs tracked."""
+    from .sample import CHART_FLOOR, curve_budget
+
+    if not any(getattr(run.metrics, "thinned", False) for run in runs):
+        return ""
+    budget = curve_budget(len(runs))
+    many = f"{runs_text(len(runs))} share each chart, so " if budget < CHART_FLOOR else ""
+    return (
+        f"<p class='thinned'>{many}every curve is drawn from at most {budget} of its points "
+        "(a long series: each stretch's lowest and highest, or evenly spaced ones, "
+        "its last point always); metrics.csv holds every point.</p>"
+    )
+
+
+def plots_section(table: SweepTable, runs: list[RunRecord], label: Any) -> Iterator[str]:
+    """The learning curves and metrics-by-parameter charts, chart by chart (never whole)."""
     from .plots import Plotter, finite, run_colours
 
     series: list[str] = []
@@ -88,29 +105,26 @@ def plots_section(table: SweepTable, runs: list[RunRecord], label: Any) -> str:
         else [c for c in table.columns if c in series][:MAX_VERSUS_METRICS]
     )
     if not series and not (table.axes and metric_names):
-        return ""
+        return
     plotter = Plotter()
-    parts = []
     if series:
         shown = [r for r in runs if any(len(v) for v in r.metrics.values())]
         labels = [label(r) for r in shown]
         groups = _groups(table, shown, label)
         colour_of = run_colours(labels, groups)
-        charts = []
+        hint = (
+            "<p>Hover a curve to name its run. Click a curve, a legend entry or a table row "
+            "to highlight that run everywhere (click again to let go).</p>"
+        )
+        yield f"<h2>Learning curves</h2>{hint}{_thinned_note(shown)}<div class='curves'>"
+        yield "<div class='charts'>"
         for number, name in enumerate(series):
             found = [
                 (label(r), r.metrics[name]) for r in shown if len(r.metrics.get(name, ())) >= 1
             ]
             svg = plotter.curves(name, found, table.best, colour_of, groups, ident=f"s{number}")
-            charts.append(f"<figure class='chart' data-series='{esc(name)}'>{svg}</figure>")
-        hint = (
-            "<p>Hover a curve to name its run. Click a curve, a legend entry or a table row "
-            "to highlight that run everywhere (click again to let go).</p>"
-        )
-        parts.append(
-            f"<h2>Learning curves</h2>{hint}<div class='curves'><div class='charts'>"
-            f"{''.join(charts)}</div>{_legend(labels, groups, colour_of, table.best)}</div>"
-        )
+            yield f"<figure class='chart' data-series='{esc(name)}'>{svg}</figure>"
+        yield f"</div>{_legend(labels, groups, colour_of, table.best)}</div>"
     versus = []
     for axis in table.axes:
         for metric in metric_names:
@@ -123,5 +137,4 @@ def plots_section(table: SweepTable, runs: list[RunRecord], label: Any) -> str:
                 png = plotter.versus(axis, metric, points, table.mode)
                 versus.append(img(png, f"{metric} by {axis}"))
     if versus:
-        parts.append(f"<h2>Metrics by parameter</h2><div class='plots'>{''.join(versus)}</div>")
-    return "".join(parts)
+        yield f"<h2>Metrics by parameter</h2><div class='plots'>{''.join(versus)}</div>"

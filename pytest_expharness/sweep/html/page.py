@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from .analyses import ANALYSIS, analysis_section
 from .assets import CSS, SCRIPT
 from .curves import plots_section
 from .parts import REPORT, Raw, anchor, esc, href, param_name, runs_attr, table_html, text
+from .sample import curve_budget, parse_limit, read_curves
 
 
 def run_label(run: RunRecord) -> str:
@@ -202,11 +204,11 @@ def _notes(head: dict[str, Any]) -> str:
     return f"<ul class='notes'>{''.join(items)}</ul>" if items else ""
 
 
-def _run_section(run: RunRecord, out_dir: Path, label: Any) -> str:
+def _run_section(run: RunRecord, out_dir: Path, label: Any, ident: str) -> str:
     summary = run.summary
     head = run.config.get("experiment") or {}
     parts = [
-        f"<section class='run' id='{anchor(run)}'><h3>{esc(label(run))} "
+        f"<section class='run' id='{ident}'><h3>{esc(label(run))} "
         f"<span class='status-{esc(run.status)}'>{esc(run.status)}</span></h3>",
         f"<p>session {esc(head.get('session'))}, duration {esc(summary.get('duration'))} s"
         + (f", label <b class='label'>{esc(head.get('label'))}</b>" if head.get("label") else "")
@@ -229,56 +231,65 @@ def _run_section(run: RunRecord, out_dir: Path, label: Any) -> str:
     return "".join(parts) + "</section>"
 
 
+def _pieces(table: SweepTable, runs: list[RunRecord], out_dir: Path, label: Any) -> Iterator[str]:
+    """The page, piece by piece (a run's section is made when it is written)."""
+    idents = [anchor(run) for run in runs]
+    anchors = {label(run): ident for run, ident in zip(runs, idents, strict=True)}
+    by_label = {label(run): run for run in runs}
+    recommend = "".join(f"<p class='recommend'>{esc(line)}</p>" for line in table.recommendations)
+    yield (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{esc(table.experiment)}: {esc(table.session)}</title><style>{CSS}</style></head>"
+        "<body>"
+    )
+    yield _header(table, runs)
+    yield recommend
+    yield _comparison(table, anchors, by_label)
+    yield _pivot(table)
+    yield _aggregate(table)
+    yield analysis_section(table, runs, out_dir)
+    yield _problems(runs, label)
+    yield from plots_section(table, runs, label)
+    yield "<h2>Runs</h2>"
+    for run, ident in zip(runs, idents, strict=True):
+        yield _run_section(run, out_dir, label, ident)
+    yield f"<script>{SCRIPT}</script></body></html>\n"
+
+
 def render(table: SweepTable, runs: list[RunRecord], out_dir: Path, label: Any = run_label) -> str:
     """Return the whole page for a table and its runs (links relative to out_dir).
 
     `label(run)` names a run as the table's run column does.
     """
-    anchors = {label(run): anchor(run) for run in runs}
-    by_label = {label(run): run for run in runs}
-    recommend = "".join(f"<p class='recommend'>{esc(line)}</p>" for line in table.recommendations)
-    body = [
-        _header(table, runs),
-        recommend,
-        _comparison(table, anchors, by_label),
-        _pivot(table),
-        _aggregate(table),
-        analysis_section(table, runs, out_dir),
-        _problems(runs, label),
-        plots_section(table, runs, label),
-        "<h2>Runs</h2>",
-        *(_run_section(run, out_dir, label) for run in runs),
-    ]
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{esc(table.experiment)}: {esc(table.session)}</title><style>{CSS}</style></head>"
-        f"<body>{''.join(body)}<script>{SCRIPT}</script></body></html>\n"
-    )
+    return "".join(_pieces(table, runs, out_dir, label))
 
 
 def write(table: SweepTable, runs: list[RunRecord], target: Path, label: Any = run_label) -> Path:
-    """Write report.html (atomically) and return its path."""
+    """Write report.html (atomically, piece by piece: never whole in memory) and return its path."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    layout.atomic_write_text(target, render(table, runs, target.parent, label))
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(3).hex()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            handle.writelines(_pieces(table, runs, target.parent, label))
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return target
 
 
-class Curve(list):  # type: ignore[type-arg]
-    """A series' values, with `.steps`, as the report's charts read them."""
-
-    steps: Any
-
-
-def _fast_run(record: dict[str, Any], config: dict[str, Any] | None) -> RunRecord:
+def _fast_run(
+    record: dict[str, Any], config: dict[str, Any] | None, budget: int, limit: int
+) -> RunRecord:
     """A run as the report needs it, from its record, summary.json and metrics.csv.
 
     No YAML and no numpy: the controller writes the report at the end of every
-    session. `config` is the run's own config.yaml when already read.
+    session. `config` is the run's own config.yaml when already read. Each curve
+    holds `budget` points at most (see sample.py).
     """
-    from ...archive.metricsfile import columns_from_csv
-
     folder = Path(record["path"])
-    summary = json.loads((folder / layout.SUMMARY).read_text("utf-8"))
+    whole = json.loads((folder / layout.SUMMARY).read_text("utf-8"))
+    summary = {key: whole[key] for key in SHOWN if key in whole}  # 10,000 runs: tens of MB less
     summary["status"] = record["status"]  # crashes inferred when the record was made
     if config is None:
         head = {
@@ -293,14 +304,26 @@ def _fast_run(record: dict[str, Any], config: dict[str, Any] | None) -> RunRecor
             "git_note": record.get("git_note"),
         }
         config = {"experiment": head, "parameters": record.get("params") or {}}
-    metrics: dict[str, Any] = {}
-    csv_path = folder / layout.METRICS
-    if csv_path.exists():
-        for name, columns in columns_from_csv(csv_path).items():
-            curve = Curve(columns.values)
-            curve.steps = list(columns.steps)
-            metrics[name] = curve
-    return RunRecord(folder, config, summary, {}, metrics)
+    return RunRecord(folder, config, summary, {}, read_curves(folder, summary, budget, limit))
+
+
+SHOWN = (
+    "duration",
+    "metrics",
+    "components",
+    "error",
+    "crash",
+    "reason",
+    "artifacts",
+    "plots",
+    "analysis",
+)  # what the page reads of a summary.json
+NO_NOTES = "\n  notes: []\n"  # how config.yaml says a run has no notes
+
+
+def _has_notes(text: str) -> bool:
+    """Whether config.yaml may hold notes (a list that is not empty, or an old label_note)."""
+    return "note" in text and (NO_NOTES not in text or "label_note" in text)
 
 
 def read_runs(records: list[dict[str, Any]]) -> list[RunRecord]:
@@ -308,21 +331,24 @@ def read_runs(records: list[dict[str, Any]]) -> list[RunRecord]:
 
     The first run's config.yaml is read whole, for the page's header, and so is
     that of a run whose record does not carry its notes and whose config.yaml
-    mentions a note (parsing costs ~4 ms a run; finding the word, microseconds).
+    holds some (parsing costs ~1 ms a run; finding the words, microseconds).
+    Curves are read no further than their chart can show (sample.curve_budget).
     """
     from ...archive.yamltext import load
 
+    with_folder = [r for r in records if r.get("path")]
+    budget = curve_budget(len(with_folder))
+    widest = max((len(r.get("metrics") or ()) for r in records), default=1)
+    limit = parse_limit(len(with_folder), widest)
     runs: list[RunRecord] = []
-    for record in records:
-        if not record.get("path"):
-            continue
+    for record in with_folder:
         try:
             config = None
             if not runs or "notes" not in record:
                 text = (Path(record["path"]) / layout.CONFIG).read_text("utf-8")
-                if not runs or "note" in text:  # notes, or an old label_note
+                if not runs or _has_notes(text):
                     config = load(text)
-            runs.append(_fast_run(record, config))
+            runs.append(_fast_run(record, config, budget, limit))
         except (OSError, ValueError, KeyError):
             continue
     return runs

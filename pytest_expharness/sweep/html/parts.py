@@ -39,6 +39,8 @@ class Raw(str):
 
 def plain(value: Any) -> str:
     """A value as the page shows it, before escaping (None: nothing)."""
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, float):
@@ -49,7 +51,7 @@ def plain(value: Any) -> str:
 
 
 def esc(value: Any) -> str:
-    return html.escape(plain(value))
+    return html.escape(value if type(value) is str else plain(value))
 
 
 def text(value: Any) -> str:
@@ -70,6 +72,8 @@ def runs_attr(keys: list[str]) -> str:
 
 
 def cell(value: Any) -> str:
+    if type(value) is str:
+        return f"<td>{html.escape(value)}</td>"
     if isinstance(value, Raw):
         return f"<td>{value}</td>"
     if isinstance(value, (int, float)) and not isinstance(value, bool):

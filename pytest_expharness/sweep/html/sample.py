@@ -1,0 +1,175 @@
+"""The points of report.html's curves, read from metrics.csv no further than a chart can show.
+
+A chart is 640 px wide and overlays every run of the sweep, so each curve gets
+a share of the chart's points (`curve_budget`): up to 1,000 for a small sweep,
+as few as MIN_POINTS for a very large one. A run's series are read so that the
+work is bounded by what is drawn, not by what was tracked:
+
+- a series no longer than its share, or short enough for the sweep's parse
+  budget, is read whole and thinned as the charts always did (each stretch's
+  lowest and highest point), so small and mid-size sweeps look as before;
+- a longer one is sampled: evenly spaced lines, its first and last included.
+  metrics.csv is grouped by series and summary.json counts each one's points,
+  so the lines to parse are found by index without parsing the others;
+- a metrics.csv over WHOLE_FILE bytes is not read whole: lines are sampled at
+  evenly spaced byte offsets (a few hundred bytes each), and each series ends
+  on its final value from summary.json.
+
+`Sampled.thinned` says whether a run's curves were thinned or sampled, so the
+page can say so plainly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from .plots import MAX_POINTS, POINTS_PER_CHART, _thin
+
+MIN_POINTS = 4  # the fewest points a curve is drawn from, however many runs share its chart
+CHART_FLOOR = 100  # the charts' own floor (plots.Plotter.curves): below it, the page says so
+PARSE_BUDGET = 1_000_000  # lines of metrics.csv parsed per sweep at most, over all its runs
+WHOLE_FILE = 4 * 1024 * 1024  # bytes: a larger metrics.csv is sampled by offset, never read whole
+PROBE = 512  # bytes read at each sampled offset of a large metrics.csv
+
+
+class Curve(list):  # type: ignore[type-arg]
+    """A series' values, with `.steps`, as the report's charts read them."""
+
+    __slots__ = ("steps",)
+    steps: Any
+
+
+class Sampled(dict):  # type: ignore[type-arg]
+    """A run's curves (name -> Curve) and whether any was thinned or sampled to fit its chart."""
+
+    __slots__ = ("thinned",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thinned = False
+
+
+def curve_budget(runs: int) -> int:
+    """The points each curve of a chart overlaying `runs` runs is drawn from, at most."""
+    return max(MIN_POINTS, min(MAX_POINTS, POINTS_PER_CHART // max(runs, 1)))
+
+
+def parse_limit(runs: int, series: int) -> int:
+    """The longest series read whole (and thinned by extremes) in a sweep of `runs` runs."""
+    return PARSE_BUDGET // max(runs * max(series, 1), 1)
+
+
+def _curve(steps: list[int], values: list[float], budget: int) -> Curve:
+    """A curve of at most `budget` points: each stretch's extremes, then the final point."""
+    if len(steps) > budget:
+        xs, ys = _thin([float(s) for s in steps], values, budget - 1)
+        curve = Curve([*ys, values[-1]])
+        curve.steps = [*(int(x) if x.is_integer() else x for x in xs), steps[-1]]
+        return curve
+    curve = Curve(values)
+    curve.steps = steps
+    return curve
+
+
+def _parse(line: str) -> tuple[int, str, float]:
+    step, name, value, _ = line.split(",")
+    return int(step), name, float(value)
+
+
+def _picks(count: int, budget: int) -> list[int]:
+    """`budget` evenly spaced indices of `count` (the first and the last included)."""
+    if count <= budget:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (budget - 1)) for i in range(budget)})
+
+
+def read_curves(folder: Path, summary: dict[str, Any], budget: int, limit: int) -> Sampled:
+    """Read a run's curves from its metrics.csv, each `budget` points at most (see above)."""
+    path = folder / "metrics.csv"
+    found = Sampled()
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return found
+    counts = {
+        str(name): s.get("count")
+        for name, s in (summary.get("metrics") or {}).items()
+        if isinstance(s, dict)
+    }
+    if size > WHOLE_FILE and counts:
+        return _probe(path, size, summary, budget)
+    with open(path, encoding="utf-8") as handle:
+        lines = handle.read().split("\n")
+    lines = lines[1:-1] if lines and not lines[-1] else lines[1:]
+    grouped = _by_index(lines, counts) if counts else None
+    if grouped is None:  # not grouped as summary.json counts it: parse every line
+        flat: dict[str, tuple[list[int], list[float]]] = {}
+        for line in lines:
+            step, name, value = _parse(line)
+            steps, values = flat.setdefault(name, ([], []))
+            steps.append(step)
+            values.append(value)
+        for name, (steps, values) in flat.items():
+            found[name] = _curve(steps, values, budget)
+            found.thinned |= len(values) > budget
+        return found
+    for name, (start, count) in grouped.items():
+        whole = count <= max(budget, limit)
+        picked = range(count) if whole else _picks(count, budget)
+        points = [_parse(lines[start + i]) for i in picked]
+        found[name] = _curve([p[0] for p in points], [p[2] for p in points], budget)
+        found.thinned |= count > budget
+    return found
+
+
+def _by_index(lines: list[str], counts: dict[str, Any]) -> dict[str, tuple[int, int]] | None:
+    """Where each series' lines start and how many there are; None unless grouped as counted."""
+    if not all(isinstance(n, int) and n > 0 for n in counts.values()):
+        return None
+    if sum(counts.values()) != len(lines):
+        return None
+    out, start = {}, 0
+    for name, count in counts.items():
+        first, last = lines[start], lines[start + count - 1]
+        if first.split(",", 2)[1] != name or last.split(",", 2)[1] != name:
+            return None
+        out[name] = (start, count)
+        start += count
+    return out
+
+
+def _probe(path: Path, size: int, summary: dict[str, Any], budget: int) -> Sampled:
+    """Sample a large metrics.csv at evenly spaced byte offsets; each series ends on its final."""
+    metrics = summary.get("metrics") or {}
+    wanted = budget * len(metrics)
+    points: dict[str, list[tuple[int, float]]] = {}
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for i in range(wanted + 1):
+            offset = min(size - 1, math.floor(i * size / wanted)) if wanted else 0
+            chunk = os.pread(fd, PROBE, max(offset - 1, 0)).decode("utf-8", "replace")
+            lines = chunk.split("\n")
+            if len(lines) < 3:
+                continue
+            try:
+                step, name, value = _parse(lines[1])
+            except ValueError:  # the header, or a line longer than PROBE
+                continue
+            points.setdefault(name, []).append((step, value))
+    finally:
+        os.close(fd)
+    found = Sampled()
+    found.thinned = True
+    for name, stats in metrics.items():
+        got = sorted(set(points.get(str(name), [])))
+        last = (stats.get("last_step"), stats.get("final"))
+        if isinstance(last[0], int) and isinstance(last[1], (int, float)):
+            got = [p for p in got if p[0] < last[0]] + [(last[0], float(last[1]))]
+        if got:
+            curve = Curve(p[1] for p in got)
+            curve.steps = [p[0] for p in got]
+            found[str(name)] = curve
+    return found
