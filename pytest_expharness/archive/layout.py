@@ -69,10 +69,10 @@ GITIGNORE = """\
 # Meant to be committed: each run's config.yaml, summary.json, data.json, metrics.csv,
 # run.log and REPORT.md, and each session's comparison tables and report.html.
 # Left out: what is large or made again (artifacts, image frames, plots, the binary
-# series/ copy of metrics.csv, what a run's analysis.py draws, the index, the cache), each run's copy of its code (git has it at
-# the recorded commit; with --exp-reproducible, requirements.txt and uncommitted.patch
-# are kept), testing runs, debug runs, SLURM job files, and folders being staged or
-# deleted.
+# series/ copy of metrics.csv, what a run's analysis.py draws, the index, the cache),
+# each run's copy of its code (git has it at the recorded commit; with
+# --exp-reproducible, requirements.txt and uncommitted.patch are kept), testing runs,
+# debug runs, SLURM job files, and folders being staged or deleted.
 artifacts/
 tracked/
 plots/

@@ -265,11 +265,9 @@ def _read_or_empty(folder: Path) -> dict[str, Any]:
 
 
 def _finish(folder: Path, summary: dict[str, Any], note: str, details: dict[str, Any]) -> None:
-    from ..archive import yamltext
+    from ..archive import seriesfiles, yamltext
     from ..archive.logline import append_entry
     from ..report import runreport
-
-    from ..archive import seriesfiles
 
     columns = seriesfiles.read(folder) or columns_from_csv(folder / layout.METRICS)
     plots, plot_problem = runreport.make_plots(folder, columns)
