@@ -271,3 +271,35 @@ def read(folder: Path) -> dict[str, Columns] | None:
             raise ValueError(f"{path.name}: holds {records.dtype} of shape {records.shape}")
         out[entry["name"]] = Columns.of(records["value"], records["step"], records["time"])
     return out
+
+
+def read_points(folder: Path, entry: dict[str, Any], picks: list[int] | None) -> Columns:
+    """Read one series' records at `picks` (all when None) without numpy; seeks, never maps.
+
+    report.html draws a thousand points of a series however long it is, so it
+    reads those records alone: 24 bytes each at a fixed offset.
+    """
+    path = folder / FOLDER / file_name(entry["name"])
+    with open(path, "rb") as handle:
+        head = handle.read(_HEADER_SIZE)
+        text = head[10:].decode("latin1")
+        if head[:10] != npy_header(0)[:10] or _DESCR not in text:
+            raise ValueError(f"{path.name}: not a series file of (value, step, time) records")
+        count = int(text.split("'shape': (", 1)[1].split(",", 1)[0])
+        if picks is None:
+            body = handle.read(24 * count)
+            if len(body) != 24 * count:
+                raise ValueError(f"{path.name}: holds {len(body)} bytes for {count} records")
+        else:
+            parts = []
+            for i in picks:
+                if not 0 <= i < count:
+                    raise ValueError(f"{path.name}: no record {i} of {count}")
+                handle.seek(_HEADER_SIZE + 24 * i)
+                parts.append(handle.read(24))
+            body = b"".join(parts)
+            if len(body) != 24 * len(picks):
+                raise ValueError(f"{path.name}: shorter than its {count} records")
+    view = memoryview(body)
+    doubles, ints = view.cast("d"), view.cast("q")
+    return Columns.of(doubles[0::3].tolist(), ints[1::3].tolist(), doubles[2::3].tolist())

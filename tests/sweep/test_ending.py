@@ -171,3 +171,42 @@ def test_the_collector_pauses_then_restores_the_garbage_collector(tmp_path: Path
     finally:
         end._finalize = real  # type: ignore[assignment]
     assert seen == [False] and gc.isenabled()
+
+
+def test_a_run_with_series_is_read_by_offset_exactly(tmp_path: Path, monkeypatch: Any) -> None:
+    from pytest_expharness.archive import seriesfiles
+
+    n = 1_000_000
+    folder = tmp_path / "run"
+    folder.mkdir()
+    values = [math.sin(i / 1000.0) for i in range(n)]
+    flat: list[Any] = []
+    for i, v in enumerate(values):
+        flat += [v, i * 2, 1.0]
+    seriesfiles.write(folder, iter([("loss", flat), ("acc", flat[: 3 * 500])]))
+    size = (folder / "series" / "loss.npy").stat().st_size
+    read: list[int] = []
+    real_open = open
+
+    def counting_open(*args: Any, **kwargs: Any) -> Any:
+        handle = real_open(*args, **kwargs)
+        real_read = handle.read
+
+        def counted(length: int = -1) -> bytes:
+            data: bytes = real_read(length)
+            read.append(len(data))
+            return data
+
+        handle.read = counted
+        return handle
+
+    monkeypatch.setattr(seriesfiles, "open", counting_open, raising=False)
+    (folder / "metrics.csv").unlink()  # series/ is read, never the CSV
+    curves = sample.read_curves(folder, {}, 1000, 1000)
+    assert sum(read) < size / 100  # a thousand records and a few headers, not 24 MB
+    loss = curves["loss"]
+    assert curves.thinned and len(loss) <= 1000
+    assert loss.steps[0] == 0 and loss.steps[-1] == 2 * (n - 1) and loss[-1] == values[-1]
+    assert all(v == values[s // 2] for s, v in zip(loss.steps, loss, strict=True))
+    acc = curves["acc"]  # short: whole, exact
+    assert list(acc) == values[:500] and list(acc.steps) == [2 * i for i in range(500)]

@@ -1,4 +1,4 @@
-"""The points of report.html's curves, read from metrics.csv no further than a chart can show.
+"""The points of report.html's curves, read no further than a chart can show.
 
 A chart is 640 px wide and overlays every run of the sweep, so each curve gets
 a share of the chart's points (`curve_budget`): up to 1,000 for a small sweep,
@@ -15,6 +15,10 @@ work is bounded by what is drawn, not by what was tracked:
   evenly spaced byte offsets (a few hundred bytes each), and each series ends
   on its final value from summary.json.
 
+A run with series/ (archive/seriesfiles.py) is read there instead: its
+records have a fixed size, so a long series' evenly spaced points are read by
+offset, exactly, and a short one whole; metrics.csv is for runs without it.
+
 `Sampled.thinned` says whether a run's curves were thinned or sampled, so the
 page can say so plainly.
 """
@@ -26,6 +30,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ...archive import seriesfiles
 from .plots import MAX_POINTS, POINTS_PER_CHART, _thin
 
 MIN_POINTS = 4  # the fewest points a curve is drawn from, however many runs share its chart
@@ -87,7 +92,10 @@ def _picks(count: int, budget: int) -> list[int]:
 
 
 def read_curves(folder: Path, summary: dict[str, Any], budget: int, limit: int) -> Sampled:
-    """Read a run's curves from its metrics.csv, each `budget` points at most (see above)."""
+    """Read a run's curves, each `budget` points at most: from series/, else metrics.csv."""
+    entries = seriesfiles.read_index(folder)
+    if entries is not None:
+        return _from_series(folder, entries, budget, limit)
     path = folder / "metrics.csv"
     found = Sampled()
     try:
@@ -121,6 +129,20 @@ def read_curves(folder: Path, summary: dict[str, Any], budget: int, limit: int) 
         picked = range(count) if whole else _picks(count, budget)
         points = [_parse(lines[start + i]) for i in picked]
         found[name] = _curve([p[0] for p in points], [p[2] for p in points], budget)
+        found.thinned |= count > budget
+    return found
+
+
+def _from_series(folder: Path, entries: list[dict[str, Any]], budget: int, limit: int) -> Sampled:
+    """A run's curves from series/: short series whole (then thinned), long ones by offset."""
+    found = Sampled()
+    for entry in entries:
+        count = entry.get("count")
+        if not isinstance(count, int) or count < 0:
+            raise ValueError(f"series/index.json: {entry['name']!r} has no count")
+        whole = count <= max(budget, limit)
+        cols = seriesfiles.read_points(folder, entry, None if whole else _picks(count, budget))
+        found[entry["name"]] = _curve(list(cols.steps), list(cols.values), budget)
         found.thinned |= count > budget
     return found
 
