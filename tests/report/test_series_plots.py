@@ -132,8 +132,7 @@ def test_a_long_series_is_thinned_and_keeps_its_spikes(tmp_path: Path) -> None:
     values[54_321] = 50.0  # one spike up, one down, a gap
     values[77_777] = -50.0
     values[10_010:10_060] = array("d", [math.nan] * 50)  # within one bucket: its min and max
-    cols = Columns.compact()
-    cols.extend([x for i, v in enumerate(values) for x in (v, i, 0.0)])
+    cols = Columns.of(values, array("q", range(n)), array("d", bytes(8 * n)))  # as series/ holds
     made, problem = runreport.make_plots(tmp_path, {"loss": cols})
     assert made == ["plots/loss.svg"] and problem is None
     (line,) = lines_of(tmp_path / "plots" / "loss.svg")
