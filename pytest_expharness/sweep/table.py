@@ -270,6 +270,18 @@ def _point_key(row: dict[str, Any], axes: list[str]) -> tuple[str, ...]:
     return tuple(repr(row[name]) if name in row else "absent" for name in axes)
 
 
+def _add(values: list[Any], seen: set[Any], value: Any) -> None:
+    """Append value unless an equal one is there (a set finds it; a list, the unhashable)."""
+    try:
+        if value in seen:
+            return
+        seen.add(value)
+    except TypeError:  # a list or a dict: equal only to its own kind, which the set never holds
+        if value in values:
+            return
+    values.append(value)
+
+
 def _pivot(table: SweepTable, grid_order: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Main metric (mean over repeats) with the first axis down and the second across.
 
@@ -282,15 +294,13 @@ def _pivot(table: SweepTable, grid_order: list[dict[str, Any]]) -> dict[str, Any
     assert column is not None
     row_values: list[Any] = []
     col_values: list[Any] = []
+    seen: tuple[set[Any], set[Any]] = (set(), set())
     cells: dict[tuple[str, str], list[float]] = {}
     for row in grid_order:
         if down not in row or across not in row:
             continue
-        r, c = row[down], row[across]
-        if r not in row_values:
-            row_values.append(r)
-        if c not in col_values:
-            col_values.append(c)
+        _add(row_values, seen[0], row[down])
+        _add(col_values, seen[1], row[across])
     if len(row_values) < 2 or len(col_values) < 2:
         return None
     for row in table.rows:

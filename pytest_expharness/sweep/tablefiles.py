@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,16 @@ def fill_gaps(
 
     folders = set(sweeps) | session_folders(root, stamp)
     for folder in folders:
-        known = {Path(r["path"]).name for r in sweeps.get(folder, []) if r.get("path")}
-        if not folder.is_dir():
+        known = {os.path.basename(r["path"]) for r in sweeps.get(folder, []) if r.get("path")}
+        try:
+            names = sorted(os.listdir(folder))  # names, not Paths: 10,000 runs' worth
+        except (NotADirectoryError, FileNotFoundError):
             continue
-        for run in sorted(folder.iterdir()):
-            if run.name in known or not layout.is_run_folder(run):
+        for name in names:
+            if name in known:
+                continue
+            run = folder / name
+            if not layout.is_run_folder(run):
                 continue
             try:
                 sweeps.setdefault(folder, []).append(record_from_folder(run))

@@ -89,15 +89,28 @@ def markdown_cell(value: Any) -> Any:
         return value
     if isinstance(value, float):
         return float(f"{value:.6g}")
-    text = re.sub(r"(\\*)\|", lambda m: m.group(1) * 2 + "\\|", cell_text(value))  # \| stays text
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
+    text = cell_text(value)
+    if "|" in text:
+        text = re.sub(r"(\\*)\|", lambda m: m.group(1) * 2 + "\\|", text)  # \| stays text
+    if "\r" in text or "\n" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
+    return text
 
 
 def tabulated(rows: list[list[Any]], headers: list[str], fmt: str) -> str:
-    """Tabulate; a column holding text shows it as it is (tabulate would read '007' as 7)."""
+    """Tabulate; a column holding text shows it as it is (tabulate would read '007' as 7).
+
+    comparison.md's tables go through mdtable.github (the same bytes, faster) when it can.
+    """
+    text = [i for i in range(len(headers)) if any(isinstance(r[i], str) for r in rows)]
+    if fmt == MARKDOWN:
+        from .mdtable import github
+
+        found = github(rows, headers, text)
+        if found is not None:
+            return found
     from tabulate import tabulate
 
-    text = [i for i in range(len(headers)) if any(isinstance(r[i], str) for r in rows)]
     return tabulate(
         rows,
         headers=headers,

@@ -37,7 +37,18 @@ from ..table import OK_STATUSES, SweepTable
 from .analyses import ANALYSIS, analysis_section
 from .assets import CSS, SCRIPT
 from .curves import plots_section
-from .parts import REPORT, Raw, anchor, esc, href, param_name, runs_attr, table_html, text
+from .parts import (
+    REPORT,
+    Raw,
+    anchor,
+    esc,
+    href,
+    href_part,
+    param_name,
+    runs_attr,
+    table_html,
+    text,
+)
 from .sample import curve_budget, parse_limit, read_curves
 
 
@@ -187,9 +198,14 @@ def _links(run: RunRecord, out_dir: Path) -> str:
     names += [f"{layout.ARTIFACTS}/{a}" for a in summary.get("artifacts") or []]
     names += list(summary.get("plots") or [])
     names += [f"{ANALYSIS}/{a}" for a in (summary.get("analysis") or {}).get("files") or []]
-    base = Path(os.path.relpath(run.path, out_dir)).as_posix()
-    links = [f'<a href="{href(f"{base}/{name}")}">{esc(name)}</a>' for name in names]
+    folder = run.path
+    base = href(folder.name if folder.parent == out_dir else _relative(folder, out_dir))
+    links = [f'<a href="{base}/{href_part(name)}">{esc(name)}</a>' for name in names]
     return f"<p class='links'>{' '.join(links)}</p>"
+
+
+def _relative(folder: Path, out_dir: Path) -> str:
+    return Path(os.path.relpath(folder, out_dir)).as_posix()
 
 
 def _notes(head: dict[str, Any]) -> str:
@@ -287,8 +303,10 @@ def _fast_run(
     session. `config` is the run's own config.yaml when already read. Each curve
     holds `budget` points at most (see sample.py).
     """
-    folder = Path(record["path"])
-    whole = json.loads((folder / layout.SUMMARY).read_text("utf-8"))
+    base = record["path"]
+    with open(os.path.join(base, layout.SUMMARY), encoding="utf-8") as handle:
+        whole = json.loads(handle.read())
+    folder = Path(base)
     summary = {key: whole[key] for key in SHOWN if key in whole}  # 10,000 runs: tens of MB less
     summary["status"] = record["status"]  # crashes inferred when the record was made
     if config is None:
@@ -304,7 +322,7 @@ def _fast_run(
             "git_note": record.get("git_note"),
         }
         config = {"experiment": head, "parameters": record.get("params") or {}}
-    return RunRecord(folder, config, summary, {}, read_curves(folder, summary, budget, limit))
+    return RunRecord(folder, config, summary, {}, read_curves(base, summary, budget, limit))
 
 
 SHOWN = (
@@ -345,7 +363,8 @@ def read_runs(records: list[dict[str, Any]]) -> list[RunRecord]:
         try:
             config = None
             if not runs or "notes" not in record:
-                text = (Path(record["path"]) / layout.CONFIG).read_text("utf-8")
+                with open(os.path.join(record["path"], layout.CONFIG), encoding="utf-8") as handle:
+                    text = handle.read()
                 if not runs or _has_notes(text):
                     config = load(text)
             runs.append(_fast_run(record, config, budget, limit))
