@@ -68,28 +68,46 @@ def _written_id(mark: Any, values: Any, given: list[Any], idlist: Any) -> str | 
     """The written id of the parameter set holding `given`, if it has one."""
     if not isinstance(values, Sequence) or isinstance(values, str):
         return None  # a generator pytest has consumed: nothing left to read
+    labels = _labels_of(mark, values, len(given)).get(tuple(map(id, given)), [])
+    if len(set(labels)) == 1:
+        return labels[0]
+    shown = [label for label in labels if label is not None and _shown(label) in idlist]
+    return shown[0] if len(shown) == 1 else None
+
+
+# id(mark) -> (mark, width, {ids of a parameter set's values: their labels}); a sweep of
+# N points asks N times, so each mark's values are read once (N*N for big sweeps else)
+_LABELS: dict[int, tuple[Any, int, dict[tuple[int, ...], list[str | None]]]] = {}
+
+
+def _labels_of(
+    mark: Any, values: Sequence[Any], width: int
+) -> dict[tuple[int, ...], list[str | None]]:
+    """Each parameter set's values (by identity) with the labels written for them."""
+    cached = _LABELS.get(id(mark))
+    if cached is not None and cached[0] is mark and cached[1] == width:
+        return cached[2]
     ids = mark.kwargs.get("ids")
     listed = ids if isinstance(ids, Sequence) and not isinstance(ids, str) else ()
-    labels: list[str | None] = []
+    found: dict[tuple[int, ...], list[str | None]] = {}
     for index, entry in enumerate(values):
         if _is_param_set(entry):
             chosen, label = tuple(entry.values), entry.id
-        elif len(given) == 1:
+        elif width == 1:
             chosen, label = (entry,), None
         elif isinstance(entry, (list, tuple)):
             chosen, label = tuple(entry), None
         else:
             continue
-        if len(chosen) != len(given) or any(a is not b for a, b in zip(chosen, given, strict=True)):
+        if len(chosen) != width:
             continue
         if label is None and index < len(listed):
             label = listed[index]
         # bool is an int; pytest.HIDDEN_PARAM and None are no written id
-        labels.append(str(label) or None if isinstance(label, (str, int, float)) else None)
-    if len(set(labels)) == 1:
-        return labels[0]
-    shown = [label for label in labels if label is not None and _shown(label) in idlist]
-    return shown[0] if len(shown) == 1 else None
+        text = str(label) or None if isinstance(label, (str, int, float)) else None
+        found.setdefault(tuple(map(id, chosen)), []).append(text)
+    _LABELS[id(mark)] = (mark, width, found)
+    return found
 
 
 def _shown(label: str) -> str:
