@@ -19,14 +19,12 @@ came from and the key inside it, before anything is built from it:
    `<<` may still be overridden), a number of more than MAX_NUMBER_CHARS
    characters and an integer of more than MAX_INT_DIGITS digits.
 
-A config.yaml of ours is read without PyYAML (`read_ours`, 40 times faster)
-when it keeps to the subset archive/yamltext.py writes: two levels of block
-mappings of plain words, JSON strings, numbers and flow collections of those.
-Anything else, a key given twice or too long, or a long number, goes to the
-bounded loader, so both read and refuse alike. Otherwise, a text without '&'
-or '*' has no alias, so its length bounds its weight, and when its indents
-and brackets bound its depth too (`_shallow`) the walk is skipped; reading
-10,000 of them costs what PyYAML's own loader costs.
+Fast paths: a config.yaml in the subset archive/yamltext.py writes (block
+mappings two deep of plain words, JSON strings, numbers, flow collections of
+those) is read without PyYAML (`read_ours`); anything else, or a key given
+twice or too long, or a long number, goes to the loader, which reads and
+refuses alike. An alias-free text whose indents and brackets bound its depth
+(`_shallow`) is not walked: its length bounds its weight.
 """
 
 from __future__ import annotations
@@ -43,7 +41,6 @@ _INT_BITS = math.ceil(MAX_INT_DIGITS * math.log2(10))
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _INDENT = 20
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _DEEP_START = re.compile(rf"[ \t?-]{{{_INDENT}}}")  # an indent, "- " and "? " included
 _DEEP_LINE = re.compile(rf"\n[ \t?-]{{{_INDENT}}}")  # (other line breaks: no fast path)
 
@@ -298,15 +295,15 @@ def _path(root: Any, target: Any) -> str:
     return ""
 
 
-
 NOT_OURS: Any = object()
 _RAW = "\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff"  # not in a line of ours
-_Q = rf'"(?:[^"\\{_RAW}]|\\["\\bfnrt]|\\u[0-9a-fA-F]{{4}})*"'  # JSON's string, our escapes
+_Q = rf'"(?:[^"\\{_RAW}]|\\["\\bfnrt]|\\u(?![dD][89a-fA-F])[0-9a-fA-F]{{4}})*"'  # JSON's, ours
 _STR = r"(?!(?i:yes|no|true|false|on|off|null|y|n){})[A-Za-z_][{}]*"  # else YAML 1.1 reads no str
 _BLOCK, _FLOW = "A-Za-z0-9_./+=,\\-", "A-Za-z0-9_./+=\\-"
-_SCALAR = (  # in groups: int, float, word, plain string, JSON string
+_SCALAR = (  # in groups: int, float, word, plain string, JSON string; {0} what ends it
     r"(-?(?:0|[1-9][0-9]{{0,3999}})){0}|(-?[0-9]{{1,400}}\.[0-9]{{1,400}}(?:e[-+][0-9]{{1,4}})?){0}"
-    r"|(null|true|false|\.nan|\.inf|-\.inf){0}|({1}){0}|(" + _Q.replace("{", "{{").replace("}", "}}")
+    r"|(null|true|false|\.nan|\.inf|-\.inf){0}|({1}){0}|("
+    + _Q.replace("{", "{{").replace("}", "}}")
     + "){0}"
 )
 _LINE = re.compile(
@@ -373,22 +370,15 @@ def _line(line: str) -> tuple[str, str, Any]:
 def _key(quoted: str, plain: str) -> str:
     if len(quoted or plain) >= 1000:  # libyaml's simple keys end at 1,024 characters
         raise _NotOurs
-    return _string(quoted) if quoted else plain
+    return _scan(quoted, 1)[0] if quoted else plain
 
 
 def _value(whole: str, real: str, word: str, plain: str, quoted: str) -> Any:
     if plain or quoted:
-        return plain or _string(quoted)
+        return plain or _scan(quoted, 1)[0]
     if whole or real:
         return int(whole) if whole else float(real)
     return _WORDS[word] if word else _OPENS
-
-
-def _string(quoted: str) -> str:
-    found: str = _scan(quoted, 1)[0]
-    if "\\u" in quoted and _SURROGATE.search(found):  # YAML reads no surrogate escape
-        raise _NotOurs
-    return found
 
 
 def _flow(text: str) -> Any:

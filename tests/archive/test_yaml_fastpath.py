@@ -1,4 +1,4 @@
-"""The fast reader of config.yaml (safeyaml.read_ours) reads and refuses what the bounded loader does.
+"""The fast reader of config.yaml (safeyaml.read_ours) reads and refuses what the loader does.
 
 For every text, config_text's output or a hostile one, either read_ours
 declines (and the bounded loader decides) or it returns exactly what the
@@ -66,7 +66,9 @@ LINE = st.builds(
 )
 HOSTILE = st.builds(
     lambda lines, sep, end: sep.join(lines) + end,
-    st.lists(LINE | st.sampled_from(["", "---", "...", "# c", "%YAML 1.1"]), min_size=1, max_size=8),
+    st.lists(
+        LINE | st.sampled_from(["", "---", "...", "# c", "%YAML 1.1"]), min_size=1, max_size=10
+    ),
     st.sampled_from(["\n", "\n", "\r\n", "\u2028"]),
     st.sampled_from(["\n", "", "\n\n"]),
 )
