@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import re
-from json.decoder import scanstring as _scan
+from json.decoder import scanstring as _scan  # type: ignore[attr-defined]  # C, strict
 from typing import Any, NamedTuple
 
 MAX_DEPTH = 100

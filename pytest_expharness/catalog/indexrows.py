@@ -14,6 +14,8 @@ from typing import Any
 
 from _pytest.warning_types import PytestWarning  # pytest.PytestWarning, light for the CLI
 
+from ..archive.layout import CONFIG, SUMMARY
+
 SCHEMA_VERSION = "3"  # 2: attempt (pytest-rerunfailures); 3: the vals table, signature
 
 
@@ -49,14 +51,12 @@ def relative(folder: Path, root: Path) -> str:
             return str(folder.resolve())
 
 
-def signature(folder: Path) -> tuple[int, ...] | None:
+def signature(folder: str | Path) -> tuple[int, ...] | None:
     """Return what identifies the current config.yaml and summary.json, or None if not a run."""
-    from ..archive import layout
-
-    where = os.fspath(folder)
+    where = os.fspath(folder) + os.sep
     try:
-        config = os.stat(os.path.join(where, layout.CONFIG))
-        summary = os.stat(os.path.join(where, layout.SUMMARY))
+        config = os.stat(where + CONFIG)
+        summary = os.stat(where + SUMMARY)
     except OSError:
         return None
     if not (stat.S_ISREG(config.st_mode) and stat.S_ISREG(summary.st_mode)):
@@ -69,7 +69,7 @@ def signature(folder: Path) -> tuple[int, ...] | None:
 
 def signature_text(mark: tuple[int, ...] | None) -> str | None:
     """The signature as the index keeps it (None: read the folder again at the next reindex)."""
-    return None if mark is None else ",".join(map(str, mark))
+    return None if mark is None else ("%d," * len(mark))[:-1] % mark
 
 
 def row_of(record: dict[str, Any], root: Path) -> dict[str, Any]:
