@@ -209,6 +209,7 @@ class Archive:
         rows = _as_rows(found)
         if in_python:
             rows = [r for r in rows if all(_holds(r, *test) for test in in_python)]
+        total = len(rows) if total is None else total  # every match, counted before the page
         return RunTable(self.root, rows[:limit] if limit > 0 else rows, total)
 
     def names(
