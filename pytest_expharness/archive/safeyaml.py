@@ -306,14 +306,14 @@ _SCALAR = (  # in groups: int, float, word, plain string, JSON string; {0} what 
     + _Q.replace("{", "{{").replace("}", "}}")
     + "){0}"
 )
-_LINE = re.compile(
+_LINE = (  # patterns compiled on first use, by re (6 ms: a session may read no config.yaml)
     rf"(  )?(?:({_Q})|({_STR.format(':', _BLOCK)})):"
     rf"(?:$| (?:{_SCALAR.format('$', _STR.format('$', _BLOCK))}|(\[.*\]|\{{.*\}})$))"
 )
 _ITEM = _SCALAR.format("(?=, |$)", _STR.format("(?=, |$)", _FLOW))
 _PAIR = rf"(?:({_Q})|({_STR.format(':', _FLOW)})): (?:{_ITEM})"
-_SEQ = re.compile(rf"(?:{_ITEM})(?:, (?:{_ITEM}))*"), re.compile(rf"(?:^|(?<=, )){_ITEM}")
-_MAP = re.compile(rf"{_PAIR}(?:, {_PAIR})*"), re.compile(rf"(?:^|(?<=, )){_PAIR}")
+_SEQ = rf"(?:{_ITEM})(?:, (?:{_ITEM}))*", rf"(?:^|(?<=, )){_ITEM}"
+_MAP = rf"{_PAIR}(?:, {_PAIR})*", rf"(?:^|(?<=, )){_PAIR}"
 _WORDS = {"null": None, "true": True, "false": False, ".nan": math.nan, ".inf": math.inf}
 _WORDS["-.inf"] = -math.inf
 _OPENS: Any = object()  # a line `key:`, opening a nested mapping
@@ -355,7 +355,7 @@ def read_ours(text: str) -> Any:
 
 def _line(line: str) -> tuple[str, str, Any]:
     """Read one line of the subset: (indent, key, value or _OPENS); remember it when short."""
-    found = _LINE.fullmatch(line)
+    found = re.fullmatch(_LINE, line)
     if found is None:
         raise _NotOurs
     nested, quoted, plain, *value, flow = found.groups()
@@ -385,12 +385,12 @@ def _flow(text: str) -> Any:
     """Return a flow sequence or mapping of scalars ([a, 1], {k: v})."""
     inner = text[1:-1]
     whole, items = _SEQ if text[0] == "[" else _MAP
-    if inner and whole.fullmatch(inner) is None:
+    if inner and re.fullmatch(whole, inner) is None:
         raise _NotOurs
     if text[0] == "[":
-        return [_value(*item) for item in items.findall(inner)] if inner else []
+        return [_value(*item) for item in re.findall(items, inner)] if inner else []
     found: dict[str, Any] = {}
-    for quoted, plain, *value in items.findall(inner) if inner else ():
+    for quoted, plain, *value in re.findall(items, inner) if inner else ():
         key = _key(quoted, plain)
         if key in found:
             raise _NotOurs
