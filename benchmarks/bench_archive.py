@@ -101,9 +101,8 @@ def synthesize(seed_run: Path, root: Path, runs: int) -> None:
             "node_id": f"test_fit.py::test_fit[{latent}-{lr}-{n}]",
         }
         params = {**config["parameters"], "LR": lr, "LATENT": latent}
-        (folder / "config.yaml").write_text(
-            yamltext.dump({"experiment": head, "parameters": params})
-        )
+        text = yamltext.config_text({"experiment": head, "parameters": params}, {})
+        (folder / "config.yaml").write_text(text)  # as a run writes it
         status = rng.choices(["completed", "failed", "skipped"], [90, 8, 2])[0]
         loss = rng.random()
         metrics = {

@@ -19,16 +19,19 @@ came from and the key inside it, before anything is built from it:
    `<<` may still be overridden), a number of more than MAX_NUMBER_CHARS
    characters and an integer of more than MAX_INT_DIGITS digits.
 
-The fast path, for a config.yaml of ours: a text without '&' or '*' has no
-alias, so its length bounds its weight, and when its indents and brackets
-bound its depth too (`_shallow`) the walk is skipped; reading 10,000 of them
-costs what PyYAML's own loader costs.
+Fast paths: a config.yaml in the subset archive/yamltext.py writes (block
+mappings two deep of plain words, JSON strings, numbers, flow collections of
+those) is read without PyYAML (`read_ours`); anything else, or a key given
+twice or too long, or a long number, goes to the loader, which reads and
+refuses alike. An alias-free text whose indents and brackets bound its depth
+(`_shallow`) is not walked: its length bounds its weight.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from json.decoder import scanstring as _scan  # type: ignore[attr-defined]  # C, strict
 from typing import Any, NamedTuple
 
 MAX_DEPTH = 100
@@ -152,6 +155,8 @@ def load_bounded(text: str, what: str, limits: Limits = ARCHIVE, loader: Any = N
 
     if len(text) > limits.chars:
         raise YamlError(f"{what}: {len(text):,} characters; at most {limits.chars:,} are read")
+    if limits.depth >= 3 and (ours := read_ours(text)) is not NOT_OURS:
+        return ours  # a text of the subset config.yaml is written in: read without PyYAML
     multiline = "\n" in text.rstrip("\n")
     reader: Any = None
     try:
@@ -288,3 +293,106 @@ def _path(root: Any, target: Any) -> str:
                 (child, f"{path}[{i}]") for i, child in reversed(list(enumerate(node.value)))
             )
     return ""
+
+
+NOT_OURS: Any = object()
+_RAW = "\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff"  # not in a line of ours
+_Q = rf'"(?:[^"\\{_RAW}]|\\["\\bfnrt]|\\u(?![dD][89a-fA-F])[0-9a-fA-F]{{4}})*"'  # JSON's, ours
+_STR = r"(?!(?i:yes|no|true|false|on|off|null|y|n){})[A-Za-z_][{}]*"  # else YAML 1.1 reads no str
+_BLOCK, _FLOW = "A-Za-z0-9_./+=,\\-", "A-Za-z0-9_./+=\\-"
+_SCALAR = (  # in groups: int, float, word, plain string, JSON string; {0} what ends it
+    r"(-?(?:0|[1-9][0-9]{{0,3999}})){0}|(-?[0-9]{{1,400}}\.[0-9]{{1,400}}(?:e[-+][0-9]{{1,4}})?){0}"
+    r"|(null|true|false|\.nan|\.inf|-\.inf){0}|({1}){0}|("
+    + _Q.replace("{", "{{").replace("}", "}}")
+    + "){0}"
+)
+_LINE = (  # patterns compiled on first use, by re (6 ms: a session may read no config.yaml)
+    rf"(  )?(?:({_Q})|({_STR.format(':', _BLOCK)})):"
+    rf"(?:$| (?:{_SCALAR.format('$', _STR.format('$', _BLOCK))}|(\[.*\]|\{{.*\}})$))"
+)
+_ITEM = _SCALAR.format("(?=, |$)", _STR.format("(?=, |$)", _FLOW))
+_PAIR = rf"(?:({_Q})|({_STR.format(':', _FLOW)})): (?:{_ITEM})"
+_SEQ = rf"(?:{_ITEM})(?:, (?:{_ITEM}))*", rf"(?:^|(?<=, )){_ITEM}"
+_MAP = rf"{_PAIR}(?:, {_PAIR})*", rf"(?:^|(?<=, )){_PAIR}"
+_WORDS = {"null": None, "true": True, "false": False, ".nan": math.nan, ".inf": math.inf}
+_WORDS["-.inf"] = -math.inf
+_OPENS: Any = object()  # a line `key:`, opening a nested mapping
+_SEEN: dict[str, tuple[str, str, Any]] = {}  # short lines read before (most repeat run to run)
+
+
+class _NotOurs(Exception):
+    pass
+
+
+def read_ours(text: str) -> Any:
+    """Return the data of a text in config.yaml's subset (see the docstring), else NOT_OURS."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    top: dict[str, Any] = {}
+    inner: dict[str, Any] | None = None  # the mapping `key:` opened, which nested lines fill
+    try:
+        for line in lines:
+            nested, key, value = _SEEN.get(line) or _line(line)
+            if type(value) is list or type(value) is dict:
+                value = value.copy()  # of scalars only: each reader gets its own
+            if nested:  # a key given twice: the bounded loader says so
+                if inner is None or value is _OPENS or key in inner:
+                    raise _NotOurs
+                inner[key] = value
+            elif (inner is not None and not inner) or key in top:  # `key:` holding nothing
+                raise _NotOurs
+            elif value is _OPENS:
+                inner = top[key] = {}
+            else:
+                inner, top[key] = None, value
+        if not top or (inner is not None and not inner):
+            raise _NotOurs
+    except _NotOurs:
+        return NOT_OURS
+    return top
+
+
+def _line(line: str) -> tuple[str, str, Any]:
+    """Read one line of the subset: (indent, key, value or _OPENS); remember it when short."""
+    found = re.fullmatch(_LINE, line)
+    if found is None:
+        raise _NotOurs
+    nested, quoted, plain, *value, flow = found.groups()
+    read = (nested or "", _key(quoted, plain), _flow(flow) if flow else _value(*value))
+    if len(line) < 300:
+        if len(_SEEN) >= 20_000:
+            _SEEN.clear()
+        _SEEN[line] = read
+    return read
+
+
+def _key(quoted: str, plain: str) -> str:
+    if len(quoted or plain) >= 1000:  # libyaml's simple keys end at 1,024 characters
+        raise _NotOurs
+    return _scan(quoted, 1)[0] if quoted else plain
+
+
+def _value(whole: str, real: str, word: str, plain: str, quoted: str) -> Any:
+    if plain or quoted:
+        return plain or _scan(quoted, 1)[0]
+    if whole or real:
+        return int(whole) if whole else float(real)
+    return _WORDS[word] if word else _OPENS
+
+
+def _flow(text: str) -> Any:
+    """Return a flow sequence or mapping of scalars ([a, 1], {k: v})."""
+    inner = text[1:-1]
+    whole, items = _SEQ if text[0] == "[" else _MAP
+    if inner and re.fullmatch(whole, inner) is None:
+        raise _NotOurs
+    if text[0] == "[":
+        return [_value(*item) for item in re.findall(items, inner)] if inner else []
+    found: dict[str, Any] = {}
+    for quoted, plain, *value in re.findall(items, inner) if inner else ():
+        key = _key(quoted, plain)
+        if key in found:
+            raise _NotOurs
+        found[key] = _value(*value)
+    return found

@@ -8,11 +8,13 @@ import os
 import sqlite3
 import stat
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from _pytest.warning_types import PytestWarning  # pytest.PytestWarning, light for the CLI
+
+from ..archive.layout import CONFIG, SUMMARY
 
 SCHEMA_VERSION = "3"  # 2: attempt (pytest-rerunfailures); 3: the vals table, signature
 
@@ -22,6 +24,7 @@ COLUMNS = (
     "metrics", "results", "git_commit", "git_dirty", "started", "started_unix", "duration",
     "testing", "attempt", "signature",
 )  # fmt: skip
+_VALUED = ("tags", "params", "metrics", "results")  # the columns vals rows are made from
 # the sources of vals rows, in the order a filter's NAME looks them up, and the runs' tags
 PARAMS, METRICS, RESULTS, TAGS = 0, 1, 2, 3
 SOURCES = {"params": PARAMS, "metrics": METRICS, "results": RESULTS}
@@ -36,8 +39,11 @@ class IndexWarning(PytestWarning):
 
 def relative(folder: Path, root: Path) -> str:
     """Return a run folder's index key: its path under root (absolute when outside it)."""
+    inside, base = os.fspath(folder), os.fspath(root) + os.sep  # both normalised by Path
+    if inside.startswith(base) and isinstance(folder, Path) and isinstance(root, Path):
+        return inside[len(base) :].replace(os.sep, "/")  # the usual case, cheaply
     try:
-        return folder.relative_to(root).as_posix()  # the usual case, without a stat
+        return folder.relative_to(root).as_posix()  # without a stat
     except ValueError:
         try:
             return folder.resolve().relative_to(root.resolve()).as_posix()
@@ -45,13 +51,12 @@ def relative(folder: Path, root: Path) -> str:
             return str(folder.resolve())
 
 
-def signature(folder: Path) -> tuple[int, ...] | None:
+def signature(folder: str | Path) -> tuple[int, ...] | None:
     """Return what identifies the current config.yaml and summary.json, or None if not a run."""
-    from ..archive import layout
-
+    where = os.fspath(folder) + os.sep
     try:
-        config = os.stat(folder / layout.CONFIG)
-        summary = os.stat(folder / layout.SUMMARY)
+        config = os.stat(where + CONFIG)
+        summary = os.stat(where + SUMMARY)
     except OSError:
         return None
     if not (stat.S_ISREG(config.st_mode) and stat.S_ISREG(summary.st_mode)):
@@ -64,7 +69,7 @@ def signature(folder: Path) -> tuple[int, ...] | None:
 
 def signature_text(mark: tuple[int, ...] | None) -> str | None:
     """The signature as the index keeps it (None: read the folder again at the next reindex)."""
-    return None if mark is None else ",".join(map(str, mark))
+    return None if mark is None else ("%d," * len(mark))[:-1] % mark
 
 
 def row_of(record: dict[str, Any], root: Path) -> dict[str, Any]:
@@ -198,11 +203,17 @@ def write_rows(conn: sqlite3.Connection, rows: Iterable[dict[str, Any]]) -> int:
     found = list(rows)
     values = [tuple(row[c] for c in COLUMNS) for row in found]
     marks = ", ".join("?" * len(COLUMNS))
-    conn.executemany("DELETE FROM vals WHERE path = ?", [(row["path"],) for row in found])
+    held = "SELECT tags, params, metrics, results FROM runs WHERE path = ?"
+    changed = [  # a row whose values are those it had keeps its vals rows (a reindex, mostly)
+        row
+        for row in found
+        if conn.execute(held, (row["path"],)).fetchone() != tuple(row[c] for c in _VALUED)
+    ]
+    conn.executemany("DELETE FROM vals WHERE path = ?", [(row["path"],) for row in changed])
     conn.executemany(f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({marks})", values)
     conn.executemany(
         "INSERT OR REPLACE INTO vals VALUES (?, ?, ?, ?, ?)",
-        [val for row in found for val in vals_of(row["path"], row)],
+        [val for row in changed for val in vals_of(row["path"], row)],
     )
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
     return len(values)
@@ -230,14 +241,16 @@ def rows_of(
     """Return the rows of run folders, skipping a damaged one with one warning naming its file.
 
     What was skipped is appended to `damaged` (damage.DamagedRun). With repair, a
-    crash found is written down (reading.read_run).
+    crash found is written down (reading.read_run). `folders` may map each folder
+    to its signature taken before (indexsync.runs_in), which is then not taken again.
     """
     from ..archive.layout import is_run_folder
     from .damage import DamagedRun, record_of
 
     rows = []
+    marks = folders if isinstance(folders, Mapping) else {}
     for folder in folders:
-        mark = signature(folder)  # before reading: a change meanwhile is read next time
+        mark = marks.get(folder) or signature(folder)  # before reading: a change is read again
         try:
             row = row_of(record_of(folder, repair), root)
             row["signature"] = signature_text(mark)

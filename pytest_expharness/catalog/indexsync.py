@@ -78,24 +78,31 @@ def session_folders(root: Path) -> dict[str, int]:
 
 def runs_in(session: Path, now_ns: int) -> tuple[dict[Path, Signature], bool]:
     """Return the run folders of a session folder, and whether none is still being made."""
-    found: dict[Path, Signature] = {}
+    found, settled = listing(os.fspath(session), now_ns)
+    return {session / name: mark for name, mark in found}, settled
+
+
+def listing(session: str, now_ns: int) -> tuple[list[tuple[str, Signature]], bool]:
+    """Return a session folder's run folders (name, signature) sorted, and whether all are made."""
+    found: list[tuple[str, Signature]] = []
     settled = True
     try:
-        entries = list(os.scandir(session))
+        entries = sorted(os.scandir(session), key=lambda e: e.name)
     except OSError:
         return found, True
-    for entry in sorted(entries, key=lambda e: e.name):
+    for entry in entries:
         if entry.name.startswith("."):
             continue
-        with contextlib.suppress(OSError):
+        try:
             if not entry.is_dir():
                 continue
-            folder = Path(entry.path)
-            mark = signature(folder)
+            mark = signature(entry.path)
             if mark is not None:
-                found[folder] = mark
+                found.append((entry.name, mark))
             elif now_ns - entry.stat().st_mtime_ns < YOUNG_NS:
                 settled = False
+        except OSError:
+            continue
     return found, settled
 
 
@@ -183,25 +190,25 @@ def reindex(
         for path, mtime in session_folders(root).items()
         if path.rpartition("/")[2] != skip_session
     }
-    folders: dict[Path, Signature] = {}
+    marks: dict[str, Signature] = {}  # every run folder's index key, with its signature
     noted: dict[str, int] = {}
     for path, mtime in sessions.items():
-        found, settled = runs_in(root / path, now_ns)
-        folders.update(found)
+        found, settled = listing(os.path.join(root, path), now_ns)
+        marks.update((f"{path}/{name}", mark) for name, mark in found)
         noted[path] = mtime if settled and now_ns - mtime >= SETTLE_NS else UNSETTLED
-    keys = {folder: relative(folder, root) for folder in folders}
-    present = set(keys.values())
+    present = set(marks)
     known = [p for (p,) in conn.execute("SELECT path FROM sessions").fetchall()]
     gone = [p for p in known if p not in sessions and p.rpartition("/")[2] != skip_session]
     if not full:
         seen = dict(conn.execute("SELECT path, signature FROM runs").fetchall())
         unsure = conn.execute("SELECT path FROM runs WHERE status IN ('running', 'stale')")
         again = {p for (p,) in unsure.fetchall()}
-        folders = {
-            folder: mark
-            for folder, mark in folders.items()
-            if keys[folder] in again or seen.get(keys[folder]) != signature_text(mark)
+        marks = {
+            key: mark
+            for key, mark in marks.items()
+            if key in again or seen.get(key) != signature_text(mark)
         }
+    folders = {root / key: mark for key, mark in marks.items()}
     done = _write(conn, root, folders, present, noted, None, gone)
     done.folders = len(present)
     return done

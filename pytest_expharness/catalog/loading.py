@@ -209,6 +209,7 @@ class Archive:
         rows = _as_rows(found)
         if in_python:
             rows = [r for r in rows if all(_holds(r, *test) for test in in_python)]
+        total = len(rows) if total is None else total  # every match, counted before the page
         return RunTable(self.root, rows[:limit] if limit > 0 else rows, total)
 
     def names(
@@ -302,10 +303,10 @@ def _holds(row: dict[str, Any], candidates: Sequence[tuple[int, str]], op: str, 
 
 def _as_rows(found: list[Any]) -> list[dict[str, Any]]:
     rows = []
-    loads = json.loads
-    for values in found:
+    decoded = json.loads("[" + ",".join([values[-1] for values in found]) + "]")  # one call
+    for values, (tags, params, metrics, results) in zip(found, decoded, strict=True):
         row = dict(zip(_PLAIN, values, strict=False))  # values has one more
-        row["tags"], row["params"], row["metrics"], row["results"] = loads(values[-1])
+        row["tags"], row["params"], row["metrics"], row["results"] = tags, params, metrics, results
         rows.append(row)
     return rows
 
@@ -348,12 +349,23 @@ class RunTable:
                 "Archive(...).runs().to_dataframe() needs pandas: "
                 "pip install 'pytest-expharness[pandas]' (or pip install pandas)"
             ) from None
-        flat = []
-        for row in self.rows:
-            entry = {k: v for k, v in row.items() if k not in ("params", "metrics", "results")}
-            entry["tags"] = ",".join(row["tags"] or [])
-            entry.update({f"param.{k}": v for k, v in (row["params"] or {}).items()})
-            entry.update({f"metric.{k}": v for k, v in (row["metrics"] or {}).items()})
-            entry.update({f"result.{k}": v for k, v in (row["results"] or {}).items()})
-            flat.append(entry)
-        return pd.DataFrame(flat)
+        return pd.DataFrame(_columns(self.rows))
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The frame's columns, in the order pandas gives a list of per-run dicts (NaN where absent)."""
+    count, missing = len(rows), float("nan")
+    columns: dict[str, list[Any]] = {}
+    get = columns.get
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            if key == "params" or key == "metrics" or key == "results":
+                continue
+            column = get(key) or columns.setdefault(key, [missing] * count)
+            column[i] = ",".join(value or []) if key == "tags" else value
+        for prefix, held in (("param.", "params"), ("metric.", "metrics"), ("result.", "results")):
+            for key, value in (row.get(held) or {}).items():
+                name = prefix + key
+                column = get(name) or columns.setdefault(name, [missing] * count)
+                column[i] = value
+    return columns

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pytest_expharness.catalog.index import FILE, open_index
@@ -101,6 +101,7 @@ def by_sql(root: Path, tests: list[tuple[str, str, Any]], limit: int) -> tuple[A
     ),
     st.sampled_from([0, 1, 3]),
 )
+@example(runs=[({}, {}, {"lr": None})] * 2, tests=[("lr", "!=", [])], limit=1)  # total, not page
 def test_the_sql_answer_is_the_python_answer(
     runs: list[tuple[Any, Any, Any]], tests: list[tuple[str, str, Any]], limit: int
 ) -> None:
