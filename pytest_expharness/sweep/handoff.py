@@ -1,11 +1,11 @@
 """Run records on their way from the run to the controller, on the reports' user_properties.
 
-`send` puts a record on a report as data execnet can carry (see records.py: a
+`send` puts a record on a report as data execnet can carry (see catalog/records.py: a
 record that does not serialise goes as a stub naming its folder). The
 `RecordCollector`, registered in every process, keeps the records the reports
 bring, reading a stub's run from its folder and saying so, and remembers which
-tests have reported their call but not their teardown (plugin.py uses it when a
-worker dies, so a test is not counted twice) and whether a Ctrl-C came.
+tests have reported their call but not their teardown (xdisthooks.py uses it when
+a worker dies, so a test is not counted twice) and whether a Ctrl-C came.
 
 The record travels as JSON text, not as a dict: pytest's --junitxml writes each
 user property as `str(value)`, and CI tools read JSON, not a Python repr. Each

@@ -1,4 +1,4 @@
-"""Writing and printing sweep tables: comparison.csv, .md, .json and the terminal view.
+"""Writing sweep tables: comparison.csv, .md and .json (tabletext.py renders the terminal view).
 
 The controller (or the lone process without xdist) calls `write_sweeps` once at
 the end of the session with the records that reached it. Runs whose record
