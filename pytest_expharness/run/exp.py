@@ -206,6 +206,14 @@ class Exp(RunLog, Authoring, RunEnd):
 
     # -- lifecycle -----------------------------------------------------------
 
+    def held(self) -> int:
+        """Points tracked and not yet journaled (the flusher journals a backlog early)."""
+        return self._tracker.held()
+
+    def flush_points(self) -> None:
+        """Journal the points tracked so far, out of memory (the flusher's thread)."""
+        self._tracker.flush()
+
     def persist(self, now: float, heartbeat: bool) -> None:
         """Make what is tracked and stored durable; called by the flusher thread."""
         self._tracker.flush()

@@ -4,8 +4,11 @@ Every TICK it refreshes the clock that tracked points are stamped with (reading
 a global is ten times cheaper than calling time.time() on the hot path, so point
 times have TICK resolution). Every FLUSH_INTERVAL it appends what each active
 run tracked to that run's journal and writes changed data; every
-HEARTBEAT_INTERVAL it refreshes each run's heartbeat. One thread serves all
-runs; it stops after IDLE_EXIT seconds without any.
+HEARTBEAT_INTERVAL it refreshes each run's heartbeat. Between flushes, a run that
+holds more than MAX_HELD points (a fast loop makes millions in a quarter second)
+has them journaled at the next TICK, so memory stays bounded by MAX_HELD points
+however fast a run tracks. One thread serves all runs; it stops after IDLE_EXIT
+seconds without any.
 """
 
 from __future__ import annotations
@@ -21,12 +24,17 @@ TICK = 0.01
 FLUSH_INTERVAL = 0.25
 HEARTBEAT_INTERVAL = 5.0
 IDLE_EXIT = 2.0
+MAX_HELD = 262_144  # points a run may hold in memory between flushes (~12 MB)
 
 
 class Durable(Protocol):
     """What the flusher needs from a run."""
 
     def persist(self, now: float, heartbeat: bool) -> None: ...
+
+    def held(self) -> int: ...
+
+    def flush_points(self) -> None: ...
 
 
 class Flusher:
@@ -68,6 +76,7 @@ class Flusher:
             now = time.time()
             self._on_tick(now)
             if now - last_flush < FLUSH_INTERVAL:
+                self._journal_backlog()
                 continue
             last_flush = now
             heartbeat = now - last_beat >= HEARTBEAT_INTERVAL
@@ -82,6 +91,17 @@ class Flusher:
                     return
             for run in runs:
                 self._persist(run, now, heartbeat)
+
+    def _journal_backlog(self) -> None:
+        """Journal the points of every run that holds more than MAX_HELD of them."""
+        with self._lock:
+            runs = list(self._runs)
+        for run in runs:
+            try:
+                if run.held() > MAX_HELD:
+                    run.flush_points()
+            except Exception:  # the next regular flush says what is wrong
+                continue
 
     def _persist(self, run: Durable, now: float, heartbeat: bool) -> None:
         try:

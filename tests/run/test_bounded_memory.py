@@ -141,3 +141,31 @@ def test_a_run_killed_mid_tracking_ends_with_the_files_of_a_finished_one(
     assert summary["metrics"] == done
     assert summary["metrics"]["loss"]["count"] == 3000
     assert load_run(killed).metrics["eval/acc"].tolist() == [i * 0.25 for i in range(0, 3000, 3)]
+
+
+def test_a_backlog_is_journaled_at_the_next_tick_not_the_next_flush() -> None:
+    """A loop that tracks millions of points a quarter second holds at most MAX_HELD of them."""
+    import time
+
+    from pytest_expharness.run import flusher
+
+    calls: list[str] = []
+
+    class FastRun:
+        def persist(self, now: float, heartbeat: bool) -> None:
+            calls.append("persist")
+
+        def held(self) -> int:
+            return flusher.MAX_HELD + 1 if len(calls) < 3 else 0
+
+        def flush_points(self) -> None:
+            calls.append("points")
+
+    keeper = flusher.Flusher(lambda now: None)
+    run = FastRun()
+    keeper.register(run)
+    deadline = time.monotonic() + 10
+    while calls.count("points") < 3 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    keeper.unregister(run)
+    assert calls.count("points") >= 3, calls  # journaled at ticks, not only at the flushes
