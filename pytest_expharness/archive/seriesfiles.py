@@ -148,13 +148,29 @@ class _Sink:
         return cols
 
 
-def write(folder: Path, chunks: Iterable[tuple[str, list[Any]]]) -> dict[str, Columns]:
-    """Write series/ and metrics.csv from chunks of flat points; return each series' plot sample.
+COLUMNAR_BYTES = 2 * 1024 * 1024  # a journal this long (about 75,000 points) gets series/
 
-    The returned columns hold at most about 2 * PLOT_POINTS points each (every
-    k-th point and the last) and carry the exact summary of the whole series
-    (`series_stats` returns it). A run without series gets only metrics.csv.
+
+def write(
+    folder: Path, chunks: Iterable[tuple[str, list[Any]]], columnar: bool | None = None
+) -> dict[str, Columns]:
+    """Write metrics.csv, and series/ for a big run, from chunks of flat points.
+
+    A big run is one whose journal holds COLUMNAR_BYTES or more (the rule is the
+    same for a finished run and for one rebuilt after a crash, so both end with
+    the same files). Its columns returned hold at most about 2 * PLOT_POINTS
+    points each (every k-th point and the last) and carry the exact summary of
+    the whole series (`series_stats` returns it). A smaller run, whose points
+    fit in memory, gets metrics.csv alone (a dozen fewer files to make), and
+    its columns are whole. `columnar` decides it instead of the rule.
     """
+    if columnar is None:  # the rule; True or False says it for this run
+        try:
+            columnar = (folder / "metrics.journal").stat().st_size >= COLUMNAR_BYTES
+        except OSError:
+            columnar = False
+    if not columnar:
+        return _write_csv(folder, chunks)
     partial = folder / f".{FOLDER}-partial"
     if partial.exists():
         shutil.rmtree(partial)
@@ -164,6 +180,30 @@ def write(folder: Path, chunks: Iterable[tuple[str, list[Any]]]) -> dict[str, Co
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+
+
+def _write_csv(folder: Path, chunks: Iterable[tuple[str, list[Any]]]) -> dict[str, Columns]:
+    """metrics.csv of a run small enough to hold in memory; an older series/ is removed."""
+    from .layout import atomic_write_text
+    from .metricsfile import csv_text
+
+    flat: dict[str, list[Any]] = {}
+    for name, chunk in chunks:
+        flat.setdefault(name, []).extend(chunk)
+    columns = {
+        name: Columns(points[: len(points) - len(points) % 3]) for name, points in flat.items()
+    }
+    for name, cols in columns.items():
+        if len(cols) and not -(2**63) <= min(cols.steps) <= max(cols.steps) < 2**63:
+            raise OverflowError(
+                f"series {name!r}: a step does not fit in 64 bits "
+                f"(steps from {min(cols.steps)} to {max(cols.steps)})"
+            )
+    atomic_write_text(folder / "metrics.csv", csv_text(columns))
+    for stale in (folder / FOLDER, folder / f".{FOLDER}-partial"):
+        if stale.exists():  # a rebuild after a crash that left an older copy
+            shutil.rmtree(stale)
+    return columns
 
 
 def _write(

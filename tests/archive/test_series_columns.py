@@ -55,10 +55,10 @@ def test_everything_written_reads_back_from_series_and_from_csv(
     expected = _expected(chunks)
     if any(not (-(2**63) <= s < 2**63) for pts in expected.values() for _, s, _ in pts):
         with pytest.raises(OverflowError, match="does not fit in 64 bits"):
-            seriesfiles.write(folder, [(n, _flat(p)) for n, p in chunks])
+            seriesfiles.write(folder, [(n, _flat(p)) for n, p in chunks], columnar=True)
         assert not (folder / "series").exists() and not (folder / ".series-partial").exists()
         return
-    samples = seriesfiles.write(folder, [(n, _flat(p)) for n, p in chunks])
+    samples = seriesfiles.write(folder, [(n, _flat(p)) for n, p in chunks], columnar=True)
 
     assert list(samples) == list(expected)  # in the order first tracked
     with_rows = {name: points for name, points in expected.items() if points}
@@ -100,7 +100,7 @@ def test_the_plot_sample_is_bounded_in_order_and_ends_with_the_last_point(
             ("s", _flat([(float(i), None, 1.0) for i in range(a, min(n, a + step))]))
             for a in range(0, n, step)
         ]
-        samples = seriesfiles.write(folder, chunks)
+        samples = seriesfiles.write(folder, chunks, columnar=True)
     finally:
         seriesfiles.PLOT_POINTS = original
     if n == 0:
@@ -121,7 +121,7 @@ def test_the_plot_sample_is_bounded_in_order_and_ends_with_the_last_point(
 
 
 def test_a_series_file_is_a_plain_npy_of_value_step_time_records(tmp_path: Path) -> None:
-    seriesfiles.write(tmp_path, [("metrics/loss", [0.5, None, 10.0, 0.25, 7, 11.0])])
+    seriesfiles.write(tmp_path, [("metrics/loss", [0.5, None, 10.0, 0.25, 7, 11.0])], columnar=True)
     records = np.load(tmp_path / "series" / "metrics" / "loss.npy", allow_pickle=False)
     assert records.dtype.names == ("value", "step", "time")
     assert records.dtype["step"] == np.dtype("<i8")
@@ -158,7 +158,7 @@ def test_load_reads_series_when_present_and_csv_for_older_runs(tmp_path: Path) -
     assert list(cols["loss"].values) == [1.5] and list(cols["loss"].steps) == [3]
     new = tmp_path / "new"
     new.mkdir()
-    seriesfiles.write(new, [("loss", [2.5, 4, 9.0])])
+    seriesfiles.write(new, [("loss", [2.5, 4, 9.0])], columnar=True)
     (new / "metrics.csv").write_text("step,name,value,time\n")  # series/ wins
     cols = read_metrics(new)
     assert isinstance(cols["loss"].values, np.ndarray)
@@ -176,7 +176,7 @@ def test_load_reads_series_when_present_and_csv_for_older_runs(tmp_path: Path) -
     ],
 )
 def test_damaged_series_files_name_the_folder(tmp_path: Path, damage: Any, why: str) -> None:
-    seriesfiles.write(tmp_path, [("loss", [2.5, 4, 9.0])])
+    seriesfiles.write(tmp_path, [("loss", [2.5, 4, 9.0])], columnar=True)
     damage(tmp_path)
     with pytest.raises(DamagedRun, match=why) as found:
         read_metrics(tmp_path)
@@ -199,7 +199,7 @@ def test_the_reader_without_numpy_reads_what_numpy_reads(
 ) -> None:
     folder = tmp_path_factory.mktemp("run")
     try:
-        seriesfiles.write(folder, [(n, _flat(p)) for n, p in chunks])
+        seriesfiles.write(folder, [(n, _flat(p)) for n, p in chunks], columnar=True)
     except OverflowError:
         return
     with_numpy, plain = seriesfiles.read(folder), seriesfiles.read_lists(folder)

@@ -183,7 +183,7 @@ def test_a_run_with_series_is_read_by_offset_exactly(tmp_path: Path, monkeypatch
     flat: list[Any] = []
     for i, v in enumerate(values):
         flat += [v, i * 2, 1.0]
-    seriesfiles.write(folder, iter([("loss", flat), ("acc", flat[: 3 * 500])]))
+    seriesfiles.write(folder, iter([("loss", flat), ("acc", flat[: 3 * 500])]), columnar=True)
     size = (folder / "series" / "loss.npy").stat().st_size
     read: list[int] = []
     real_open = open
