@@ -17,6 +17,7 @@ so a journal from someone else's archive cannot run code.
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import struct
 from collections.abc import Iterator
@@ -59,6 +60,7 @@ def iter_journal(path: Path) -> Iterator[tuple[str, list[Any]]]:
     Raises ValueError for a file that is not a journal; a torn end is dropped.
     """
     with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size  # a length beyond it is a torn record
         head = handle.read(len(MAGIC))
         if len(head) < len(MAGIC) and MAGIC.startswith(head):
             return  # created, but the process died before anything reached it
@@ -72,6 +74,8 @@ def iter_journal(path: Path) -> Iterator[tuple[str, list[Any]]]:
                 if len(rest) < _SERIES.size - 1:
                     return
                 _, sid, length = _SERIES.unpack(kind + rest)
+                if length > size - handle.tell():
+                    return
                 raw = handle.read(length)
                 if len(raw) < length:
                     return
@@ -82,6 +86,8 @@ def iter_journal(path: Path) -> Iterator[tuple[str, list[Any]]]:
                 if len(rest) < _CHUNK.size - 1:
                     return
                 _, sid, length = _CHUNK.unpack(kind + rest)
+                if length > size - handle.tell():
+                    return
                 payload = handle.read(length)
                 if len(payload) < length or sid not in names:
                     return

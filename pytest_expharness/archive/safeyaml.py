@@ -155,8 +155,8 @@ def load_bounded(text: str, what: str, limits: Limits = ARCHIVE, loader: Any = N
 
     if len(text) > limits.chars:
         raise YamlError(f"{what}: {len(text):,} characters; at most {limits.chars:,} are read")
-    if limits.depth >= 3 and (ours := read_ours(text)) is not NOT_OURS:
-        return ours  # a text of the subset config.yaml is written in: read without PyYAML
+    if loader is None and limits.depth >= 3 and (ours := read_ours(text)) is not NOT_OURS:
+        return ours  # the subset config.yaml is written in, read as the default loader reads it
     multiline = "\n" in text.rstrip("\n")
     reader: Any = None
     try:

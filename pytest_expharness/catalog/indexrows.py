@@ -102,7 +102,12 @@ def encoded(value: Any) -> tuple[int, Any]:
     if value is None:
         return NULL, None
     if isinstance(value, (bool, int)):
-        return NUMBER, int(value) if -_INT64 <= value < _INT64 else float(value)
+        if -_INT64 <= value < _INT64:
+            return NUMBER, int(value)
+        try:  # beyond int64 SQLite holds a float: compared approximately
+            return NUMBER, float(value)
+        except OverflowError:  # beyond a float too (over 308 digits): never compared in SQL
+            return OTHER, None
     if isinstance(value, float):
         return (NAN, None) if math.isnan(value) else (NUMBER, value)
     if isinstance(value, str) and _encodable(value):
@@ -133,9 +138,11 @@ def vals_of(path: str, row: dict[str, Any]) -> list[tuple[str, int, str, int, An
 
 def sql_comparable(value: Any) -> bool:
     """Return whether a filter's value is compared in SQL (else in Python, as it always was)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -_INT64 <= value < _INT64  # a bigger one is compared exactly, in Python
     return (
         value is None
-        or isinstance(value, (bool, int, float))
+        or isinstance(value, (bool, float))
         or (isinstance(value, str) and _encodable(value))
     )
 
@@ -155,7 +162,12 @@ def compare_sql(op: str, value: Any) -> tuple[str, tuple[Any, ...]]:
         return ("kind = 0", ()) if kind == NULL and op == "=" else ("0", ())
     if op == "!=":
         return "NOT (kind = ? AND val = ?)", (kind, sql_value)
+    if op not in _ORDERS:
+        raise ValueError(f"unknown comparison {op!r}; known: =, !=, {', '.join(_ORDERS)}")
     return f"kind = ? AND val {op} ?", (kind, sql_value)
+
+
+_ORDERS = ("=", "<", "<=", ">", ">=")  # the only texts put into SQL (values are bound)
 
 
 def count_matches(
@@ -258,7 +270,12 @@ def rows_of(
         except DamagedRun as damage:
             if is_run_folder(folder):  # not merely deleted since it was listed
                 _skip(damage, damaged)
-        except (ValueError, TypeError, RecursionError) as error:  # e.g. a value holding itself
+        except (
+            ValueError,
+            TypeError,
+            RecursionError,
+            OverflowError,
+        ) as error:  # e.g. a value holding itself
             _skip(DamagedRun(folder, f"cannot be indexed ({error})"), damaged)
     return rows
 

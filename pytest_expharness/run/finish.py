@@ -103,7 +103,7 @@ class RunEnd:
 
         for name in attempt("closing open artifacts", self._close_artifacts, []):
             self._write_log("WARNING", f"artifact {name} was still open at the end; closed it")
-        self._tracker.close()
+        attempt("journaling the last points", self._tracker.close)
         before = len(problems)
         columns = attempt("metrics.csv", self._write_metrics, {})
         metrics_written = len(problems) == before

@@ -10,6 +10,7 @@ have one, the lists) into series/ and metrics.csv.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import operator
 import re
@@ -119,11 +120,21 @@ class Tracker:
                 if sid is None:
                     sid = self._ids[name] = len(self._ids)
                     journal.write_series(handle, sid, name)
-                for start in range(0, n, 3 * CHUNK_POINTS):
-                    journal.write_chunk(handle, sid, flat[start : min(n, start + 3 * CHUNK_POINTS)])
-                del flat[:n]
-                self.counts[name] = self.counts.get(name, 0) + n // 3
-                moved += n // 3
+                left = n
+                while left:  # each chunk leaves memory once written: a failed write repeats none
+                    size = min(left, 3 * CHUNK_POINTS)
+                    start = handle.tell()
+                    try:
+                        journal.write_chunk(handle, sid, flat[:size])
+                    except BaseException:  # no half record stays in the middle of the journal
+                        with contextlib.suppress(OSError):
+                            handle.seek(start)
+                            handle.truncate()
+                        raise
+                    del flat[:size]
+                    left -= size
+                    self.counts[name] = self.counts.get(name, 0) + size // 3
+                    moved += size // 3
             if moved and self._journal is not None:
                 self._journal.flush()
         return moved
@@ -140,6 +151,7 @@ class Tracker:
         path = self.folder / layout.JOURNAL
         if self._journal is not None and path.exists():
             yield from journal.iter_journal(path)
+            yield from ((name, flat) for name, flat in self._lists.items() if flat)
             return
         yield from self._lists.items()
 
@@ -156,12 +168,14 @@ class Tracker:
         A short run (no journal yet) writes its files from memory right after;
         a long one journals the rest, and its files are written from the journal.
         """
-        if self._journal is not None:
-            self.flush()
-        with self._lock:
-            self._closed = True
+        try:
             if self._journal is not None:
-                self._journal.close()
+                self.flush()  # a failure leaves its points in memory: chunks() yields them
+        finally:
+            with self._lock:
+                self._closed = True
+                if self._journal is not None:
+                    self._journal.close()
 
     def discard_journal(self) -> None:
         """Remove the journal once metrics.csv holds everything."""
