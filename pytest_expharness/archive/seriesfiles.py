@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
+from .layout import JOURNAL, METRICS, atomic_write_text
 from .metricsfile import CSV_HEADER, Columns
 
 FOLDER = "series"
@@ -166,7 +167,7 @@ def write(
     """
     if columnar is None:  # the rule; True or False says it for this run
         try:
-            columnar = (folder / "metrics.journal").stat().st_size >= COLUMNAR_BYTES
+            columnar = (folder / JOURNAL).stat().st_size >= COLUMNAR_BYTES
         except OSError:
             columnar = False
     if not columnar:
@@ -184,7 +185,6 @@ def write(
 
 def _write_csv(folder: Path, chunks: Iterable[tuple[str, list[Any]]]) -> dict[str, Columns]:
     """metrics.csv of a run small enough to hold in memory; an older series/ is removed."""
-    from .layout import atomic_write_text
     from .metricsfile import csv_text
 
     flat: dict[str, list[Any]] = {}
@@ -199,7 +199,7 @@ def _write_csv(folder: Path, chunks: Iterable[tuple[str, list[Any]]]) -> dict[st
                 f"series {name!r}: a step does not fit in 64 bits "
                 f"(steps from {min(cols.steps)} to {max(cols.steps)})"
             )
-    atomic_write_text(folder / "metrics.csv", csv_text(columns))
+    atomic_write_text(folder / METRICS, csv_text(columns))
     for stale in (folder / FOLDER, folder / f".{FOLDER}-partial"):
         if stale.exists():  # a rebuild after a crash that left an older copy
             shutil.rmtree(stale)
@@ -211,7 +211,7 @@ def _write(
 ) -> dict[str, Columns]:
     sinks: dict[str, _Sink] = {}
     parts: list[TextIO] = []
-    out = partial / "metrics.csv"
+    out = partial / METRICS
     try:
         for name, chunk in chunks:
             sink = sinks.get(name)
@@ -240,7 +240,7 @@ def _write(
             os.unlink(partial / f"{i}.csv")
     index = [{"name": name, "file": file_name(name), **stats[name]} for name in sinks]
     (partial / INDEX).write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
-    os.replace(out, folder / "metrics.csv")
+    os.replace(out, folder / METRICS)
     final = folder / FOLDER
     if final.exists():  # a rebuild after a crash that left an older copy
         shutil.rmtree(final)
@@ -265,26 +265,11 @@ def read_index(folder: Path) -> list[dict[str, Any]] | None:
 
 
 def read_lists(folder: Path) -> dict[str, Columns] | None:
-    """Read every series from series/ as Python lists, without numpy (for report.html)."""
+    """Read every series from series/ as Python lists, without numpy (see read_points)."""
     entries = read_index(folder)
     if entries is None:
         return None
-    out: dict[str, Columns] = {}
-    for entry in entries:
-        path = folder / FOLDER / file_name(entry["name"])
-        raw = path.read_bytes()
-        text = raw[10:_HEADER_SIZE].decode("latin1")
-        if raw[:10] != npy_header(0)[:10] or _DESCR not in text:
-            raise ValueError(f"{path.name}: not a series file of (value, step, time) records")
-        count = int(text.split("'shape': (", 1)[1].split(",", 1)[0])
-        body = memoryview(raw)[_HEADER_SIZE:]
-        if len(body) != 24 * count:
-            raise ValueError(f"{path.name}: holds {len(body)} bytes for {count} records")
-        doubles, ints = body.cast("d"), body.cast("q")
-        out[entry["name"]] = Columns.of(
-            doubles[0::3].tolist(), ints[1::3].tolist(), doubles[2::3].tolist()
-        )
-    return out
+    return {entry["name"]: read_points(folder, entry, None) for entry in entries}
 
 
 def read(folder: Path) -> dict[str, Columns] | None:

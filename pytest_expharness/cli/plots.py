@@ -42,14 +42,9 @@ def _finished(runs: list[str], root: str) -> list[Path]:
 
 def _columns(folder: Path) -> dict[str, Any]:
     """The run's series: series/ (memory-mapped) when it has one, else metrics.csv."""
-    from ..archive import layout, seriesfiles
-    from ..archive.metricsfile import columns_from_csv
+    from ..catalog.damage import read_metrics
 
-    found = seriesfiles.read(folder)
-    if found is not None:
-        return found
-    path = folder / layout.METRICS
-    return columns_from_csv(path) if path.is_file() else {}
+    return read_metrics(folder)
 
 
 def _listed(before: list[Any], made: list[str], folder: Path) -> list[str]:
