@@ -53,50 +53,100 @@ class _PlainUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"journal refers to {module}.{name}: not allowed")
 
 
+class Reader:
+    """Reads a journal's complete records from an offset on, as far as a given end.
+
+    `read(end)` yields (series id, chunk) and advances `offset` past each record;
+    it stops before a record not complete by `end` (a live journal's next one,
+    or a crash's torn end), and sets `bad` at one that is not a valid record.
+    `names` maps the ids seen to their names, `order` lists them as first named.
+    """
+
+    def __init__(self, fd: int, offset: int = len(MAGIC)) -> None:
+        self.fd = fd
+        self.offset = offset
+        self.names: dict[int, str] = {}
+        self.bad = False
+
+    def read(self, end: int, load: bool = True) -> Iterator[tuple[int, list[Any] | None]]:
+        """Yield each complete record until end: ([] for a new series; None if not load)."""
+        while not self.bad and self.offset + _SERIES.size <= end:
+            head = os.pread(self.fd, _CHUNK.size, self.offset)
+            kind = head[:1]
+            if kind == b"S":
+                _, sid, length = _SERIES.unpack(head[: _SERIES.size])
+                start = self.offset + _SERIES.size
+                if start + length > end:
+                    return
+                self.names[sid] = os.pread(self.fd, length, start).decode("utf-8")
+                self.offset = start + length
+                yield sid, []
+            elif kind == b"C":
+                if len(head) < _CHUNK.size or self.offset + _CHUNK.size > end:
+                    return
+                _, sid, length = _CHUNK.unpack(head)
+                start = self.offset + _CHUNK.size
+                if start + length > end:
+                    return
+                if sid not in self.names:
+                    self.bad = True
+                    return
+                chunk = None
+                if load:
+                    chunk = _load(os.pread(self.fd, length, start))
+                    if chunk is None:
+                        self.bad = True
+                        return
+                self.offset = start + length
+                yield sid, chunk
+            else:
+                self.bad = True
+                return
+
+
+def _load(payload: bytes) -> list[Any] | None:
+    try:
+        chunk = _PlainUnpickler(io.BytesIO(payload)).load()
+    except (pickle.UnpicklingError, EOFError, ValueError):
+        return None
+    if not isinstance(chunk, list) or len(chunk) % 3:
+        return None
+    return chunk
+
+
+def open_journal(path: Path) -> tuple[int, int] | None:
+    """Open a journal; return (fd, size), or None when nothing reached it yet.
+
+    Raises ValueError for a file that is not a journal.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        head = os.pread(fd, len(MAGIC), 0)
+        if len(head) < len(MAGIC) and MAGIC.startswith(head):
+            os.close(fd)
+            return None  # created, but the process died before anything reached it
+        if head != MAGIC:
+            raise ValueError(f"{path}: not a metrics journal")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, size
+
+
 def iter_journal(path: Path) -> Iterator[tuple[str, list[Any]]]:
     """Yield (series name, flat chunk) for every complete record, reading as it goes.
 
     A series' first record yields an empty chunk, so series with no points show.
     Raises ValueError for a file that is not a journal; a torn end is dropped.
     """
-    with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size  # a length beyond it is a torn record
-        head = handle.read(len(MAGIC))
-        if len(head) < len(MAGIC) and MAGIC.startswith(head):
-            return  # created, but the process died before anything reached it
-        if head != MAGIC:
-            raise ValueError(f"{path}: not a metrics journal")
-        names: dict[int, str] = {}
-        while True:
-            kind = handle.read(1)
-            if kind == b"S":
-                rest = handle.read(_SERIES.size - 1)
-                if len(rest) < _SERIES.size - 1:
-                    return
-                _, sid, length = _SERIES.unpack(kind + rest)
-                if length > size - handle.tell():
-                    return
-                raw = handle.read(length)
-                if len(raw) < length:
-                    return
-                names[sid] = raw.decode("utf-8")
-                yield names[sid], []
-            elif kind == b"C":
-                rest = handle.read(_CHUNK.size - 1)
-                if len(rest) < _CHUNK.size - 1:
-                    return
-                _, sid, length = _CHUNK.unpack(kind + rest)
-                if length > size - handle.tell():
-                    return
-                payload = handle.read(length)
-                if len(payload) < length or sid not in names:
-                    return
-                try:
-                    chunk = _PlainUnpickler(io.BytesIO(payload)).load()
-                except (pickle.UnpicklingError, EOFError, ValueError):
-                    return
-                if not isinstance(chunk, list) or len(chunk) % 3:
-                    return
-                yield names[sid], chunk
-            else:
-                return
+    opened = open_journal(path)
+    if opened is None:
+        return
+    fd, size = opened
+    try:
+        reader = Reader(fd)
+        for sid, chunk in reader.read(size):
+            yield reader.names[sid], chunk or []
+    finally:
+        os.close(fd)
