@@ -14,6 +14,7 @@ and removing its folder: the caller writes the files itself, as without one.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 import os
 import select
@@ -73,10 +74,14 @@ class Helper:
         """Kill the helper, wait for it, and remove its folder."""
         self.process.kill()
         self.process.wait()
+        self._close()
+        shutil.rmtree(self.folder / LIVE, ignore_errors=True)
+
+    def _close(self) -> None:
         for pipe in (self.process.stdin, self.process.stdout):
             if pipe is not None:
-                pipe.close()
-        shutil.rmtree(self.folder / LIVE, ignore_errors=True)
+                with contextlib.suppress(OSError):  # a helper gone with words unread
+                    pipe.close()
 
     def finish(self, size: int) -> dict[str, Columns] | None:
         """Write series/ and metrics.csv with the helper; None (helper stopped) if it failed."""
@@ -89,9 +94,7 @@ class Helper:
             self.stop()
             raise
         self.process.wait()
-        for pipe in (self.process.stdin, self.process.stdout):
-            if pipe is not None:
-                pipe.close()
+        self._close()
         return columns
 
     def _send(self, message: dict[str, Any]) -> None:
