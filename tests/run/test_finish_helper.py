@@ -1,4 +1,4 @@
-"""A big run's files are written beside it by a helper process; whatever befalls it, they are right."""
+"""A big run's files are written beside it by a helper process, right whatever befalls it."""
 
 from __future__ import annotations
 

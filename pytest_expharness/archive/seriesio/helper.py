@@ -82,7 +82,7 @@ def serve(folder: Path, work: Path, parent: int, pipe: Pipe) -> bool:
     writer = Writer(work, "h", header=True)
     end: int | None = None
 
-    def listen(sid: int | None, rest: list[Any]) -> None:
+    def listen(sid: int | None, rest: Any) -> None:
         nonlocal end
         if end is not None or not pipe.ready(0):
             return
@@ -93,15 +93,16 @@ def serve(folder: Path, work: Path, parent: int, pipe: Pipe) -> bool:
         state = {k: [s.part.count, s.part.step] for k, s in writer.sinks.items()}
         if sid is not None:  # where the record under way leaves its series
             part = writer.sinks[sid].part
-            state[sid] = [part.count + len(rest) // 3, last_step(rest, part.step)]
+            left = len(rest) // 3
+            state[sid] = [part.count + left, last_step(rest, part.step)]
         pipe.send({"at": reader.offset, "state": state})
 
     def step(limit: int) -> bool:
-        for sid, chunk in reader.read(limit):
+        for sid, chunk in reader.read(limit, fast=True):
             target = writer.sink(sid, reader.names[sid], Part())
-            for start in range(0, len(chunk or []), 3 * SLICE):
-                listen(sid, chunk[start:])  # type: ignore[index]
-                target.add(chunk[start : start + 3 * SLICE])  # type: ignore[index]
+            for start in range(0, len(chunk), 3 * SLICE):
+                listen(sid, chunk[start:])
+                target.add(chunk[start : start + 3 * SLICE])
             return True
         if reader.bad:
             raise ValueError(f"journal: not a valid record at byte {reader.offset}")

@@ -114,20 +114,22 @@ class Sink:
         self._array: Any = None
         self.line = "%d," + self.escaped + ",%r,%s\n"
 
-    def add(self, flat: list[Any]) -> None:
-        if len(flat) <= 3 * BLOCK:
-            self._block(flat)
+    def add(self, flat: Any) -> None:
+        """Write a chunk of points: a flat list, or a journal.Dense (its numpy columns)."""
+        if not isinstance(flat, list):
+            if len(flat.values):
+                times = flat.times
+                self._block(flat.values.tolist(), None, times, flat.values, times)
             return
         for start in range(0, len(flat), 3 * BLOCK):
-            self._block(flat[start : start + 3 * BLOCK])
+            part = flat if len(flat) <= 3 * BLOCK else flat[start : start + 3 * BLOCK]
+            if part:
+                self._block(part[0::3], part[1::3], part[2::3], None, None)
 
-    def _block(self, flat: list[Any]) -> None:
-        n = len(flat) // 3
-        if not n:
-            return
+    def _block(self, values: list[float], raw: Any, times: Any, varr: Any, tarr: Any) -> None:
+        n = len(values)
         part = self.part
-        values, raw, times = flat[0::3], flat[1::3], flat[2::3]
-        nones = raw.count(None)
+        nones = n if raw is None else raw.count(None)
         steps: Any
         if nones == n:
             steps = range(part.step + 1, part.step + 1 + n)
@@ -142,31 +144,35 @@ class Sink:
             first = steps[0]
             if steps[-1] - first == n - 1 and steps == list(range(first, first + n)):
                 steps = range(first, first + n)
-        pwrite_all(self.fd, self._records(flat, steps, n), HEADER_SIZE + RECORD * part.count)
-        self.csv.write(self._rows(steps, values, time_strings(times)).encode("utf-8"))
+        records = self._records(values, steps, times, varr)
+        pwrite_all(self.fd, records, HEADER_SIZE + RECORD * part.count)
+        stamps = time_strings(times) if tarr is None else array_time_strings(tarr)
+        self.csv.write(self._rows(steps, values, stamps).encode("utf-8"))
         self._summarize(values, self._array)
         self._keep(values, steps, times)
         part.count += n
         part.step = steps[-1]
         part.final = values[-1]
-        part.last = [values[-1], steps[-1], times[-1]]
+        part.last = [values[-1], steps[-1], float(times[-1])]
 
-    def _records(self, flat: list[Any], steps: Any, n: int) -> Any:
+    def _records(self, values: list[float], steps: Any, times: Any, varr: Any) -> Any:
         """The block's .npy records (numpy when it is there; the bytes are the same)."""
         np = _numpy()
         self._array = None
+        n = len(values)
         try:
             if np is not None:
                 array = np.empty(n, _dtype())
-                array["value"], array["time"] = flat[0::3], flat[2::3]
+                array["value"] = values if varr is None else varr
+                array["time"] = times
                 if isinstance(steps, range):
                     array["step"] = np.arange(steps.start, steps.stop, dtype=np.int64)
                 else:
                     array["step"] = steps
                 self._array = array["value"]
                 return array.view(np.uint8).data
-            records = list(flat)
-            records[1::3] = steps
+            records: list[Any] = [None] * (3 * n)
+            records[0::3], records[1::3], records[2::3] = values, steps, times
             packer = _RECORDS.get(n)
             if packer is None:
                 packer = struct.Struct("<" + "dqd" * n)
@@ -235,7 +241,8 @@ class Sink:
         if not part.sample[0]:
             part.first = part.count + offset
         for kept, column in zip(part.sample, (values, steps, times), strict=True):
-            kept.extend(column[offset :: part.stride])
+            taken = column[offset :: part.stride]
+            kept.extend(taken.tolist() if hasattr(taken, "tolist") else taken)
         while len(part.sample[0]) > 2 * PLOT_POINTS:  # thin out: twice the stride
             skip = (-part.first % (2 * part.stride)) // part.stride
             for column in part.sample:
@@ -269,8 +276,10 @@ def _dtype() -> Any:
     return _numpy().dtype([("value", "<f8"), ("step", "<i8"), ("time", "<f8")])
 
 
-def last_step(chunk: list[Any], step: int) -> int:
+def last_step(chunk: Any, step: int) -> int:
     """The last step of a chunk of points that follows a point at `step`."""
+    if not isinstance(chunk, list):  # a journal.Dense: automatic steps
+        return step + len(chunk) // 3
     raw = chunk[1::3]
     if raw.count(None) == len(raw):
         return step + len(raw)
@@ -297,6 +306,17 @@ def time_strings(times: list[float]) -> list[str]:
             return out
         out += [repr(t)] * (end - i)
         i = end
+    return out
+
+
+def array_time_strings(times: Any) -> list[str]:
+    """time_strings of a numpy column: its runs found by numpy."""
+    if not times.all():  # a zero: 0.0 and -0.0 are equal, and one run
+        return list(map(repr, times.tolist()))
+    starts = [0, *(_numpy().flatnonzero(times[1:] != times[:-1]) + 1).tolist(), len(times)]
+    out: list[str] = []
+    for start, end in zip(starts, starts[1:]):  # a NaN is a run of its own
+        out += [repr(float(times[start]))] * (end - start)
     return out
 
 

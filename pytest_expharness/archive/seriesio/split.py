@@ -60,7 +60,7 @@ class Helper:
         root = str(Path(__file__).resolve().parents[3])
         try:
             process = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _CODE, root, str(folder), str(os.getpid())],
+                [sys.executable, "-I", "-c", _CODE, root, str(folder), str(os.getpid())],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -145,14 +145,14 @@ class Helper:
             self._send({"go": go})
             counted = journal.Reader(fd, at)
             counted.names = scan.names
-            for sid, chunk in counted.read(go):
+            for sid, chunk in counted.read(go, fast=True):
                 count, step = state.get(sid, (0, -1))
-                state[sid] = (count + len(chunk or []) // 3, last_step(chunk or [], step))
+                state[sid] = (count + len(chunk) // 3, last_step(chunk, step))
             mine = Writer(work, "f", header=not any(off < go for off in named.values()))
             rest = journal.Reader(fd, go)
             rest.names = scan.names
-            for sid, chunk in rest.read(size):
-                mine.sink(sid, scan.names[sid], Part(*state.get(sid, (0, -1)))).add(chunk or [])
+            for sid, chunk in rest.read(size, fast=True):
+                mine.sink(sid, scan.names[sid], Part(*state.get(sid, (0, -1)))).add(chunk)
             ours = mine.close()
         finally:
             os.close(fd)
