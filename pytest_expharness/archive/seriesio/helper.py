@@ -32,7 +32,8 @@ from typing import Any
 
 from .. import journal
 from ..layout import JOURNAL
-from .sink import FOLDER, Part, Writer, last_step
+from .publish import Writer
+from .sink import FOLDER, Part, last_step
 
 LIVE = f".{FOLDER}-live"
 POLL = 0.05  # seconds between looks at a journal that has nothing new

@@ -1,4 +1,4 @@
-"""The last step of writing series/ and metrics.csv: every part joined, then renamed into place."""
+"""The parts of series/ and metrics.csv: the files of one stretch (Writer), then all joined."""
 
 from __future__ import annotations
 
@@ -10,7 +10,39 @@ from pathlib import Path
 from ..layout import METRICS
 from ..metricsfile import CSV_HEADER, Columns
 from . import sink
-from .sink import FOLDER, INDEX, Part, append_file, file_name, npy_header, pwrite_all
+from .sink import FOLDER, INDEX, Part, Sink, append_file, file_name, npy_header, pwrite_all
+
+
+class Writer:
+    """The sinks of one process's stretch of a run's series, by journal series id.
+
+    The first sink made writes metrics.csv's header first when `header` is set
+    (whoever writes the first series' first rows). CSV parts are `<tag><id>.csv`.
+    """
+
+    def __init__(self, work: Path, tag: str, header: bool) -> None:
+        self.work, self.tag, self.header = work, tag, header
+        self.sinks: dict[int, Sink] = {}
+
+    def sink(self, sid: int, name: str, part: Part) -> Sink:
+        found = self.sinks.get(sid)
+        if found is None:
+            target = self.work / file_name(name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            csv = open(self.work / f"{self.tag}{sid}.csv", "wb")  # noqa: SIM115
+            if self.header:
+                csv.write(CSV_HEADER.encode())
+                self.header = False
+            found = self.sinks[sid] = Sink(name, target, csv, part)
+        return found
+
+    def close(self) -> dict[int, Part]:
+        """Close every file; return each series' part."""
+        parts = {}
+        for sid, found in self.sinks.items():
+            found.csv.close()
+            parts[sid] = found.close()
+        return parts
 
 
 class Entry:

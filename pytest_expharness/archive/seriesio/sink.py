@@ -17,13 +17,12 @@ and the times, which come in long runs of one value, are formatted once a run.
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
 import shutil
 import struct
 from pathlib import Path
 from typing import Any, BinaryIO
-
-from ..metricsfile import CSV_HEADER
 
 FOLDER = "series"
 INDEX = "index.json"
@@ -315,7 +314,7 @@ def array_time_strings(times: Any) -> list[str]:
         return list(map(repr, times.tolist()))
     starts = [0, *(_numpy().flatnonzero(times[1:] != times[:-1]) + 1).tolist(), len(times)]
     out: list[str] = []
-    for start, end in zip(starts, starts[1:]):  # a NaN is a run of its own
+    for start, end in itertools.pairwise(starts):  # a NaN is a run of its own
         out += [repr(float(times[start]))] * (end - start)
     return out
 
@@ -355,35 +354,3 @@ def merge(parts: list[Part]) -> tuple[dict[str, Any], tuple[list[Any], list[Any]
         "last_step": parts[-1].step if count else None,
     }
     return stats, sample
-
-
-class Writer:
-    """The sinks of one process's stretch of a run's series, by journal series id.
-
-    The first sink made writes metrics.csv's header first when `header` is set
-    (whoever writes the first series' first rows). CSV parts are `<tag><id>.csv`.
-    """
-
-    def __init__(self, work: Path, tag: str, header: bool) -> None:
-        self.work, self.tag, self.header = work, tag, header
-        self.sinks: dict[int, Sink] = {}
-
-    def sink(self, sid: int, name: str, part: Part) -> Sink:
-        found = self.sinks.get(sid)
-        if found is None:
-            target = self.work / file_name(name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            csv = open(self.work / f"{self.tag}{sid}.csv", "wb")  # noqa: SIM115
-            if self.header:
-                csv.write(CSV_HEADER.encode())
-                self.header = False
-            found = self.sinks[sid] = Sink(name, target, csv, part)
-        return found
-
-    def close(self) -> dict[int, Part]:
-        """Close every file; return each series' part."""
-        parts = {}
-        for sid, found in self.sinks.items():
-            found.csv.close()
-            parts[sid] = found.close()
-        return parts

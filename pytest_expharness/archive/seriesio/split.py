@@ -28,8 +28,8 @@ from .. import journal
 from ..layout import JOURNAL
 from ..metricsfile import Columns
 from .helper import LIVE
-from .publish import Entry, publish
-from .sink import Part, Writer, last_step
+from .publish import Entry, Writer, publish
+from .sink import Part, last_step
 
 STALL = 10.0  # seconds without a word from the helper before the run gives up on it
 SHARE = 0.52  # of what is left at the end, the helper's part (the run also reads that part)
