@@ -7,6 +7,10 @@ it about 30 ns a point where converting to arrays or text costs several times
 that. The file reaches the operating system on every flush (no fsync: it
 survives the process dying, not the machine losing power).
 
+Chunks are pickled with protocol 2 (no frames), so that a chunk of floats with
+automatic steps can be read without unpickling it (`dense`); journals of
+earlier versions (protocol 5) are unpickled as before.
+
 Format: the 8-byte magic, then records.
   b"S" u32 series id, u16 name length, UTF-8 name     (a new series)
   b"C" u32 series id, u64 payload length, payload     (a pickled chunk)

@@ -1,4 +1,4 @@
-"""series/ and metrics.csv written in one streaming pass, and series/ read back.
+"""series/ and metrics.csv written from chunks of points, and series/ read back.
 
 `series/<name>.npy` holds one series as a NumPy structured array of
 (value float64, step int64, time float64) records in tracking order, little
@@ -7,9 +7,12 @@ tracked, each with its file and summary (final, min, max, count, last_step).
 metrics.csv (`step,name,value,time`, grouped by series) is written in the same
 pass. `write` takes chunks of flat points `[value, step or None, time, ...]`
 (the journal's, or a short run's lists) and holds one block of them at a time,
-so memory stays bounded whatever the number of points. Writing needs no numpy;
-reading back does. The folder is renamed into place only when complete, after
-metrics.csv, so a series/ folder always holds every series.
+so memory stays bounded whatever the number of points. A big run's helper
+process writes the same files in two stretches (seriesio/split.py), with the
+same sinks (seriesio/sink.py) and the same last step (`publish`). Writing needs
+no numpy (it is faster with it); reading back does. The folder is renamed into
+place only when complete, after metrics.csv, so a series/ folder always holds
+every series.
 """
 
 from __future__ import annotations

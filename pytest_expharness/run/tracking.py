@@ -5,7 +5,10 @@ a single C call, so under the GIL the list always holds whole triples. The
 flusher thread moves what the list holds into the journal and out of memory
 (`Tracker.flush`), so memory holds at most one flush interval of points. At the
 end, archive/seriesfiles.py streams the journal (or, for a run too short to
-have one, the lists) into series/ and metrics.csv.
+have one, the lists) into series/ and metrics.csv. Once the journal of a run
+that asked for it (Exp does) passes seriesfiles.COLUMNAR_BYTES, the flusher
+starts the run's helper process (archive/seriesio/split.py), which writes those
+files as the run goes; `write_files` ends with it, or without it if it failed.
 """
 
 from __future__ import annotations

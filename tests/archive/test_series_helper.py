@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
+import pickle
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_expharness.archive import journal, layout, seriesfiles
 from pytest_expharness.archive.seriesio import split
@@ -156,3 +160,51 @@ def test_a_helper_whose_run_went_away_removes_its_folder_and_ends(two: tuple[Pat
     helper.process.stdin.close()  # what the run's death does to the pipe
     assert helper.process.wait(timeout=10) == 1
     assert not (other / LIVE).exists()
+
+
+FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64)
+POINTS = st.lists(st.tuples(FLOATS, st.none() | st.integers(-5, 5), FLOATS), max_size=700)
+
+
+def _pickled(flat: list[Any], protocol: int) -> bytes:
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=protocol)
+    pickler.fast = True
+    pickler.dump(flat)
+    return buffer.getvalue()
+
+
+@settings(max_examples=150, deadline=None)
+@given(points=POINTS, protocol=st.sampled_from([2, 5]))
+def test_a_dense_chunk_reads_as_it_unpickles_and_anything_else_is_refused(
+    points: list[tuple[float, int | None, float]], protocol: int
+) -> None:
+    flat = [x for point in points for x in point]
+    found = journal.dense(_pickled(flat, protocol))
+    if protocol != 2 or not points or any(step is not None for _, step, _ in points):
+        assert found is None
+        return
+    assert found is not None
+    assert [repr(v) for v in found.values.tolist()] == [repr(v) for v, _, _ in points]
+    assert [repr(t) for t in found.times.tolist()] == [repr(t) for *_, t in points]
+
+
+def test_a_journal_of_an_earlier_version_gives_the_same_files(
+    two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one, other = two
+    monkeypatch.setattr(split, "MIN_SPLIT", 0)
+    chunks = _many_series()
+    _write_journal(one, chunks)
+    seriesfiles.write(one, journal.iter_journal(one / layout.JOURNAL), columnar=True)
+    real = pickle.Pickler
+    monkeypatch.setattr(  # protocol 5, as journals were pickled before
+        journal.pickle, "Pickler", lambda buffer, protocol: real(buffer, protocol=5)
+    )
+    size = _write_journal(other, chunks)
+    monkeypatch.setattr(journal.pickle, "Pickler", real)
+    assert b"\x80\x05" in (other / layout.JOURNAL).read_bytes()[:200]  # not dense: unpickled
+    helper = Helper.start(other)
+    assert helper is not None
+    assert helper.finish(size) is not None
+    assert _tree(other) == _tree(one)
