@@ -199,6 +199,7 @@ class Tracker:
         A short run (no journal yet) writes its files from memory right after;
         a long one journals the rest, and its files are written from the journal.
         """
+        self._want_helper = False  # too late to start one
         try:
             if self._journal is not None:
                 self.flush()  # a failure leaves its points in memory: chunks() yields them
