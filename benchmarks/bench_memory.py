@@ -8,10 +8,11 @@ tracking loop took (before: about 5x, 14.1 s for 10 M points; 3.4-3.7x with
 the journal streamed at the end); load_run of 10 M points under a second.
 The run's helper process (archive/seriesio) writes series/ and metrics.csv
 while the loop runs, on the other core, and shares what is left at the end:
-its own peak RSS is shown beside the run's. On the 2-core build machine, at
-20 M points: finishing 0.7-1.2x the loop (the loop itself 0.29-0.55 us a point
-from one run to the next; two busy processes there each run about 40% slower
-than one alone, which is most of what keeps it from ~0.6x).
+its own peak RSS is shown beside the run's (about 55-60 MB). On the 2-core
+build machine, at 20 M points: finishing 0.24-0.59x the loop (main, the same
+hour: 3.2x), with loops of 0.48-0.56 us a point; the machine's speed varies
+by nearly 2x from hour to hour, and a faster loop makes the ratio higher (two
+busy processes there each run about 40% slower than one alone).
 `python benchmarks/bench_memory.py [POINTS]`, 20,000,000 by default.
 """
 
