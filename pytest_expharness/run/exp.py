@@ -100,7 +100,7 @@ class Exp(RunLog, Authoring, RunEnd):
         self._code = snapshot.write_code(
             self.path, spec.module_path, session.rootdir, session.reproducible(), bases
         )
-        self._tracker = Tracker(self.path, clock=_clock)
+        self._tracker = Tracker(self.path, clock=_clock, helper=True)
         self._hot = self._tracker.hot
         self.started = _now()
         self._log_file = open(self.path / layout.LOG, "a", encoding="utf-8", buffering=1)  # noqa: SIM115

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..archive import layout, seriesfiles
+from ..archive import layout
 from ..archive.locks import update_summary
 from ..archive.logline import append_entry
 from ..archive.metricsfile import Columns, series_stats
@@ -174,7 +174,7 @@ class RunEnd:
 
     def _write_metrics(self) -> dict[str, Columns]:
         """Write series/ and metrics.csv, streamed; return each series' plot sample and summary."""
-        columns = seriesfiles.write(self.path, self._tracker.chunks())
+        columns = self._tracker.write_files()
         self._tracker.discard_journal()
         return columns
 

@@ -5,7 +5,10 @@ a single C call, so under the GIL the list always holds whole triples. The
 flusher thread moves what the list holds into the journal and out of memory
 (`Tracker.flush`), so memory holds at most one flush interval of points. At the
 end, archive/seriesfiles.py streams the journal (or, for a run too short to
-have one, the lists) into series/ and metrics.csv.
+have one, the lists) into series/ and metrics.csv. Once the journal of a run
+that asked for it (Exp does) passes seriesfiles.COLUMNAR_BYTES, the flusher
+starts the run's helper process (archive/seriesio/split.py), which writes those
+files as the run goes; `write_files` ends with it, or without it if it failed.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..archive import journal, layout
+from ..archive import journal, layout, seriesfiles
+from ..archive.metricsfile import Columns
+from ..archive.seriesio.split import Helper
 
 CHUNK_POINTS = 131072  # points a journal record holds at most
 NAME = re.compile(r"^[A-Za-z0-9_.\-+=/ ]+$")
@@ -45,8 +50,13 @@ def check_name(name: object) -> str:
 class Tracker:
     """All series of one run: hot lists of unjournaled points, the journal and image frames."""
 
-    def __init__(self, folder: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, folder: Path, clock: Callable[[], float] = time.time, helper: bool = False
+    ) -> None:
         self.folder = folder
+        self._want_helper = helper  # a helper process writes series/ as a big run goes
+        self._helper: Helper | None = None
+        self._intact = True  # no journal write failed (and was rolled back)
         self._clock = clock
         self.hot: dict[str, Extend] = {}
         self._lists: dict[str, list[Any]] = {}
@@ -127,6 +137,7 @@ class Tracker:
                     try:
                         journal.write_chunk(handle, sid, flat[:size])
                     except BaseException:  # no half record stays in the middle of the journal
+                        self._intact = False  # a helper may have read what is rolled back
                         with contextlib.suppress(OSError):
                             handle.seek(start)
                             handle.truncate()
@@ -137,6 +148,9 @@ class Tracker:
                     moved += size // 3
             if moved and self._journal is not None:
                 self._journal.flush()
+                if self._want_helper and self._journal.tell() >= seriesfiles.COLUMNAR_BYTES:
+                    self._want_helper = False
+                    self._helper = Helper.start(self.folder)
         return moved
 
     def held(self) -> int:
@@ -155,6 +169,23 @@ class Tracker:
             return
         yield from self._lists.items()
 
+    def write_files(self) -> dict[str, Columns]:
+        """Write series/ and metrics.csv (after close()): with the helper, or alone.
+
+        Without a helper, or when it fails, the journal (or memory) is streamed
+        here (seriesfiles.write); the files are the same either way.
+        """
+        helper, self._helper = self._helper, None
+        if helper is not None:
+            path = self.folder / layout.JOURNAL
+            if self._intact and not self.held() and path.exists():
+                columns = helper.finish(path.stat().st_size)
+                if columns is not None:
+                    return columns
+            else:
+                helper.stop()
+        return seriesfiles.write(self.folder, self.chunks())
+
     def _open_journal(self) -> BinaryIO:
         if self._journal is None:
             self._journal = open(self.folder / layout.JOURNAL, "ab")  # noqa: SIM115
@@ -168,6 +199,7 @@ class Tracker:
         A short run (no journal yet) writes its files from memory right after;
         a long one journals the rest, and its files are written from the journal.
         """
+        self._want_helper = False  # too late to start one
         try:
             if self._journal is not None:
                 self.flush()  # a failure leaves its points in memory: chunks() yields them

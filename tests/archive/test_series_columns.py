@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from pytest_expharness.archive import seriesfiles
 from pytest_expharness.archive.metricsfile import Columns, columns_from_csv, series_stats
+from pytest_expharness.archive.seriesio import sink
 from pytest_expharness.catalog.damage import DamagedRun, read_metrics
 
 NAMES = st.sampled_from(["loss", "loss.kl.z", "metrics/train/acc", "a b", "x+y=z", "lr-1"])
@@ -92,8 +93,8 @@ def test_the_plot_sample_is_bounded_in_order_and_ends_with_the_last_point(
     tmp_path_factory: pytest.TempPathFactory, n: int, limit: int
 ) -> None:
     folder = tmp_path_factory.mktemp("run")
-    original = seriesfiles.PLOT_POINTS
-    seriesfiles.PLOT_POINTS = limit
+    original = sink.PLOT_POINTS
+    sink.PLOT_POINTS = limit
     try:
         step = 97  # chunks of an awkward size
         chunks = [
@@ -102,7 +103,7 @@ def test_the_plot_sample_is_bounded_in_order_and_ends_with_the_last_point(
         ]
         samples = seriesfiles.write(folder, chunks, columnar=True)
     finally:
-        seriesfiles.PLOT_POINTS = original
+        sink.PLOT_POINTS = original
     if n == 0:
         assert samples == {}
         return
