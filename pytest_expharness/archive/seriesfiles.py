@@ -21,18 +21,26 @@ import json
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from .layout import JOURNAL, METRICS, atomic_write_text
-from .metricsfile import CSV_HEADER, Columns
-from .seriesio import sink as _sink
-from .seriesio.publish import Entry, publish
-from .seriesio.sink import FOLDER, INDEX, Part, Sink, file_name, npy_header
+from .metricsfile import Columns
+from .seriesio.publish import Entry, Writer, csv_part, publish
+from .seriesio.sink import (
+    DESCR,
+    FIELDS,
+    FOLDER,
+    HEADER_SIZE,
+    INDEX,
+    LIVE,
+    RECORD,
+    Part,
+    file_name,
+    npy_header,
+)
 
-__all__ = ["FOLDER", "INDEX", "file_name", "npy_header", "read", "read_lists", "write"]
-_DESCR = _sink.DESCR
-_HEADER_SIZE = _sink.HEADER_SIZE
-LIVE = f".{FOLDER}-live"  # the helper's files while a big run runs (seriesio/helper.py)
+__all__ = ["FOLDER", "INDEX", "LIVE", "file_name", "npy_header", "read", "read_lists", "write"]
+PARTIAL = f".{FOLDER}-partial"  # series/ being written, renamed into place when complete
 
 
 COLUMNAR_BYTES = 2 * 1024 * 1024  # a journal this long (about 75,000 points) gets series/
@@ -58,7 +66,7 @@ def write(
             columnar = False
     if not columnar:
         return _write_csv(folder, chunks)
-    partial = folder / f".{FOLDER}-partial"
+    partial = folder / PARTIAL
     for stale in (partial, folder / LIVE):  # a crash's, or a helper's that finish gave up on
         if stale.exists():
             shutil.rmtree(stale)
@@ -87,7 +95,7 @@ def _write_csv(folder: Path, chunks: Iterable[tuple[str, list[Any]]]) -> dict[st
                 f"(steps from {min(cols.steps)} to {max(cols.steps)})"
             )
     atomic_write_text(folder / METRICS, csv_text(columns))
-    for stale in (folder / FOLDER, folder / f".{FOLDER}-partial", folder / LIVE):
+    for stale in (folder / FOLDER, folder / PARTIAL, folder / LIVE):
         if stale.exists():  # a rebuild after a crash that left an older copy
             shutil.rmtree(stale)
     return columns
@@ -96,28 +104,16 @@ def _write_csv(folder: Path, chunks: Iterable[tuple[str, list[Any]]]) -> dict[st
 def _write(
     folder: Path, partial: Path, chunks: Iterable[tuple[str, list[Any]]]
 ) -> dict[str, Columns]:
-    sinks: dict[str, Sink] = {}
-    csvs: list[BinaryIO] = []
+    writer = Writer(partial, "s", header=True)
+    ids: dict[str, int] = {}  # series by name, numbered as first seen
     try:
         for name, chunk in chunks:
-            sink = sinks.get(name)
-            if sink is None:
-                csv = open(partial / f"{len(csvs)}.csv", "wb")  # noqa: SIM115
-                if not csvs:
-                    csv.write(CSV_HEADER.encode())
-                csvs.append(csv)
-                target = partial / file_name(name)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                sink = sinks[name] = Sink(name, target, csv, Part())
-            sink.add(chunk)
+            sid = ids.setdefault(name, len(ids))
+            writer.sink(sid, name, Part()).add(chunk)
     finally:
-        for handle in csvs:
-            handle.close()
-        for sink in sinks.values():
-            sink.close()
+        parts = writer.close()
     entries = [
-        Entry(name, [sink.part], [partial / f"{i}.csv"])
-        for i, (name, sink) in enumerate(sinks.items())
+        Entry(name, [parts[sid]], [csv_part(partial, "s", sid)]) for name, sid in ids.items()
     ]
     return publish(folder, partial, entries)
 
@@ -155,7 +151,7 @@ def read(folder: Path) -> dict[str, Columns] | None:
         return None
     import numpy as np
 
-    dtype = np.dtype([("value", "<f8"), ("step", "<i8"), ("time", "<f8")])
+    dtype = np.dtype(FIELDS)
     out: dict[str, Columns] = {}
     for entry in entries:
         path = folder / FOLDER / file_name(entry["name"])
@@ -177,24 +173,24 @@ def read_points(folder: Path, entry: dict[str, Any], picks: list[int] | None) ->
     """
     path = folder / FOLDER / file_name(entry["name"])
     with open(path, "rb") as handle:
-        head = handle.read(_HEADER_SIZE)
+        head = handle.read(HEADER_SIZE)
         text = head[10:].decode("latin1")
-        if head[:10] != npy_header(0)[:10] or _DESCR not in text:
+        if head[:10] != npy_header(0)[:10] or DESCR not in text:
             raise ValueError(f"{path.name}: not a series file of (value, step, time) records")
         count = int(text.split("'shape': (", 1)[1].split(",", 1)[0])
         if picks is None:
-            body = handle.read(24 * count)
-            if len(body) != 24 * count:
+            body = handle.read(RECORD * count)
+            if len(body) != RECORD * count:
                 raise ValueError(f"{path.name}: holds {len(body)} bytes for {count} records")
         else:
             parts = []
             for i in picks:
                 if not 0 <= i < count:
                     raise ValueError(f"{path.name}: no record {i} of {count}")
-                handle.seek(_HEADER_SIZE + 24 * i)
-                parts.append(handle.read(24))
+                handle.seek(HEADER_SIZE + RECORD * i)
+                parts.append(handle.read(RECORD))
             body = b"".join(parts)
-            if len(body) != 24 * len(picks):
+            if len(body) != RECORD * len(picks):
                 raise ValueError(f"{path.name}: shorter than its {count} records")
     view = memoryview(body)
     doubles, ints = view.cast("d"), view.cast("q")

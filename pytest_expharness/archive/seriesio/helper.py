@@ -33,9 +33,9 @@ from typing import Any
 from .. import journal
 from ..layout import JOURNAL
 from .publish import Writer
-from .sink import FOLDER, Part, last_step
+from .sink import LIVE, Part, last_step
 
-LIVE = f".{FOLDER}-live"
+__all__ = ["LIVE", "main"]
 POLL = 0.05  # seconds between looks at a journal that has nothing new
 PROGRESS = 0.5  # seconds between progress lines once the run waits
 SLICE = 16384  # points written between looks at the pipe

@@ -13,6 +13,11 @@ from . import sink
 from .sink import FOLDER, INDEX, Part, Sink, append_file, file_name, npy_header, pwrite_all
 
 
+def csv_part(work: Path, tag: str, sid: int) -> Path:
+    """Return the CSV part of series `sid` written by the process tagged `tag`."""
+    return work / f"{tag}{sid}.csv"
+
+
 class Writer:
     """The sinks of one process's stretch of a run's series, by journal series id.
 
@@ -29,7 +34,7 @@ class Writer:
         if found is None:
             target = self.work / file_name(name)
             target.parent.mkdir(parents=True, exist_ok=True)
-            csv = open(self.work / f"{self.tag}{sid}.csv", "wb")  # noqa: SIM115
+            csv = open(csv_part(self.work, self.tag, sid), "wb")  # noqa: SIM115
             if self.header:
                 csv.write(CSV_HEADER.encode())
                 self.header = False

@@ -26,9 +26,11 @@ from typing import Any, BinaryIO
 
 FOLDER = "series"
 INDEX = "index.json"
+LIVE = f".{FOLDER}-live"  # a big run's helper's files while the run runs (helper.py)
 BLOCK = 131072  # points formatted at a time (a journal record holds at most as many)
 PLOT_POINTS = 4096  # points of a series kept for plots (every k-th, and the last)
-DESCR = "[('value', '<f8'), ('step', '<i8'), ('time', '<f8')]"
+FIELDS = [("value", "<f8"), ("step", "<i8"), ("time", "<f8")]  # one record of a .npy file
+DESCR = str(FIELDS)  # as the .npy header spells the dtype
 HEADER_SIZE = 192  # fixed, so the count can be written in place at the end
 RECORD = 24
 _RECORDS: dict[int, struct.Struct] = {}
@@ -215,22 +217,22 @@ class Sink:
         return found
 
     def _summarize(self, values: list[float], array: Any) -> None:
-        part = self.part
         if array is not None:  # numpy's fmin and fmax skip NaN; a zero may be -0.0: Python says
             lo, hi = _numpy().fmin.reduce(array), _numpy().fmax.reduce(array)
             if lo != lo:
                 return
             if lo and hi:
-                lo, hi = float(lo), float(hi)
-                part.lo = lo if part.lo is None or lo < part.lo else part.lo
-                part.hi = hi if part.hi is None or hi > part.hi else part.hi
+                self._widen(float(lo), float(hi))
                 return
         total = sum(values)
         if total != total:  # a NaN (or +inf and -inf): min and max skip NaN
             values = [x for x in values if x == x]
             if not values:
                 return
-        lo, hi = min(values), max(values)
+        self._widen(min(values), max(values))
+
+    def _widen(self, lo: float, hi: float) -> None:
+        part = self.part
         part.lo = lo if part.lo is None or lo < part.lo else part.lo
         part.hi = hi if part.hi is None or hi > part.hi else part.hi
 
@@ -272,7 +274,7 @@ def _numpy() -> Any:
 
 
 def _dtype() -> Any:
-    return _numpy().dtype([("value", "<f8"), ("step", "<i8"), ("time", "<f8")])
+    return _numpy().dtype(FIELDS)
 
 
 def last_step(chunk: Any, step: int) -> int:

@@ -27,9 +27,8 @@ from typing import Any
 from .. import journal
 from ..layout import JOURNAL
 from ..metricsfile import Columns
-from .helper import LIVE
-from .publish import Entry, Writer, publish
-from .sink import Part, last_step
+from .publish import Entry, Writer, csv_part, publish
+from .sink import LIVE, Part, last_step
 
 STALL = 10.0  # seconds without a word from the helper before the run gives up on it
 SHARE = 0.52  # of what is left at the end, the helper's part (the run also reads that part)
@@ -162,6 +161,6 @@ class Helper:
             parts = [p for p in (theirs.get(sid), ours.get(sid)) if p is not None]
             if len(parts) == 2 and parts[0].count != parts[1].start:
                 raise ValueError(f"series {scan.names[sid]!r}: parts do not meet")
-            csvs = [work / f"{tag}{sid}.csv" for tag, p in (("h", theirs), ("f", ours)) if sid in p]
+            csvs = [csv_part(work, tag, sid) for tag, p in (("h", theirs), ("f", ours)) if sid in p]
             entries.append(Entry(scan.names[sid], parts, csvs))
         return publish(self.folder, work, entries)
