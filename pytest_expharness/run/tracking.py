@@ -29,6 +29,8 @@ from ..archive.metricsfile import Columns
 from ..archive.seriesio.split import Helper
 
 CHUNK_POINTS = 131072  # points a journal record holds at most
+# an automatic step is the step before it + 1: room for 2**32 of them after the largest step
+STEP_LIMIT = 2**63 - 2**32
 NAME = re.compile(r"^[A-Za-z0-9_.\-+=/ ]+$")
 
 Extend = Callable[[tuple[float, Any, float]], None]
@@ -218,8 +220,11 @@ def _as_step(name: str, step: Any) -> int:
     if isinstance(step, bool) or not hasattr(step, "__index__"):
         raise TypeError(f"track({name!r}): step must be an int, got {_describe(step)}")
     index: int = operator.index(step)
-    if not -(2**63) <= index < 2**63:
-        raise ValueError(f"track({name!r}): step {index} does not fit in 64 bits")
+    if not -(2**63) <= index < STEP_LIMIT:
+        raise ValueError(
+            f"track({name!r}): step {index} is out of range; steps lie in [-2**63, 2**63 - 2**32) "
+            "(64 bits, with room for the automatic steps that may follow)"
+        )
     return index
 
 

@@ -487,3 +487,27 @@ def test_time_column_never_goes_backwards_within_a_series(
         assert len(times) == 50
         backwards = [(i, a, b) for i, (a, b) in enumerate(itertools.pairwise(times)) if b < a]
         assert backwards == [], f"{name}: time goes backwards at {backwards[:3]}"
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]])
+def test_a_step_without_room_for_automatic_steps_is_refused_and_loses_no_series(
+    pytester: pytest.Pytester, archive: Archive, xdist: list[str]
+) -> None:
+    pytester.makepyfile(
+        test_exp="""
+        import pytest
+
+        def test_train(exp):
+            exp.track("ok", 1.0)
+            for step in (2**63 - 1, 2**63 - 2**32, -(2**63) - 1):
+                with pytest.raises(ValueError, match="out of range"):
+                    exp.track("x", 1.0, step=step)
+            exp.track("x", 2.0, step=2**63 - 2**32 - 1)
+            exp.track("x", 3.0)  # an automatic step after the largest allowed one
+        """
+    )
+    pytester.runpytest(*xdist).assert_outcomes(passed=1)
+    run = archive.run("train")
+    points = [(step, n, value) for step, n, value, _ in archive.metrics(run)]
+    assert points == [(0, "ok", 1.0), (2**63 - 2**32 - 1, "x", 2.0), (2**63 - 2**32, "x", 3.0)]
+    assert list(archive.summary(run)["metrics"]) == ["ok", "x"]
