@@ -186,7 +186,30 @@ class Tracker:
                     return columns
             else:
                 helper.stop()
-        return seriesfiles.write(self.folder, self.chunks())
+        try:
+            return seriesfiles.write(self.folder, self.chunks())
+        except BaseException:  # the points only memory holds go to the journal: none is lost
+            with contextlib.suppress(OSError):
+                self._journal_memory()
+            raise
+
+    def _journal_memory(self) -> None:
+        """Append the points still in memory to the journal (after close, when writing failed)."""
+        if not any(self._lists.values()):
+            return
+        with open(self.folder / layout.JOURNAL, "ab") as handle:
+            if handle.tell() == 0:
+                handle.write(journal.MAGIC)
+            for name, flat in self._lists.items():
+                if flat:
+                    sid = self._ids.get(name)
+                    if sid is None:
+                        sid = self._ids[name] = len(self._ids)
+                        journal.write_series(handle, sid, name)
+                    journal.write_chunk(handle, sid, flat)
+                    self.counts[name] = self.counts.get(name, 0) + len(flat) // 3
+        for flat in self._lists.values():
+            flat.clear()
 
     def _open_journal(self) -> BinaryIO:
         if self._journal is None:

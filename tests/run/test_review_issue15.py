@@ -94,3 +94,29 @@ def test_the_fast_yaml_path_never_replaces_a_callers_loader() -> None:
     text = "LR: inf\nEPS: nan\nGRID: [inf, 1]\n"
     found = safeyaml.load_bounded(text, "--exp-config", safeyaml.CONFIG_FILE, params._loader())
     assert found["LR"] == math.inf and math.isnan(found["EPS"]) and found["GRID"] == [math.inf, 1]
+
+
+def test_points_of_a_short_run_whose_files_failed_stay_in_its_journal(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    keeper = tracking.Tracker(tmp_path, clock=lambda: 1.0)
+    keeper.track_slow("a", 1.0, None)
+    keeper.track_slow("b", 2.0, 7)
+    keeper.close()  # too short to have a journal: the points are only in memory
+
+    def disk_full(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tracking.seriesfiles, "write", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        keeper.write_files()
+    monkeypatch.undo()
+    path = tmp_path / "metrics.journal"
+    kept = [(name, chunk) for name, chunk in journal.iter_journal(path) if chunk]
+    assert kept == [("a", [1.0, None, 1.0]), ("b", [2.0, 7, 1.0])]
+    columns = rebuild_metrics(tmp_path)  # what reindex does with a run left like this
+    assert {name: list(cols.values) for name, cols in columns.items()} == {"a": [1.0], "b": [2.0]}
+    assert (tmp_path / "metrics.csv").read_text().splitlines()[1:] == [
+        "0,a,1.0,1.0",
+        "7,b,2.0,1.0",
+    ]
