@@ -67,7 +67,10 @@ def pytest_configure(config: pytest.Config) -> None:
             check_options(config)
         except SlurmError as error:
             raise pytest.UsageError(str(error)) from None
-    if any(config.getoption(o) for o in ("exp_set", "exp_config", "exp_sweep", "exp_repeats")):
+    if any(
+        config.getoption(o)
+        for o in ("exp_set", "exp_config", "exp_sweep", "exp_repeats", "exp_search", "exp_trials")
+    ):
         _state(config)  # a bad --exp-set or --exp-sweep is a usage error now, before collection
 
 
@@ -264,7 +267,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Add the points of --exp-sweep axes and repeats to an experiment's grid."""
     if "exp" not in metafunc.fixturenames:
         return
-    from .plan import spec
+    from .plan import searchspace, spec
 
     config = metafunc.config
     mark = metafunc.definition.get_closest_marker(spec.MARKER)
@@ -281,7 +284,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     except spec.SpecError:
         return  # reported as a usage error when the items are checked
     declared = spec.declared_names(metafunc.module, metafunc.cls)
-    found = spec.sweep_points(declared, sweep, repeats)
+    trials = 0
+    search = state.overrides.search if state is not None else {}
+    if searchspace.searched(kwargs.get("search"), search, declared):
+        trials = searchspace.trial_count(
+            config.getoption("exp_trials"), bool(config.getoption("exp_testing"))
+        )
+    found = spec.sweep_points(declared, sweep, repeats, trials)
     if found is not None:
         metafunc.parametrize(spec.POINT, found[0], ids=found[1])
 
@@ -313,15 +322,25 @@ def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]
         if record is not None:
             item.stash[REUSED] = record
             pytest.skip(f"reused: completed run {record['path']}")
+    if built.search:
+        from .search.trial import start
+
+        trial = start(built, state)
+    else:
+        trial = None
     run = Exp(built, state)
     run.bind_test(request.cls, request.module, request.instance)
     item.stash[RUN] = run
     try:
+        if trial is not None:
+            trial.attach(run)
         with limited_blas():
             yield run
     finally:
         default = outcomes.ended_early(item.config, state.interrupted)
         run.finish(item.stash.get(OUTCOME, None) or default)
+        if trial is not None:
+            trial.tell(run.record)
     if run.record is not None and run.record["status"] == "completed":
         from .sweep.analyses import analyse_run
 
