@@ -286,3 +286,39 @@ def test_grid_points_get_a_study_each(pytester: pytest.Pytester, archive: Archiv
     (session,) = _sweep(archive, "grid")
     for shift in (1, 3):
         assert len(_trials(session / "study.journal", f"shift={shift}")) == 4
+
+
+def test_report_html_shows_the_optimisation_history_and_importances(
+    pytester: pytest.Pytester, archive: Archive
+) -> None:
+    pytester.makepyfile(
+        test_two="""
+        import pytest
+
+        X = 0.0
+        Y = 0.0
+
+        @pytest.mark.experiment(metric="loss", search={"X": "uniform(-5, 5)", "Y": "int(0, 3)"})
+        def test_two(exp):
+            exp.track("loss", (exp.X - 2) ** 2 + exp.Y)
+        """
+    )
+    pytester.runpytest("-n", "2", "--exp-trials", "12").assert_outcomes(passed=12)
+    (session,) = _sweep(archive, "two")
+    page = (session / "report.html").read_text()
+    assert "<h2>Search</h2>" in page and "12 trials (12 complete)" in page
+    assert "Optimisation history" in page and "Parameter importances (fANOVA)" in page
+    rows = json.loads((session / "comparison.json").read_text())["rows"]
+    assert f"Best: trial {rows[0]['trial']}, {rows[0]['loss']:.6g}" in page
+
+
+def test_a_damaged_study_file_leaves_the_rest_of_the_report(
+    pytester: pytest.Pytester, archive: Archive
+) -> None:
+    pytester.makepyfile(test_quad=QUADRATIC)
+    pytester.runpytest("--exp-trials", "3").assert_outcomes(passed=3)
+    (session,) = _sweep(archive, "quad")
+    (session / "study.journal").write_bytes(b"\x00garbage{not json\n" * 10)
+    assert cli.main(["--root", str(archive.root), "report", "--session", session.name]) == 0
+    page = (session / "report.html").read_text()
+    assert "study.journal could not be read" in page and "trial=0" in page
