@@ -264,35 +264,16 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Add the points of --exp-sweep axes and repeats to an experiment's grid."""
+    """Add the points of --exp-sweep axes, repeats and a search's trial slots to a grid."""
     if "exp" not in metafunc.fixturenames:
         return
-    from .plan import searchspace, spec
+    from .plan.points import added_points
+    from .plan.spec import POINT
 
-    config = metafunc.config
-    mark = metafunc.definition.get_closest_marker(spec.MARKER)
-    kwargs = dict(mark.kwargs) if mark is not None else {}
-    state = config.stash.get(STATE, None)
-    sweep = state.overrides.sweep if state is not None else {}
-    try:
-        repeats = spec.repeats_of(
-            kwargs,
-            config.getoption("exp_repeats"),
-            metafunc.definition.nodeid,
-            bool(config.getoption("exp_testing")),
-        )
-    except spec.SpecError:
-        return  # reported as a usage error when the items are checked
-    declared = spec.declared_names(metafunc.module, metafunc.cls)
-    trials = 0
-    search = state.overrides.search if state is not None else {}
-    if searchspace.searched(kwargs.get("search"), search, declared):
-        trials = searchspace.trial_count(
-            config.getoption("exp_trials"), bool(config.getoption("exp_testing"))
-        )
-    found = spec.sweep_points(declared, sweep, repeats, trials)
+    state = metafunc.config.stash.get(STATE, None)
+    found = added_points(metafunc, state.overrides if state is not None else None)
     if found is not None:
-        metafunc.parametrize(spec.POINT, found[0], ids=found[1])
+        metafunc.parametrize(POINT, found[0], ids=found[1])
 
 
 @pytest.fixture
