@@ -44,10 +44,19 @@ HELP_SLURM_OPT = "an sbatch option for the job, e.g. --exp-slurm-opt=--partition
 HELP_SLURM_PARALLEL = "at most P array tasks at once (sbatch --array=0-N%%P)"
 HELP_SLURM_CHUNK = "K tests per array task, run with -n $SLURM_CPUS_PER_TASK (default 1)"
 HELP_SLURM_DETACH = "submit and exit at once; `expharness collect SESSION` writes the tables later"
+HELP_SEARCH = (
+    "search a parameter with Optuna: NAME=DIST, e.g. 'LR=loguniform(1e-4,1e-1)', "
+    "'LAYERS=int(1,4)', 'KIND=choice(a,b)' (repeatable; needs pytest-expharness[search])"
+)
+HELP_TRIALS = "how many trials each search runs (default 20; 2 with --exp-testing)"
+HELP_SAMPLER = "the search's sampler: tpe (default), random, cmaes, grid or qmc"
+HELP_PRUNER = "stop hopeless trials early: median (default), hyperband or none"
+HELP_SEED = "seed of the search's sampler (default: one drawn from the session stamp)"
 MARKER_HELP = (
     "experiment(name=None, description=None, tags=(), testing=None, repeats=None, "
-    "metric=None, mode='min'): describe an experiment; testing is a dict of parameter "
-    "overrides used with --exp-testing; metric names the main metric of its sweep table"
+    "metric=None, mode='min', search=None): describe an experiment; testing is a dict of "
+    "parameter overrides used with --exp-testing; metric names the main metric of its sweep "
+    "table; search maps parameters to distributions searched with Optuna (--exp-trials)"
 )
 
 
@@ -76,6 +85,34 @@ def add_options(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--exp-repeats", dest="exp_repeats", type=int, default=None, metavar="N", help=HELP_REPEATS
+    )
+    group.addoption(
+        "--exp-search",
+        dest="exp_search",
+        action="append",
+        default=[],
+        metavar="NAME=DIST",
+        help=HELP_SEARCH,
+    )
+    group.addoption(
+        "--exp-trials", dest="exp_trials", type=int, default=None, metavar="N", help=HELP_TRIALS
+    )
+    group.addoption(
+        "--exp-sampler",
+        dest="exp_sampler",
+        default="tpe",
+        choices=("tpe", "random", "cmaes", "grid", "qmc"),
+        help=HELP_SAMPLER,
+    )
+    group.addoption(
+        "--exp-pruner",
+        dest="exp_pruner",
+        default="median",
+        choices=("median", "hyperband", "none"),
+        help=HELP_PRUNER,
+    )
+    group.addoption(
+        "--exp-seed", dest="exp_seed", type=int, default=None, metavar="N", help=HELP_SEED
     )
     group.addoption("--exp-resume", dest="exp_resume", action="store_true", help=HELP_RESUME)
     group.addoption(

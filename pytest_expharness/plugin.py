@@ -67,7 +67,10 @@ def pytest_configure(config: pytest.Config) -> None:
             check_options(config)
         except SlurmError as error:
             raise pytest.UsageError(str(error)) from None
-    if any(config.getoption(o) for o in ("exp_set", "exp_config", "exp_sweep", "exp_repeats")):
+    if any(
+        config.getoption(o)
+        for o in ("exp_set", "exp_config", "exp_sweep", "exp_repeats", "exp_search", "exp_trials")
+    ):
         _state(config)  # a bad --exp-set or --exp-sweep is a usage error now, before collection
 
 
@@ -261,29 +264,16 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Add the points of --exp-sweep axes and repeats to an experiment's grid."""
+    """Add the points of --exp-sweep axes, repeats and a search's trial slots to a grid."""
     if "exp" not in metafunc.fixturenames:
         return
-    from .plan import spec
+    from .plan.points import added_points
+    from .plan.spec import POINT
 
-    config = metafunc.config
-    mark = metafunc.definition.get_closest_marker(spec.MARKER)
-    kwargs = dict(mark.kwargs) if mark is not None else {}
-    state = config.stash.get(STATE, None)
-    sweep = state.overrides.sweep if state is not None else {}
-    try:
-        repeats = spec.repeats_of(
-            kwargs,
-            config.getoption("exp_repeats"),
-            metafunc.definition.nodeid,
-            bool(config.getoption("exp_testing")),
-        )
-    except spec.SpecError:
-        return  # reported as a usage error when the items are checked
-    declared = spec.declared_names(metafunc.module, metafunc.cls)
-    found = spec.sweep_points(declared, sweep, repeats)
+    state = metafunc.config.stash.get(STATE, None)
+    found = added_points(metafunc, state.overrides if state is not None else None)
     if found is not None:
-        metafunc.parametrize(spec.POINT, found[0], ids=found[1])
+        metafunc.parametrize(POINT, found[0], ids=found[1])
 
 
 @pytest.fixture
@@ -313,15 +303,25 @@ def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]
         if record is not None:
             item.stash[REUSED] = record
             pytest.skip(f"reused: completed run {record['path']}")
+    if built.search:
+        from .search.trial import start
+
+        trial = start(built, state)
+    else:
+        trial = None
     run = Exp(built, state)
     run.bind_test(request.cls, request.module, request.instance)
     item.stash[RUN] = run
     try:
+        if trial is not None:
+            trial.attach(run)
         with limited_blas():
             yield run
     finally:
         default = outcomes.ended_early(item.config, state.interrupted)
         run.finish(item.stash.get(OUTCOME, None) or default)
+        if trial is not None:
+            trial.tell(run.record)
     if run.record is not None and run.record["status"] == "completed":
         from .sweep.analyses import analyse_run
 

@@ -15,6 +15,7 @@ EXPERIMENTS = (
     "latent_spaces",
     "classifier_pipeline",
     "mixture_components",
+    "search",
     "Baseline.fit",
     "HighDegree.fit",
     "StrongRidge.fit",
@@ -53,3 +54,5 @@ def test_gallery_smoke_runs_with_xdist(tmp_path: Path) -> None:
     latent = json.loads(next((testing / "latent_spaces").glob("*/comparison.json")).read_text())
     assert latent["pivot"]["rows"] == ["none", "linear", "vq"], "categories keep the grid's order"
     assert not (root / "quickstart").exists(), "testing runs stay under _testing/"
+    search = json.loads(next((testing / "search").glob("*/comparison.json")).read_text())
+    assert sorted(row["trial"] for row in search["rows"]) == [0, 1], "testing: two trials"

@@ -110,6 +110,13 @@ def _log(folder: Path, text: str) -> None:
         append_entry(folder, "WARNING", text)  # after the run: not in its counts
 
 
+def _axes(header: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    """A run's point in its sweep: a search's trial number first, then its axes."""
+    axes = {name: parameters.get(name) for name in header.get("axes") or []}
+    trial = header.get("trial")
+    return {"trial": trial, **axes} if isinstance(trial, int) else axes
+
+
 def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> dict[str, Any]:
     """Return the plain-data record of a run, from its config and summary (live or on disk)."""
     header = config.get("experiment", {})
@@ -132,7 +139,7 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
         "status": summary.get("status"),
         "reason": reason,
         "testing": bool(header.get("testing")),
-        "axes": {name: parameters.get(name) for name in header.get("axes") or []},
+        "axes": _axes(header, parameters),
         "order": header.get("order", 0),
         "repeat": header.get("repeat", 0),
         "repeats": header.get("repeats", 1),

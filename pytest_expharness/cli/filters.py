@@ -50,7 +50,9 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 }
 RESULTS = "results/"
 # every status a run folder can hold (reading.py adds stale, a suspicion it never writes)
-STATUSES = ("completed", "failed", "skipped", "interrupted", "crashed", "stale", "running")
+STATUSES = (
+    "completed", "pruned", "failed", "skipped", "interrupted", "crashed", "stale", "running",
+)  # fmt: skip
 SHOWN_NAMES = 20
 
 

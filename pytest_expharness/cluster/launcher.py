@@ -104,7 +104,7 @@ def _report_items(
             "passed"
             if status in ("completed", "reused")
             else "skipped"
-            if status == "skipped"
+            if status in ("skipped", "pruned")
             else "failed"
         )
         longrepr: Any = None

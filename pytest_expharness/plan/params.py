@@ -306,7 +306,7 @@ def check_value(name: str, value: Any, declared: Any, given: str | None = None) 
         elif typing.get_origin(declared) is typing.Literal:
             got = repr(value)
         shown = f"{name}={given.strip()}" if given is not None else f"{name}={value!r}"
-        raise OverrideError(f"{shown}: expected {_type_name(declared)}, got {got}")
+        raise OverrideError(f"{shown}: expected {type_name(declared)}, got {got}")
     return converted
 
 
@@ -368,7 +368,8 @@ def _conforms(value: Any, declared: Any) -> tuple[bool, Any]:
     return True, value
 
 
-def _type_name(declared: Any) -> str:
+def type_name(declared: Any) -> str:
+    """A declared type as an error message names it."""
     if typing.get_origin(declared) is typing.Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(declared))
     if isinstance(declared, type) and typing.get_origin(declared) is None:  # list[int] is a

@@ -48,14 +48,16 @@ def check_selected(
     _check_names(experiments)
     known: set[str] = set()
     for item in experiments:
-        if overrides.any() or testing:
+        if overrides.any() or testing or marker_kwargs(item).get("search"):
             known.update(build(item, overrides, testing, repeats_option).declared)
         else:
             repeats_of(marker_kwargs(item), repeats_option, item.nodeid, testing)
-    for key in [*overrides.merged(), *overrides.sweep]:
+    for key in [*overrides.merged(), *overrides.sweep, *overrides.search]:
         if key not in known:
             source = (
-                "--exp-sweep"
+                "--exp-search"
+                if key in overrides.search
+                else "--exp-sweep"
                 if key in overrides.sweep
                 else "--exp-set"
                 if key in overrides.from_cli

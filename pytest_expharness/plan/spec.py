@@ -19,7 +19,7 @@ import pytest
 from . import params as P
 
 MARKER = "experiment"
-MARKER_KEYS = ("name", "description", "tags", "testing", "repeats", "metric", "mode")
+MARKER_KEYS = ("name", "description", "tags", "testing", "repeats", "metric", "mode", "search")
 POINT = "_expharness_point"  # the fixture parametrized with --exp-sweep values and repeat indices
 REPEAT_STEP = "__pytest_repeat_step_number"  # pytest-repeat's --count index: a repeat, not an axis
 MODES = ("min", "max")
@@ -37,13 +37,14 @@ class Overrides:
     from_cli: dict[str, Any] = field(default_factory=dict)
     file_path: str | None = None
     sweep: dict[str, list[Any]] = field(default_factory=dict)
+    search: dict[str, str] = field(default_factory=dict)  # --exp-search: name -> distribution
 
     def merged(self) -> dict[str, Any]:
         return {**self.from_file, **self.from_cli}
 
     def any(self) -> bool:
         """Whether the session was given anything to check against the experiments."""
-        return bool(self.from_file or self.from_cli or self.sweep)
+        return bool(self.from_file or self.from_cli or self.sweep or self.search)
 
 
 @dataclass
@@ -74,6 +75,11 @@ class RunSpec:
     attempt: int = 1  # pytest-rerunfailures' attempt number (item.execution_count)
     parent_module: str | None = None  # a module variant's base module (see modvariants.py)
     explicit_ids: dict[str, str | None] = field(default_factory=dict)  # see paramids.py
+    search: dict[str, Any] = field(default_factory=dict)  # searched name -> searchspace.Dist
+    trial_slot: int | None = None  # which trial slot (test item) of a search this is
+    trial: int | None = None  # Optuna's trial number, once asked (search/trial.py)
+    study: str | None = None  # the study's name in the session's study.journal
+    id_axes: dict[str, Any] | None = None  # what the run id is made of, when not the axes
 
 
 def uses_exp(item: pytest.Item) -> bool:
@@ -195,11 +201,12 @@ def repeats_of(
 
 
 def sweep_points(
-    declared: Sequence[str], sweep: dict[str, list[Any]], repeats: int
+    declared: Sequence[str], sweep: dict[str, list[Any]], repeats: int, trials: int = 0
 ) -> tuple[list[dict[str, Any]], list[str]] | None:
-    """Return the points (and their ids) that --exp-sweep and repeats add to one test, if any."""
+    """Return the points (and their ids) that --exp-sweep, repeats and a search's trial slots
+    add to one test, if any."""
     axes = {name: values for name, values in sweep.items() if name in declared}
-    if not axes and repeats == 1:
+    if not axes and repeats == 1 and not trials:
         return None
     points: list[dict[str, Any]] = [{"sweep": {}, "repeat": 0}]
     ids = [""]
@@ -209,6 +216,9 @@ def sweep_points(
     if repeats > 1:
         points = [{**p, "repeat": r} for p in points for r in range(repeats)]
         ids = [f"{i}-rep{r}".lstrip("-") for i in ids for r in range(repeats)]
+    if trials:
+        points = [{**p, "trial": k} for p in points for k in range(trials)]
+        ids = [f"{i}-trial{k}".lstrip("-") for i in ids for k in range(trials)]
     return points, ids
 
 
@@ -277,6 +287,7 @@ def build(
     values.update(axes)
     repeat = point["repeat"] if point else 0
     repeats = repeats_of(kwargs, repeats_option, item.nodeid, testing)
+    space = _search_space(item, kwargs, overrides, declared, axes, repeats)
     step = callspec.params.get(REPEAT_STEP) if callspec is not None else None
     if isinstance(step, int):  # pytest-repeat's copies: repeats of the point, seeds apart
         count = _repeat_count(item)
@@ -324,7 +335,53 @@ def build(
         attempt=_attempt(item),
         parent_module=parent_module,
         explicit_ids=explicit_ids(item, axes),
+        search=space,
+        trial_slot=point.get("trial") if point and space else None,
     )
+
+
+def _search_space(
+    item: pytest.Item,
+    kwargs: dict[str, Any],
+    overrides: Overrides,
+    declared: dict[str, P.Param],
+    axes: dict[str, Any],
+    repeats: int,
+) -> dict[str, Any]:
+    """The experiment's search space, refused where it cannot be searched as declared."""
+    from .searchspace import SearchError, space_of
+
+    try:
+        space = space_of(kwargs.get("search"), overrides.search, declared, item.nodeid)
+    except SearchError as error:
+        raise SpecError(str(error)) from None
+    if not space:
+        return space
+    where = f"{item.nodeid}: @pytest.mark.experiment(search=...)"
+    for name in space:
+        if name in axes:
+            raise SpecError(f"{where}: {name} is a sweep axis too; search it or sweep it")
+        for source, layer in (
+            ("--exp-set", overrides.from_cli),
+            ("--exp-config", overrides.from_file),
+        ):
+            if name in layer:
+                raise SpecError(f"{source} {name}: {name} is searched; give one or the other")
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise SpecError(
+            f"{where}: searching needs Optuna, which is not installed: "
+            "pip install 'pytest-expharness[search]'"
+        ) from None
+    if not kwargs.get("metric"):
+        raise SpecError(
+            f"{where}: a search needs the main metric it optimises: add metric='NAME' "
+            "(a tracked series or a results/ key) and mode='min' or 'max'"
+        )
+    if repeats > 1:
+        raise SpecError(f"{where}: repeats are not supported with a search (each trial runs once)")
+    return space
 
 
 def _repeat_count(item: pytest.Item) -> int:

@@ -86,7 +86,9 @@ class Exp(RunLog, Authoring, RunEnd):
         layout.create_root(settings.root)
         if settings.debug:
             debugfolder.claim(parent, session.stamp, session.controller)
-        id_axes = {**spec.axes, "rep": spec.repeat} if spec.repeats > 1 else dict(spec.axes)
+        id_axes = dict(spec.axes if spec.id_axes is None else spec.id_axes)
+        if spec.repeats > 1:
+            id_axes["rep"] = spec.repeat
         if spec.attempt > 1:  # a pytest-rerunfailures rerun keeps the earlier attempts' folders
             id_axes["attempt"] = spec.attempt
         base_id = layout.run_id_for(id_axes, spec.callspec_id, explicit=spec.explicit_ids)
@@ -273,6 +275,7 @@ class Exp(RunLog, Authoring, RunEnd):
             "seed": spec.seed,
             "attempt": spec.attempt,
             "main_metric": {"name": spec.metric, "mode": spec.mode} if spec.metric else None,
+            **_search_header(spec),
             "source_hash": spec.source_hash,
             "code": self._code,
             "reproducible": session.settings.reproducible,
@@ -287,6 +290,14 @@ class Exp(RunLog, Authoring, RunEnd):
 
     def __repr__(self) -> str:
         return f"<Exp {self.experiment}/{self.run_id} at {self.path}>"
+
+
+def _search_header(spec: RunSpec) -> dict[str, Any]:
+    """A trial's number, study and search space, for config.yaml (nothing for other runs)."""
+    if spec.trial is None:
+        return {}
+    space = {name: dist.text() for name, dist in spec.search.items()}
+    return {"trial": spec.trial, "study": spec.study, "search": space}
 
 
 def finish_open_runs() -> None:

@@ -68,6 +68,7 @@ class Tracker:
         self._journal: BinaryIO | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._watchers: dict[str, Callable[[float, int | None], None]] = {}
 
     # -- the experiment's side -------------------------------------------------
 
@@ -92,8 +93,29 @@ class Tracker:
         if extend is None:
             flat: list[Any] = []
             self._lists[name] = flat
-            extend = self.hot[name] = flat.extend
+            extend = self.hot[name] = self._hot_entry(name, flat)
         extend((number, step, self._clock()))
+
+    def watch(self, name: str, callback: Callable[[float, int | None], None]) -> None:
+        """Call callback(value, step) after each point of series name is kept (a search's pruner).
+
+        The series' hot-path entry becomes a Python function that keeps the
+        point first, so a callback that raises (a pruned trial) loses nothing.
+        """
+        if name in self.hot:
+            raise RuntimeError(f"track: series {name!r} is tracked already; watch it before")
+        self._watchers[name] = callback
+
+    def _hot_entry(self, name: str, flat: list[Any]) -> Extend:
+        callback = self._watchers.get(name)
+        if callback is None:
+            return flat.extend
+
+        def keep_and_report(point: tuple[float, Any, float], extend: Extend = flat.extend) -> None:
+            extend(point)
+            callback(point[0], point[1])
+
+        return keep_and_report
 
     def _track_frame(self, name: str, image: Any, step: int | None) -> None:
         if name in self.hot:

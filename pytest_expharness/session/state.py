@@ -43,6 +43,11 @@ class Settings:
     resume: bool = False
     reproducible: bool = False
     no_cache: bool = False
+    search_items: tuple[str, ...] = ()
+    trials: int | None = None
+    sampler: str = "tpe"
+    pruner: str = "median"
+    seed: int | None = None
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -67,6 +72,11 @@ def read_settings(config: pytest.Config) -> Settings:
         resume=bool(config.getoption("exp_resume")),
         reproducible=bool(config.getoption("exp_reproducible")),
         no_cache=bool(config.getoption("exp_no_cache")),
+        search_items=tuple(config.getoption("exp_search")),
+        trials=config.getoption("exp_trials"),
+        sampler=config.getoption("exp_sampler"),
+        pruner=config.getoption("exp_pruner"),
+        seed=config.getoption("exp_seed"),
     )
 
 
@@ -123,6 +133,7 @@ class SessionState:
             "from_cli": self.overrides.from_cli,
             "file_path": self.overrides.file_path,
             "sweep": self.overrides.sweep,
+            "search": self.overrides.search,
         }
         if self._provenance is not None:  # a SLURM task's, read from its job's files
             found["provenance"] = self._provenance
@@ -146,7 +157,11 @@ def create(
         overrides = Overrides()  # the controller had none to check, so none to hand over
         if "from_cli" in data:
             overrides = Overrides(
-                data["from_file"], data["from_cli"], data["file_path"], data["sweep"]
+                data["from_file"],
+                data["from_cli"],
+                data["file_path"],
+                data["sweep"],
+                data.get("search", {}),
             )
         return SessionState(
             settings=settings,
@@ -191,7 +206,11 @@ def read_overrides(settings: Settings) -> Overrides:
     """Read --exp-config and --exp-set; raise OverrideError saying what is wrong."""
     if settings.repeats is not None and settings.repeats < 1:
         raise OverrideError(f"--exp-repeats {settings.repeats}: give a whole number of at least 1")
-    if not (settings.config_file or settings.set_items or settings.sweep_items):
+    if settings.trials is not None and settings.trials < 1:
+        raise OverrideError(f"--exp-trials {settings.trials}: give a whole number of at least 1")
+    if not (settings.config_file or settings.set_items or settings.sweep_items) and not (
+        settings.search_items
+    ):
         return Overrides()
     from_file = load_config_file(settings.config_file) if settings.config_file else {}
     from_cli = params.parse_set_items(settings.set_items)
@@ -199,4 +218,13 @@ def read_overrides(settings: Settings) -> Overrides:
     both = sorted(set(sweep) & set(from_cli))
     if both:
         raise OverrideError(f"--exp-sweep {both[0]} and --exp-set {both[0]}: give one or the other")
-    return Overrides(from_file, from_cli, settings.config_file, sweep)
+    from ..plan.searchspace import SearchError, parse_cli
+
+    try:
+        search = parse_cli(settings.search_items)
+    except SearchError as error:
+        raise OverrideError(str(error)) from None
+    for key in sorted(set(search) & {*sweep, *from_cli}):
+        other = "--exp-sweep" if key in sweep else "--exp-set"
+        raise OverrideError(f"--exp-search {key} and {other} {key}: give one or the other")
+    return Overrides(from_file, from_cli, settings.config_file, sweep, search)

@@ -28,6 +28,10 @@ def from_call(report: pytest.TestReport, call: pytest.CallInfo[None]) -> dict[st
             return {"status": "failed", "error": _error(report, call), "reason": "expected failure"}
         longrepr = report.longrepr
         reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        from ..search.trial import Pruned
+
+        if call.excinfo is not None and call.excinfo.errisinstance(Pruned):
+            return {"status": "pruned", "reason": str(call.excinfo.value)}
         return {"status": "skipped", "reason": reason.removeprefix("Skipped: ")}
     outcome = {"status": "failed", "error": _error(report, call)}
     if report.when != "call":

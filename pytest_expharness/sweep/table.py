@@ -155,7 +155,7 @@ def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTabl
     )
     grid_order = list(table.rows)
     _rank(table)
-    if len(axes) == 2 and table.metric_column:
+    if len(axes) == 2 and table.metric_column and "trial" not in axes:  # a search has no grid
         table.pivot = _pivot(table, grid_order)
     if repeats > 1:
         table.aggregate = _aggregate(table, [*series, *results])

@@ -539,3 +539,41 @@ def test_tasks_get_conftest_options_and_relative_paths(slurm_pytester: pytest.Py
     result.assert_outcomes(passed=2)
     rows = _rows(_sweep(pytester.path / "relative_root", "option"))
     assert {row["results/dataset"] for row in rows.values()} == {"full"}
+
+
+# -- a search: array tasks pull their trials from one study -----------------------
+
+SEARCH = """
+    import pytest
+
+    X = 0.0
+
+    @pytest.mark.experiment(metric="loss", search={"X": "uniform(-5, 5)"})
+    def test_quad(exp):
+        exp.track("loss", (exp.X - 2) ** 2)
+"""
+
+
+def test_array_tasks_pull_trials_from_one_study(slurm_pytester: pytest.Pytester) -> None:
+    pytester = slurm_pytester
+    pytester.makepyfile(test_quad=SEARCH)
+    root = pytester.path / "results"
+    result = _session(pytester, "--exp-slurm", "--exp-trials", "4", "--exp-root", str(root))
+    assert result.ret == 0, _output(result)
+    result.assert_outcomes(passed=4)
+    assert len(_nodeids(root)) == 4
+    sweep = _sweep(root, "quad")
+    runs = _runs(sweep)
+    assert sorted(_header(run)["trial"] for run in runs) == [0, 1, 2, 3]
+    assert sorted(run.name for run in runs) == [f"trial={n}" for n in range(4)]
+    optuna = pytest.importorskip("optuna")
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(sweep / "study.journal")))
+    trials = optuna.load_study(study_name="search", storage=storage).get_trials()
+    assert sorted(t.state.name for t in trials) == ["COMPLETE"] * 4
+    pids = {json.loads((run / "summary.json").read_text())["pid"] for run in runs}
+    assert len(pids) == 4  # four task processes, one study
+    rows = _rows(sweep)
+    assert [rows[name]["status"] for name in sorted(rows)] == ["completed"] * 4

@@ -50,6 +50,7 @@ from .parts import (
     text,
 )
 from .sample import curve_budget, parse_limit, read_curves
+from .searchpart import search_section
 
 
 def run_label(run: RunRecord) -> str:
@@ -263,6 +264,7 @@ def _pieces(table: SweepTable, runs: list[RunRecord], out_dir: Path, label: Any)
     yield _comparison(table, anchors, by_label)
     yield _pivot(table)
     yield _aggregate(table)
+    yield search_section(table)
     yield analysis_section(table, runs, out_dir)
     yield _problems(runs, label)
     yield from plots_section(table, runs, label)
