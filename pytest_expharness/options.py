@@ -46,8 +46,9 @@ HELP_SLURM_CHUNK = "K tests per array task, run with -n $SLURM_CPUS_PER_TASK (de
 HELP_SLURM_DETACH = "submit and exit at once; `expharness collect SESSION` writes the tables later"
 MARKER_HELP = (
     "experiment(name=None, description=None, tags=(), testing=None, repeats=None, "
-    "metric=None, mode='min'): describe an experiment; testing is a dict of parameter "
-    "overrides used with --exp-testing; metric names the main metric of its sweep table"
+    "metric=None, mode='min', steps=None): describe an experiment; testing is a dict of "
+    "parameter overrides used with --exp-testing; metric names the main metric of its sweep "
+    "table; steps names the parameter that says how many steps a run takes (live view)"
 )
 
 

@@ -19,7 +19,7 @@ import pytest
 from . import params as P
 
 MARKER = "experiment"
-MARKER_KEYS = ("name", "description", "tags", "testing", "repeats", "metric", "mode")
+MARKER_KEYS = ("name", "description", "tags", "testing", "repeats", "metric", "mode", "steps")
 POINT = "_expharness_point"  # the fixture parametrized with --exp-sweep values and repeat indices
 REPEAT_STEP = "__pytest_repeat_step_number"  # pytest-repeat's --count index: a repeat, not an axis
 MODES = ("min", "max")
@@ -74,6 +74,7 @@ class RunSpec:
     attempt: int = 1  # pytest-rerunfailures' attempt number (item.execution_count)
     parent_module: str | None = None  # a module variant's base module (see modvariants.py)
     explicit_ids: dict[str, str | None] = field(default_factory=dict)  # see paramids.py
+    steps: str | None = None  # the marker's steps=: the parameter that says a run's total steps
 
 
 def uses_exp(item: pytest.Item) -> bool:
@@ -105,7 +106,7 @@ def marker_kwargs(item: pytest.Item) -> dict[str, Any]:
         isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1
     ):
         raise SpecError(f"{where}(repeats={repeats!r}): a whole number of at least 1")
-    for key in ("name", "description"):
+    for key in ("name", "description", "steps"):
         if kwargs.get(key) is not None and not isinstance(kwargs[key], str):
             raise SpecError(f"{where}({key}={kwargs[key]!r}): expected a string")
     return kwargs
@@ -275,6 +276,7 @@ def build(
                 where = item.nodeid.split("::")[0]
                 raise SpecError(f"--exp-sweep {error} ({key} is declared in {where})") from None
     values.update(axes)
+    _check_steps(item.nodeid, kwargs.get("steps"), values)
     repeat = point["repeat"] if point else 0
     repeats = repeats_of(kwargs, repeats_option, item.nodeid, testing)
     step = callspec.params.get(REPEAT_STEP) if callspec is not None else None
@@ -324,7 +326,21 @@ def build(
         attempt=_attempt(item),
         parent_module=parent_module,
         explicit_ids=explicit_ids(item, axes),
+        steps=kwargs.get("steps"),
     )
+
+
+def _check_steps(nodeid: str, steps: str | None, values: dict[str, Any]) -> None:
+    """Refuse a marker's steps= that names no parameter, or one that is no positive int."""
+    if steps is None:
+        return
+    where = f"{nodeid}: @pytest.mark.experiment(steps={steps!r})"
+    if steps not in values:
+        known = ", ".join(sorted(values)) or "none"
+        raise SpecError(f"{where}: no such parameter{P.suggest(steps, values)}; parameters: {known}")
+    value = values[steps]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError(f"{where}: {steps} is {value!r}; steps= names a positive int parameter")
 
 
 def _repeat_count(item: pytest.Item) -> int:
