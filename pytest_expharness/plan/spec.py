@@ -337,7 +337,8 @@ def _check_steps(nodeid: str, steps: str | None, values: dict[str, Any]) -> None
     where = f"{nodeid}: @pytest.mark.experiment(steps={steps!r})"
     if steps not in values:
         known = ", ".join(sorted(values)) or "none"
-        raise SpecError(f"{where}: no such parameter{P.suggest(steps, values)}; parameters: {known}")
+        hint = P.suggest(steps, values)
+        raise SpecError(f"{where}: no such parameter{hint}; parameters: {known}")
     value = values[steps]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise SpecError(f"{where}: {steps} is {value!r}; steps= names a positive int parameter")
