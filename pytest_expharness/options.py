@@ -44,6 +44,10 @@ HELP_SLURM_OPT = "an sbatch option for the job, e.g. --exp-slurm-opt=--partition
 HELP_SLURM_PARALLEL = "at most P array tasks at once (sbatch --array=0-N%%P)"
 HELP_SLURM_CHUNK = "K tests per array task, run with -n $SLURM_CPUS_PER_TASK (default 1)"
 HELP_SLURM_DETACH = "submit and exit at once; `expharness collect SESSION` writes the tables later"
+HELP_PROGRESS = (
+    "live view of the runs in flight: redrawn in place on a terminal; elsewhere printed as "
+    "plain lines every SECONDS (default 30; 0: no live view; ini: exp_progress)"
+)
 MARKER_HELP = (
     "experiment(name=None, description=None, tags=(), testing=None, repeats=None, "
     "metric=None, mode='min', steps=None): describe an experiment; testing is a dict of "
@@ -119,7 +123,27 @@ def add_options(parser: pytest.Parser) -> None:
         "--exp-slurm-detach", dest="exp_slurm_detach", action="store_true", help=HELP_SLURM_DETACH
     )
     group.addoption("--exp-slurm-task", dest="exp_slurm_task", default=None, help=argparse.SUPPRESS)
+    group.addoption(
+        "--exp-progress",
+        dest="exp_progress",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=HELP_PROGRESS,
+    )
+    parser.addini("exp_progress", HELP_PROGRESS, default="30")
     parser.addini("exp_slurm_options", HELP_SLURM_OPT, type="linelist", default=[])
     parser.addini("exp_root", HELP_ROOT, default=None)
     parser.addini("exp_tags", HELP_TAG, type="linelist", default=[])
     parser.addini("exp_require_clean", HELP_REQUIRE_CLEAN, type="bool", default=False)
+
+
+def _seconds(text: str) -> float:
+    """Parse --exp-progress: seconds, at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds, 0 or more (0: no live view)")
+    return value
