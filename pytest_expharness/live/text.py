@@ -96,6 +96,9 @@ def sweep_line(sweep: SweepState, now: float) -> str:
     shown = [f"{n} {what}" for what, n in counts.items() if n or what in ("done", "running")]
     text = f"{sweep.experiment}  {', '.join(shown)} of {len(runs)}"
     starts = [r.started for r in runs if r.started is not None]
+    ends = [r.started + r.duration for r in runs if r.started is not None and r.duration]
+    if starts and counts["running"] == 0 and ends:
+        now = max(ends)  # nothing in flight: the sweep's elapsed time stops with its last run
     if starts:
         text += f" · elapsed {duration(now - min(starts))}"
     mean = _mean_duration(sweep)
