@@ -113,7 +113,11 @@ def read_run(folder: Path, now: float | None = None) -> RunState:
     started = _number(summary.get("started_unix"))
     if status != "running":
         shown = status if status in FINAL else UNKNOWN
-        return RunState(run_id, shown, started, duration=_number(summary.get("duration")))
+        crash = summary.get("crash")
+        reason = summary.get("reason") or (crash.get("reason") if isinstance(crash, dict) else None)
+        reason = reason[:200] if isinstance(reason, str) else None
+        duration = _number(summary.get("duration"))
+        return RunState(run_id, shown, started, duration=duration, reason=reason)
     try:
         verdict = liveness(summary, now)
     except Exception:  # a hostile summary: never stop the view

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,27 @@ class LiveView:
     def pytest_unconfigure(self) -> None:
         """Stop, if the session ended some other way."""
         self.stop()
+
+
+class Ticker:
+    """The view as plain lines every `every` seconds, for a loop that waits (cluster/wait.py)."""
+
+    def __init__(self, root: Path, stamp: str, every: float, say: Callable[[str], None]) -> None:
+        self._root, self._stamp, self._every, self._say = root, stamp, every, say
+        self._reader = Reader()
+        self._next = time.monotonic() + every
+
+    def tick(self) -> None:
+        """Say the view's lines if their time has come (never raises)."""
+        if time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self._every
+        try:
+            shown = lines(self._reader.session(self._root, self._stamp))
+        except Exception as error:  # the wait goes on
+            shown = [f"expharness: the live view failed: {type(error).__name__}: {error}"]
+        for line in shown:
+            self._say(line)
 
 
 def start(config: pytest.Config, root: Path, stamp: str) -> LiveView | None:
