@@ -4,8 +4,8 @@ A run's state comes from its summary.json (final, or `running` judged by the
 liveness rules of catalog/reading.py: a dead process reads `crashed` at once)
 and, while it runs, from the live.json its flusher writes (step, total, latest
 values). Anything unreadable or out of shape reads as `unknown`. Finished runs
-are read once and kept (`Reader`), so a refresh costs two small reads per run
-in flight.
+are read once and kept, and a file is parsed again only when it changed
+(`Reader`), so a refresh costs a few stat calls per run in flight.
 """
 
 from __future__ import annotations
@@ -14,15 +14,17 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..archive import layout
-from ..catalog.reading import CRASHED, STALE, liveness
+from ..catalog.reading import ALIVE, CRASHED, STALE, Verdict, liveness
 
 FINAL = ("completed", "failed", "skipped", "interrupted", "crashed", "reused")
 UNKNOWN = "unknown"
+ALIVE_FOR = 3.0  # seconds a process seen alive is not looked up again (a crash shows within it)
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def _count(value: Any) -> int | None:
     return value
 
 
-def _load(path: Path) -> Any:
+def _load(path: str) -> Any:
     try:
         with open(path, "rb") as handle:
             return json.loads(handle.read(1 << 20))
@@ -101,10 +103,21 @@ def parse_live(data: Any, run_id: str) -> RunState:
     )
 
 
-def read_run(folder: Path, now: float | None = None) -> RunState:
+Load = Callable[[str], Any]
+Judge = Callable[[str, dict[str, Any], "float | None"], Verdict]
+
+
+def _judge(folder: str, summary: dict[str, Any], now: float | None) -> Verdict:
+    return liveness(summary, now)
+
+
+def read_run(
+    folder: str | Path, now: float | None = None, load: Load = _load, judge: Judge = _judge
+) -> RunState:
     """Return one run's state from its folder (never raises)."""
-    run_id = folder.name
-    summary = _load(folder / layout.SUMMARY)
+    folder = os.fspath(folder)
+    run_id = os.path.basename(folder)
+    summary = load(os.path.join(folder, layout.SUMMARY))
     if summary is None:
         return RunState(run_id, "starting")  # the folder is made just before its summary
     if not isinstance(summary, dict) or not isinstance(summary.get("status"), str):
@@ -119,12 +132,12 @@ def read_run(folder: Path, now: float | None = None) -> RunState:
         duration = _number(summary.get("duration"))
         return RunState(run_id, shown, started, duration=duration, reason=reason)
     try:
-        verdict = liveness(summary, now)
+        verdict = judge(folder, summary, now)
     except Exception:  # a hostile summary: never stop the view
         return RunState(run_id, UNKNOWN, started, reason="summary.json is out of shape")
     if verdict.state == CRASHED:
         return RunState(run_id, "crashed", started, reason=verdict.reason)
-    live = _load(folder / layout.LIVE)
+    live = load(os.path.join(folder, layout.LIVE))
     if live is None:
         return RunState(run_id, "running", started)
     state = parse_live(live, run_id)
@@ -145,23 +158,54 @@ class Reader:
     """Reads sessions' sweeps again and again, each finished run only once."""
 
     def __init__(self) -> None:
-        self._final: dict[Path, RunState] = {}
+        self._final: dict[str, RunState] = {}
+        self._files: dict[str, tuple[tuple[int, int], Any]] = {}  # parsed, by (mtime, size)
+        self._alive: dict[str, float] = {}  # when a run's process was last seen alive
+
+    def _load(self, path: str) -> Any:
+        """Parse a JSON file again only when its mtime or size changed (both are atomic)."""
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            self._files.pop(path, None)
+            return None
+        except OSError:
+            return UNKNOWN
+        key = (stat.st_mtime_ns, stat.st_size)
+        known = self._files.get(path)
+        if known is not None and known[0] == key:
+            return known[1]
+        found = _load(path)
+        self._files[path] = (key, found)
+        return found
+
+    def _judge(self, folder: str, summary: dict[str, Any], now: float | None) -> Verdict:
+        """Judge liveness, trusting a process seen alive within ALIVE_FOR seconds."""
+        seen = self._alive.get(folder)
+        clock = time.monotonic()
+        if seen is not None and clock - seen < ALIVE_FOR:
+            return Verdict(ALIVE)
+        verdict = liveness(summary, now)
+        if verdict.state == ALIVE:
+            self._alive[folder] = clock
+        return verdict
 
     def sweep(self, folder: Path, now: float | None = None) -> SweepState:
         """Return the state of every run of one sweep folder."""
         now = time.time() if now is None else now
         runs = []
         try:
-            entries = sorted(e.name for e in os.scandir(folder) if e.is_dir())
+            entries = sorted(e.path for e in os.scandir(folder) if e.is_dir())
         except OSError:
             entries = []
-        for name in entries:
-            path = folder / name
+        for path in entries:
             known = self._final.get(path)
             if known is None:
-                known = read_run(path, now)
+                known = read_run(path, now, self._load, self._judge)
                 if known.status in FINAL:
                     self._final[path] = known
+                    for name in (layout.SUMMARY, layout.LIVE):
+                        self._files.pop(os.path.join(path, name), None)
             runs.append(known)
         ended = (folder / "comparison.json").is_file()  # sweep/tablefiles.write's last file
         return SweepState(folder.parent.name, folder, runs, ended)
