@@ -52,11 +52,16 @@ HELP_TRIALS = "how many trials each search runs (default 20; 2 with --exp-testin
 HELP_SAMPLER = "the search's sampler: tpe (default), random, cmaes, grid or qmc"
 HELP_PRUNER = "stop hopeless trials early: median (default), hyperband or none"
 HELP_SEED = "seed of the search's sampler (default: one drawn from the session stamp)"
+HELP_PROGRESS = (
+    "live view of the runs in flight: redrawn in place on a terminal; elsewhere printed as "
+    "plain lines every SECONDS (default 30; 0: no live view; ini: exp_progress)"
+)
 MARKER_HELP = (
     "experiment(name=None, description=None, tags=(), testing=None, repeats=None, "
-    "metric=None, mode='min', search=None): describe an experiment; testing is a dict of "
-    "parameter overrides used with --exp-testing; metric names the main metric of its sweep "
-    "table; search maps parameters to distributions searched with Optuna (--exp-trials)"
+    "metric=None, mode='min', steps=None, search=None): describe an experiment; testing is a "
+    "dict of parameter overrides used with --exp-testing; metric names the main metric of its "
+    "sweep table; steps names the parameter that says how many steps a run takes (live view); "
+    "search maps parameters to distributions searched with Optuna (--exp-trials)"
 )
 
 
@@ -155,7 +160,27 @@ def add_options(parser: pytest.Parser) -> None:
         "--exp-slurm-detach", dest="exp_slurm_detach", action="store_true", help=HELP_SLURM_DETACH
     )
     group.addoption("--exp-slurm-task", dest="exp_slurm_task", default=None, help=argparse.SUPPRESS)
+    group.addoption(
+        "--exp-progress",
+        dest="exp_progress",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=HELP_PROGRESS,
+    )
+    parser.addini("exp_progress", HELP_PROGRESS, default="30")
     parser.addini("exp_slurm_options", HELP_SLURM_OPT, type="linelist", default=[])
     parser.addini("exp_root", HELP_ROOT, default=None)
     parser.addini("exp_tags", HELP_TAG, type="linelist", default=[])
     parser.addini("exp_require_clean", HELP_REQUIRE_CLEAN, type="bool", default=False)
+
+
+def _seconds(text: str) -> float:
+    """Parse --exp-progress: seconds, at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds, 0 or more (0: no live view)")
+    return value

@@ -2,9 +2,8 @@
 
 Only the option definitions and the few hooks that decide whether the plugin has
 anything to do (session/citizen.py, session/gitpolicy.py, xdisthooks.py) load with
-the plugin. The rest loads when a session
-has something for it: overrides to check, a test that asks for `exp`, a record
-to summarise. A session without experiments pays for almost nothing.
+the plugin. The rest loads when a session has something for it: overrides to
+check, a test that asks for `exp`, a record to summarise: without experiments, ~nothing.
 """
 
 from __future__ import annotations
@@ -45,10 +44,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.addinivalue_line("markers", options.MARKER_HELP)
     config.stash[STAMP] = session_stamp()
-    config.stash[RECORDS] = []
     from .sweep.handoff import RecordCollector
 
-    collector = config.stash[COLLECTOR] = RecordCollector(config, config.stash[RECORDS])
+    records: list[dict[str, Any]] = []
+    config.stash[RECORDS] = records
+    collector = config.stash[COLLECTOR] = RecordCollector(config, records, _start_live)
     config.pluginmanager.register(collector, "expharness-records")
     gitpolicy.listen(config)  # prints a dirty-tree warning when it comes
     if config.pluginmanager.hasplugin("xdist"):
@@ -86,6 +86,13 @@ def _state(config: pytest.Config) -> SessionState:
             raise pytest.UsageError(str(error)) from None
         config.stash[STATE] = state
     return state
+
+
+def _start_live(config: pytest.Config) -> None:
+    """Show the runs in flight (--exp-progress) once the first one has started."""
+    from .live.terminal import start
+
+    start(config, _state(config).settings.root, config.stash[STAMP])
 
 
 def _read_task(folder: Path) -> dict[str, Any]:
@@ -250,14 +257,8 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         return None
     from .cluster import launcher, slurm
 
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-
-    def say(line: str) -> None:
-        if reporter is not None:
-            reporter.write_line(line)
-
     try:
-        config.stash[TABLES] = launcher.run(session, _state(config), say)
+        config.stash[TABLES] = launcher.run(session, _state(config), config.stash[COLLECTOR].say)
     except slurm.SlurmError as error:
         raise pytest.UsageError(str(error)) from None
     return True
@@ -351,6 +352,8 @@ def pytest_runtest_makereport(
             if record is not None:
                 handoff.send(report, record)
         return report
+    if call.when == "setup":
+        report.user_properties.append((handoff.STARTED_PROPERTY, True))  # not on junitxml's
     if call.when == "call" or ((report.failed or report.skipped) and OUTCOME not in item.stash):
         from .sweep import outcomes
 

@@ -64,15 +64,17 @@ def submit(
 
 def run(session: pytest.Session, state: SessionState, say: Callable[[str], None]) -> list[Any]:
     """Submit, then (unless detached) wait and collect; return the tables."""
+    from ..live.terminal import progress_seconds
     from .wait import finish_job
 
+    every = progress_seconds(session.config)  # a bad ini value stops us before sbatch
     folder, job_id = submit(session, state, say)
     if session.config.getoption("exp_slurm_detach"):
         root = state.settings.root
         say(f"detached: collect later with `expharness --root {root} collect {state.stamp}`")
         return []
     try:
-        tables, records, states = finish_job(folder, state.settings.root, state.stamp, say)
+        tables, records, states = finish_job(folder, state.settings.root, state.stamp, say, every)
     except KeyboardInterrupt:
         say(
             f"stopped waiting; SLURM job {job_id} goes on: collect it with "

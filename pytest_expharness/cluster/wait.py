@@ -114,7 +114,12 @@ def _line(job: dict[str, Any], states: dict[int, str]) -> str:
     )
 
 
-def wait(folder: Path, say: Callable[[str], None], poll: float = POLL_S) -> dict[int, str]:
+def wait(
+    folder: Path,
+    say: Callable[[str], None],
+    poll: float = POLL_S,
+    progress: Callable[[], None] | None = None,
+) -> dict[int, str]:
     """Wait until every task has ended, saying the progress when it changes; return states.
 
     A task still in the queue, in any state, is alive; a failed squeue call is
@@ -129,6 +134,8 @@ def wait(folder: Path, say: Callable[[str], None], poll: float = POLL_S) -> dict
         if states is None:  # squeue failed: ask again
             time.sleep(poll)
             continue
+        if progress is not None:
+            progress()  # the live view's lines, every --exp-progress seconds
         line = _line(job, states)
         if line != last:
             say(line)
@@ -200,13 +207,18 @@ def collect(folder: Path, root: Path, stamp: str, states: dict[int, str]) -> lis
 
 
 def finish_job(
-    folder: Path, root: Path, stamp: str, say: Callable[[str], None]
+    folder: Path, root: Path, stamp: str, say: Callable[[str], None], every: float = 30.0
 ) -> tuple[list[Any], list[dict[str, Any]], dict[int, str]]:
-    """Wait for the job, collect its runs, write the tables; return tables, records, states."""
+    """Wait for the job, collect its runs, write the tables; return tables, records, states.
+
+    While it waits, the live view's lines are said every `every` seconds (0: never).
+    """
+    from ..live.terminal import Ticker
     from ..sweep.end import finalize
 
     if not folder.is_dir():
         raise SlurmError(f"no SLURM job files at {folder}")
-    states = wait(folder, say)
+    ticker = Ticker(root, stamp, every, say) if every else None
+    states = wait(folder, say, progress=ticker.tick if ticker else None)
     records = collect(folder, root, stamp, states)
     return finalize(records, root, stamp, interrupted=False), records, states

@@ -48,7 +48,8 @@ def check_selected(
     _check_names(experiments)
     known: set[str] = set()
     for item in experiments:
-        if overrides.any() or testing or marker_kwargs(item).get("search"):
+        kwargs = marker_kwargs(item)
+        if overrides.any() or testing or kwargs.get("search") or kwargs.get("steps") is not None:
             known.update(build(item, overrides, testing, repeats_option).declared)
         else:
             repeats_of(marker_kwargs(item), repeats_option, item.nodeid, testing)

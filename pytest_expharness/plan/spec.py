@@ -19,7 +19,9 @@ import pytest
 from . import params as P
 
 MARKER = "experiment"
-MARKER_KEYS = ("name", "description", "tags", "testing", "repeats", "metric", "mode", "search")
+MARKER_KEYS = (
+    "name", "description", "tags", "testing", "repeats", "metric", "mode", "steps", "search",
+)  # fmt: skip
 POINT = "_expharness_point"  # the fixture parametrized with --exp-sweep values and repeat indices
 REPEAT_STEP = "__pytest_repeat_step_number"  # pytest-repeat's --count index: a repeat, not an axis
 MODES = ("min", "max")
@@ -80,6 +82,7 @@ class RunSpec:
     trial: int | None = None  # Optuna's trial number, once asked (search/trial.py)
     study: str | None = None  # the study's name in the session's study.journal
     id_axes: dict[str, Any] | None = None  # what the run id is made of, when not the axes
+    steps: str | None = None  # the marker's steps=: the parameter that says a run's total steps
 
 
 def uses_exp(item: pytest.Item) -> bool:
@@ -111,7 +114,7 @@ def marker_kwargs(item: pytest.Item) -> dict[str, Any]:
         isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1
     ):
         raise SpecError(f"{where}(repeats={repeats!r}): a whole number of at least 1")
-    for key in ("name", "description"):
+    for key in ("name", "description", "steps"):
         if kwargs.get(key) is not None and not isinstance(kwargs[key], str):
             raise SpecError(f"{where}({key}={kwargs[key]!r}): expected a string")
     return kwargs
@@ -285,9 +288,12 @@ def build(
                 where = item.nodeid.split("::")[0]
                 raise SpecError(f"--exp-sweep {error} ({key} is declared in {where})") from None
     values.update(axes)
+    _check_steps(item.nodeid, kwargs.get("steps"), values)
     repeat = point["repeat"] if point else 0
     repeats = repeats_of(kwargs, repeats_option, item.nodeid, testing)
-    space = _search_space(item, kwargs, overrides, declared, axes, repeats)
+    from .points import checked_space
+
+    space = checked_space(item, kwargs, overrides, declared, axes, repeats)
     step = callspec.params.get(REPEAT_STEP) if callspec is not None else None
     if isinstance(step, int):  # pytest-repeat's copies: repeats of the point, seeds apart
         count = _repeat_count(item)
@@ -337,51 +343,22 @@ def build(
         explicit_ids=explicit_ids(item, axes),
         search=space,
         trial_slot=point.get("trial") if point and space else None,
+        steps=kwargs.get("steps"),
     )
 
 
-def _search_space(
-    item: pytest.Item,
-    kwargs: dict[str, Any],
-    overrides: Overrides,
-    declared: dict[str, P.Param],
-    axes: dict[str, Any],
-    repeats: int,
-) -> dict[str, Any]:
-    """The experiment's search space, refused where it cannot be searched as declared."""
-    from .searchspace import SearchError, space_of
-
-    try:
-        space = space_of(kwargs.get("search"), overrides.search, declared, item.nodeid)
-    except SearchError as error:
-        raise SpecError(str(error)) from None
-    if not space:
-        return space
-    where = f"{item.nodeid}: @pytest.mark.experiment(search=...)"
-    for name in space:
-        if name in axes:
-            raise SpecError(f"{where}: {name} is a sweep axis too; search it or sweep it")
-        for source, layer in (
-            ("--exp-set", overrides.from_cli),
-            ("--exp-config", overrides.from_file),
-        ):
-            if name in layer:
-                raise SpecError(f"{source} {name}: {name} is searched; give one or the other")
-    try:
-        import optuna  # noqa: F401
-    except ImportError:
-        raise SpecError(
-            f"{where}: searching needs Optuna, which is not installed: "
-            "pip install 'pytest-expharness[search]'"
-        ) from None
-    if not kwargs.get("metric"):
-        raise SpecError(
-            f"{where}: a search needs the main metric it optimises: add metric='NAME' "
-            "(a tracked series or a results/ key) and mode='min' or 'max'"
-        )
-    if repeats > 1:
-        raise SpecError(f"{where}: repeats are not supported with a search (each trial runs once)")
-    return space
+def _check_steps(nodeid: str, steps: str | None, values: dict[str, Any]) -> None:
+    """Refuse a marker's steps= that names no parameter, or one that is no positive int."""
+    if steps is None:
+        return
+    where = f"{nodeid}: @pytest.mark.experiment(steps={steps!r})"
+    if steps not in values:
+        known = ", ".join(sorted(values)) or "none"
+        hint = P.suggest(steps, values)
+        raise SpecError(f"{where}: no such parameter{hint}; parameters: {known}")
+    value = values[steps]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError(f"{where}: {steps} is {value!r}; steps= names a positive int parameter")
 
 
 def _repeat_count(item: pytest.Item) -> int:

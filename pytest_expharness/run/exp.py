@@ -9,6 +9,7 @@ files). Nothing but Exp uses the mixins.
 
 from __future__ import annotations
 
+import json
 import threading
 import types
 from pathlib import Path
@@ -29,9 +30,10 @@ from .flusher import Flusher
 from .log import LOGGER, RunLog
 from .relay import ConstantPatch
 from .store import DataStore
-from .tracking import Tracker
+from .tracking import Tracker, check_total
 
 __all__ = ["LOGGER", "Exp", "finish_open_runs"]
+LIVE_EVERY = 1.0  # seconds between two writes of live.json at most
 _CLOCK = _now()  # refreshed by the flusher every TICK; stamps tracked points
 
 
@@ -103,6 +105,10 @@ class Exp(RunLog, Authoring, RunEnd):
             self.path, spec.module_path, session.rootdir, session.reproducible(), bases
         )
         self._tracker = Tracker(self.path, clock=_clock, helper=True)
+        self._total: int | None = None  # exp.progress, track(total=) or the marker's steps=
+        if spec.steps is not None:
+            self._total = check_total(f"experiment(steps={spec.steps!r})", self._params[spec.steps])
+        self._live: tuple[Any, ...] | None = None  # what live.json last said, and when
         self._hot = self._tracker.hot
         self.started = _now()
         self._log_file = open(self.path / layout.LOG, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
@@ -152,15 +158,20 @@ class Exp(RunLog, Authoring, RunEnd):
 
     # -- tracking ------------------------------------------------------------
 
-    def track(self, name: str, value: Any, step: int | None = None) -> None:
-        """Record a point of a scalar series (or an image frame) under name."""
-        if type(value) is float and (step is None or type(step) is int):
+    def track(
+        self, name: str, value: Any, step: int | None = None, total: int | None = None
+    ) -> None:
+        """Record a point of a scalar series (or an image frame) under name.
+
+        total: how many steps the run takes (as exp.progress), for the live view.
+        """
+        if type(value) is float and (step is None or type(step) is int) and total is None:
             try:
                 self._hot[name]((value, step, _CLOCK))
                 return
             except KeyError:  # a new series: validated on the slow path
                 pass
-        self._track_slow(name, value, step)
+        self._track_slow(name, value, step, total)
 
     def track_many(self, values: dict[str, Any], step: int | None = None) -> None:
         """Record one point of each series in a mapping."""
@@ -168,10 +179,16 @@ class Exp(RunLog, Authoring, RunEnd):
         for name, value in values.items():
             track(name, value, step)
 
-    def _track_slow(self, name: str, value: Any, step: Any) -> None:
+    def _track_slow(self, name: str, value: Any, step: Any, total: Any = None) -> None:
         if self._finished:
             raise RuntimeError(f"track({name!r}): run {self.run_id} has already finished")
+        if total is not None:
+            self._total = check_total(f"track({name!r}, total=...)", total)
         self._tracker.track_slow(name, value, step)
+
+    def progress(self, total: int) -> None:
+        """Say how many steps this run takes: the live view shows step of total and an ETA."""
+        self._total = check_total("exp.progress", total)
 
     # -- artifacts -----------------------------------------------------------
 
@@ -228,10 +245,31 @@ class Exp(RunLog, Authoring, RunEnd):
                 except RuntimeError:  # changed while it was read; next time
                     return
                 layout.atomic_write_text(self.path / layout.DATA, to_json(tree))
+            self._write_live(now)
             if heartbeat:
                 self._write_summary(
                     {"status": "running", "heartbeat": now, "log": self.log_counts()}
                 )
+
+    def _write_live(self, now: float) -> None:
+        """Rewrite live.json when the step, total or a value changed, at most once a LIVE_EVERY."""
+        step, values = self._tracker.live_state(self._spec.metric)
+        state = (step, self._total, values)
+        last = self._live
+        if last is not None and (state == last[:3] or now - last[3] < LIVE_EVERY):
+            return
+        self._live = (*state, now)
+        live = {
+            "run_id": self.run_id,
+            "step": step,
+            "total": self._total,
+            "values": values,
+            "main": next(iter(values), None),
+            "started": self.started,
+            "updated": now,
+            **this_process(),
+        }
+        layout.atomic_write_text(self.path / layout.LIVE, json.dumps(live, allow_nan=True))
 
     def _summary_base(self, extra: dict[str, Any]) -> dict[str, Any]:
         return {

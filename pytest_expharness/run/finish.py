@@ -12,6 +12,7 @@ finished run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import time
@@ -143,6 +144,8 @@ class RunEnd:
             self._write_log("WARNING", problem)
         summary["log"] = self.log_counts()  # the problems just written count
         self._write_summary(summary)
+        with contextlib.suppress(OSError):  # summary.json is the truth now
+            (self.path / layout.LIVE).unlink(missing_ok=True)
         self.record = records.make_record(config, self._summary_base(summary), self.path)
         attempt(
             "REPORT.md",

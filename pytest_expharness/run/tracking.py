@@ -31,6 +31,7 @@ from ..archive.seriesio.split import Helper
 CHUNK_POINTS = 131072  # points a journal record holds at most
 # an automatic step is the step before it + 1: room for 2**32 of them after the largest step
 STEP_LIMIT = 2**63 - 2**32
+LIVE_SERIES = 6  # series whose latest value live.json holds
 NAME = re.compile(r"^[A-Za-z0-9_.\-+=/ ]+$")
 
 Extend = Callable[[tuple[float, Any, float]], None]
@@ -63,6 +64,8 @@ class Tracker:
         self.hot: dict[str, Extend] = {}
         self._lists: dict[str, list[Any]] = {}
         self.counts: dict[str, int] = {}  # points journaled, per series
+        self.latest: dict[str, float] = {}  # the last journaled value, per series (live.json)
+        self.top_step: dict[str, int] = {}  # the largest explicit step journaled, per series
         self.frames: dict[str, int] = {}
         self._ids: dict[str, int] = {}
         self._journal: BinaryIO | None = None
@@ -149,6 +152,10 @@ class Tracker:
                 n = len(flat)
                 if not n:
                     continue
+                value, step = flat[n - 3], flat[n - 2]
+                self.latest[name] = value
+                if step is not None and step > self.top_step.get(name, step - 1):
+                    self.top_step[name] = step
                 handle = self._open_journal()
                 sid = self._ids.get(name)
                 if sid is None:
@@ -176,6 +183,21 @@ class Tracker:
                     self._want_helper = False
                     self._helper = Helper.start(self.folder)
         return moved
+
+    def live_state(self, main: str | None) -> tuple[int | None, dict[str, float]]:
+        """Return the main series' step and the latest values (main first, LIVE_SERIES at most).
+
+        The step is the larger of the main series' point count and its largest
+        explicit step, so steps 0..9 and 1..10 both read 10 at the end.
+        """
+        latest = self.latest
+        if main not in latest:
+            main = next(iter(latest), None)
+        if main is None:
+            return None, {}
+        names = [main, *(n for n in latest if n != main)][:LIVE_SERIES]
+        step = max(self.counts.get(main, 0), self.top_step.get(main, 0))
+        return step, {n: latest[n] for n in names}
 
     def held(self) -> int:
         """Return how many points are in memory, not yet journaled."""
@@ -259,6 +281,13 @@ class Tracker:
     def discard_journal(self) -> None:
         """Remove the journal once metrics.csv holds everything."""
         (self.folder / layout.JOURNAL).unlink(missing_ok=True)
+
+
+def check_total(where: str, total: Any) -> int:
+    """Return a run's number of steps, or raise saying that it must be a positive int."""
+    if isinstance(total, bool) or not hasattr(total, "__index__") or operator.index(total) < 1:
+        raise ValueError(f"{where}: total must be a positive int (the run's steps), got {total!r}")
+    return operator.index(total)
 
 
 def _as_step(name: str, step: Any) -> int:

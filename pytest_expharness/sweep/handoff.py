@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 RECORD_PROPERTY = "expharness_run"
+STARTED_PROPERTY = "expharness_started"  # on a run's setup report only: the live view starts
 
 
 def send(report: pytest.TestReport, record: dict[str, Any]) -> None:
@@ -42,6 +44,10 @@ def send(report: pytest.TestReport, record: dict[str, Any]) -> None:
         )
 
 
+def _started(properties: list[Any]) -> bool:
+    return any(prop and prop[0] == STARTED_PROPERTY for prop in properties)
+
+
 def _property_text(value: Any) -> str:
     """Return a value as junitxml shows it: text as it is, anything else as JSON."""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
@@ -50,8 +56,14 @@ def _property_text(value: Any) -> str:
 class RecordCollector:
     """Collects run records from reports, wherever the session is summarised."""
 
-    def __init__(self, config: pytest.Config, found: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        config: pytest.Config,
+        found: list[dict[str, Any]],
+        on_start: Callable[[pytest.Config], None] | None = None,
+    ) -> None:
         self.config = config
+        self.on_start = on_start  # called once, when the first run's setup is reported
         self.found = found
         self.called: dict[str, bool] = {}  # tests whose call is reported and teardown is not
         self.interrupted = False
@@ -62,6 +74,9 @@ class RecordCollector:
             self.called[report.nodeid] = True
         elif report.when == "teardown":
             self.called.pop(report.nodeid, None)
+        elif self.on_start is not None and _started(report.user_properties):
+            start, self.on_start = self.on_start, None
+            start(self.config)
         for key, value in report.user_properties:
             if key == RECORD_PROPERTY and isinstance(value, str):
                 from ..catalog.records import expand

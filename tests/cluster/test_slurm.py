@@ -577,3 +577,31 @@ def test_array_tasks_pull_trials_from_one_study(slurm_pytester: pytest.Pytester)
     assert len(pids) == 4  # four task processes, one study
     rows = _rows(sweep)
     assert [rows[name]["status"] for name in sorted(rows)] == ["completed"] * 4
+
+
+# -- the live view while the session waits (issue 16) ---------------------------------
+
+PROGRESSING = """
+    import time
+    import pytest
+
+    @pytest.mark.parametrize("point", [0, 1])
+    def test_progressing(exp, point):
+        exp.progress(8)
+        for step in range(8):
+            exp.track("loss", float(step))
+            time.sleep(0.6)
+"""
+
+
+def test_the_wait_shows_each_run_in_flight(slurm_pytester: pytest.Pytester) -> None:
+    pytester = slurm_pytester
+    pytester.makepyfile(test_progressing=PROGRESSING)
+    root = pytester.path / "slurm"
+    result = _session(pytester, "--exp-slurm", "--exp-root", str(root), "--exp-progress", "1")
+    result.assert_outcomes(passed=2)
+    lines = result.outlines
+    at = next(i for i, line in enumerate(lines) if line.startswith("progressing: 2 runs"))
+    shown = [line for line in lines[:at] if re.match(r"^  point=\d  \[[#-]{10}\] \d/8 ", line)]
+    assert shown, _output(result)
+    assert not [line for line in lines[at:] if re.match(r"^  point=\d  \[", line)]
