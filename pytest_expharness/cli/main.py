@@ -18,6 +18,7 @@
     expharness report RUN... | --session S [--to FILE.html]
     expharness plots RUN... [--png]
     expharness collect SESSION
+    expharness serve [--port P] [--host H]
 
 Every subcommand takes --root (before or after it). RUN is a run name
 (catalog/runnames.py: latest, EXPERIMENT/latest, EXPERIMENT/RUN, SESSION/RUN, a run id)
@@ -53,7 +54,7 @@ def parser() -> argparse.ArgumentParser:
         help=ROOT_HELP,
     )
     commands = main.add_subparsers(dest="command", required=True)
-    from . import check, manage, plots, query, report, show
+    from . import check, manage, plots, query, report, serve, show
 
     query.add_commands(commands)
     show.add_commands(commands)
@@ -61,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
     manage.add_commands(commands)
     report.add_commands(commands)
     plots.add_commands(commands)
+    serve.add_command(commands)
     for command in commands.choices.values():  # --root before or after the subcommand
         command.add_argument("--root", default=argparse.SUPPRESS, help=ROOT_HELP)
     return main
