@@ -71,7 +71,8 @@ SCRIPT = """
                    (230 - 220 * (s[1][i] - lo) / (hi - lo)).toFixed(1));
         }
         out += '<g class="curve" data-run="' + h(k) + '">' +
-          '<polyline fill="none" stroke-width="1.5" stroke="' + colors[index % colors.length] + '" points="' + pts.join(' ') + '"/></g>';
+          '<polyline fill="none" stroke-width="1.5" stroke="' + colors[index % colors.length] +
+          '" points="' + pts.join(' ') + '"/></g>';
       });
       svg.innerHTML = out; svg.setAttribute('data-points', n);
     });
