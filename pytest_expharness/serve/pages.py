@@ -12,7 +12,10 @@ from ..sweep.html.assets import CSS, SCRIPT
 from ..sweep.html.parts import Raw, esc, table_html
 from .readonly import Session
 
-EXTRA_CSS = "nav a{margin-right:1em}.damaged td{background:#fde8e8}form input{width:40em}"
+EXTRA_CSS = (
+    "nav a{margin-right:1em}svg.chart.live{max-width:620px}"
+    ".damaged td{background:#fde8e8}form input{width:40em}"
+)
 
 
 def page(title: str, body: str) -> bytes:
