@@ -57,4 +57,3 @@ def serve(root: Path) -> Iterator[Served]:
         server.shutdown()
         server.server_close()
         thread.join(10)
-

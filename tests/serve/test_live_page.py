@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from serving import serve
 
 SLOW = """
@@ -66,7 +65,7 @@ def test_live_page_shows_new_points_without_reload(
             first = _wait(lambda: _points(browser), 10)
             assert first > 0
             start = time.monotonic()
-            later = _wait(lambda: _points(browser) > first and _points(browser), 5)
+            later = _wait(lambda had=first: _points(browser) > had and _points(browser), 5)
             assert later and later > first, f"no new points within 5 s (had {first})"
             assert time.monotonic() - start <= 5.5
             assert browser.execute_script("return window.notReloaded === true;")

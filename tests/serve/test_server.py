@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from serving import SWEEP, Served, serve
 
 from pytest_expharness.cli import main as cli
 from pytest_expharness.serve import pages
 from pytest_expharness.serve.paths import inside
 
 from conftest import XDIST_MODES
-from serving import SWEEP, Served, serve
 
 
 @pytest.fixture
@@ -36,7 +36,9 @@ def _stamp(root: Path) -> str:
 
 def _files(root: Path) -> dict[str, tuple[int, int]]:
     return {
-        str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*")) if p.is_file()
+        str(p): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -159,10 +161,14 @@ def test_inside_never_leaves_the_root(relative: str) -> None:
     assert found is None or found == root.resolve() or found.is_relative_to(root.resolve())
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     st.lists(
-        st.sampled_from(["..", ".", "%2e%2e", "%2E.", "%2f", "%5c", "%00", "fit", "secret.txt", "out", ""]),
+        st.sampled_from(
+            ["..", ".", "%2e%2e", "%2E.", "%2f", "%5c", "%00", "fit", "secret.txt", "out", ""]
+        ),
         max_size=6,
     )
 )
@@ -209,7 +215,16 @@ def test_an_error_is_one_line_and_the_traceback_goes_to_stderr(
 def test_serve_command_prints_its_url(pytester: pytest.Pytester) -> None:
     (pytester.path / "results").mkdir()
     process = pytester.popen(
-        [sys.executable, "-m", "pytest_expharness.cli.main", "--root", str(pytester.path / "results"), "serve", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "pytest_expharness.cli.main",
+            "--root",
+            str(pytester.path / "results"),
+            "serve",
+            "--port",
+            "0",
+        ],
         stdout=-1,
         stderr=-1,
     )
