@@ -234,3 +234,34 @@ def test_serve_command_prints_its_url(pytester: pytest.Pytester) -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+KILLED = """
+import os
+import time
+import pytest
+
+@pytest.mark.experiment(metric="loss")
+def test_killed(exp):
+    for step in range(5):
+        exp.track("loss", 1.0 / (step + 1))
+    time.sleep(1.0)  # the flusher journals the points
+    os._exit(3)
+"""
+
+
+def test_a_killed_run_shows_crashed_and_is_not_marked(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_killed=KILLED)
+    pytester.runpytest_subprocess("-p", "no:xdist")
+    root = pytester.path / "results"
+    (run,) = root.glob("killed/*/*/summary.json")
+    assert json.loads(run.read_text())["status"] == "running"  # nobody wrote the crash yet
+    before = _files(root)
+    for one in serve(root):
+        stamp = run.parent.parent.name
+        live = json.loads(one.get(f"/api/live/{stamp}")[2])
+        (state,) = live["runs"]
+        assert state["status"] == "crashed" and state["series"]["loss"][0] == [0, 1, 2, 3, 4]
+        assert b"crashed" in one.get("/runs")[2]
+        assert one.get(f"/session/{stamp}/")[0] == 200
+    assert _files(root) == before
