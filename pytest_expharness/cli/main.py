@@ -19,6 +19,7 @@
     expharness plots RUN... [--png]
     expharness collect SESSION
     expharness watch [SESSION | EXPERIMENT | latest] [--once] [--every SECONDS]
+    expharness serve [--port P] [--host H]
 
 Every subcommand takes --root (before or after it). RUN is a run name
 (catalog/runnames.py: latest, EXPERIMENT/latest, EXPERIMENT/RUN, SESSION/RUN, a run id)
@@ -54,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
         help=ROOT_HELP,
     )
     commands = main.add_subparsers(dest="command", required=True)
-    from . import check, manage, plots, query, report, show, watch
+    from . import check, manage, plots, query, report, serve, show, watch
 
     query.add_commands(commands)
     show.add_commands(commands)
@@ -63,6 +64,7 @@ def parser() -> argparse.ArgumentParser:
     report.add_commands(commands)
     plots.add_commands(commands)
     watch.add_command(commands)
+    serve.add_command(commands)
     for command in commands.choices.values():  # --root before or after the subcommand
         command.add_argument("--root", default=argparse.SUPPRESS, help=ROOT_HELP)
     return main

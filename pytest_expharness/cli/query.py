@@ -37,19 +37,9 @@ NAMES_HELP = (
 def cmd_list(args: argparse.Namespace) -> int:
     from ..catalog.loading import Archive
 
-    filters = [(text, *parse_expression(text)) for text in args.filters]
-    archive = Archive(args.root)
     selection = {"experiment": args.experiment, "status": args.status, "tag": args.tag}
     selection["label"] = args.label
-    tests = []
-    with archive.reading():
-        if filters:  # a NAME is known, or not, among the runs selected
-            count, held = archive.names(**selection)
-            if count:
-                names = Names.held(count, held)
-                tests = [(resolve_name(n, names, t), op, value) for t, n, op, value in filters]
-        conditions = [(key.candidates(names), op_text(op), value) for key, op, value in tests]
-        found = archive.runs(**selection, conditions=conditions, limit=args.limit)
+    found, tests = select(Archive(args.root), args.filters, selection, args.limit)
     if not found.total:  # a value no run could have (FilterError), or nothing matched
         check_selection(args.root, args.experiment, args.status, args.tag, args.label)
     shown = found.rows
@@ -80,6 +70,23 @@ def cmd_list(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     return 0 if shown else 1
+
+
+def select(
+    archive: Any, texts: list[str], selection: dict[str, Any], limit: int = 0
+) -> tuple[Any, list[Any]]:
+    """The runs of a catalog Archive that `list` shows for these filters, and the filters' tests."""
+    filters = [(text, *parse_expression(text)) for text in texts]
+    tests = []
+    with archive.reading():
+        if filters:  # a NAME is known, or not, among the runs selected
+            count, held = archive.names(**selection)
+            if count:
+                names = Names.held(count, held)
+                tests = [(resolve_name(n, names, t), op, value) for t, n, op, value in filters]
+        conditions = [(key.candidates(names), op_text(op), value) for key, op, value in tests]
+        found = archive.runs(**selection, conditions=conditions, limit=limit)
+    return found, tests
 
 
 def pasteable(root: str | Path) -> Callable[[str], str]:

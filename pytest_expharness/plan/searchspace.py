@@ -220,3 +220,44 @@ def _checked(name: str, dist: Dist, declared: Any, where: str, texts: bool) -> D
         low, high = float(low), float(high)
         step = float(step) if step is not None else None
     return Dist(dist.kind, low, high, dist.log, step)
+
+
+def checked_space(
+    nodeid: str,
+    kwargs: dict[str, Any],
+    overrides: Any,
+    declared: Mapping[str, P.Param],
+    axes: Mapping[str, Any],
+    repeats: int,
+) -> dict[str, Dist]:
+    """An experiment's search space (spec.Overrides given), refused where it cannot be searched."""
+    space = space_of(kwargs.get("search"), overrides.search, declared, nodeid)
+    if not space:
+        return space
+    where = f"{nodeid}: @pytest.mark.experiment(search=...)"
+    for name in space:
+        if name in axes:
+            raise SearchError(f"{where}: {name} is a sweep axis too; search it or sweep it")
+        for source, layer in (
+            ("--exp-set", overrides.from_cli),
+            ("--exp-config", overrides.from_file),
+        ):
+            if name in layer:
+                raise SearchError(f"{source} {name}: {name} is searched; give one or the other")
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise SearchError(
+            f"{where}: searching needs Optuna, which is not installed: "
+            "pip install 'pytest-expharness[search]'"
+        ) from None
+    if not kwargs.get("metric"):
+        raise SearchError(
+            f"{where}: a search needs the main metric it optimises: add metric='NAME' "
+            "(a tracked series or a results/ key) and mode='min' or 'max'"
+        )
+    if repeats > 1:
+        raise SearchError(
+            f"{where}: repeats are not supported with a search (each trial runs once)"
+        )
+    return space

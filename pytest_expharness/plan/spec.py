@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from . import params as P
+from .searchspace import SearchError, checked_space
 
 MARKER = "experiment"
 MARKER_KEYS = (
@@ -291,9 +292,10 @@ def build(
     _check_steps(item.nodeid, kwargs.get("steps"), values)
     repeat = point["repeat"] if point else 0
     repeats = repeats_of(kwargs, repeats_option, item.nodeid, testing)
-    from .points import checked_space
-
-    space = checked_space(item, kwargs, overrides, declared, axes, repeats)
+    try:
+        space = checked_space(item.nodeid, kwargs, overrides, declared, axes, repeats)
+    except SearchError as error:
+        raise SpecError(str(error)) from None
     step = callspec.params.get(REPEAT_STEP) if callspec is not None else None
     if isinstance(step, int):  # pytest-repeat's copies: repeats of the point, seeds apart
         count = _repeat_count(item)
