@@ -1,9 +1,8 @@
 """What one collected experiment item is: its name, description, tags and parameters.
 
-Parameters resolve in this order, later winning: module constants (a
-variant's base modules first), class attributes, the marker's testing
-overrides (with --exp-testing), --exp-config, --exp-set, and the test's
-parametrize arguments (the sweep axes).
+Parameters resolve in this order, later winning: module constants (a variant's base
+modules first), class attributes, the marker's testing overrides (with --exp-testing),
+--exp-config, --exp-set, the test's parametrize arguments (the sweep axes), a trial's.
 """
 
 from __future__ import annotations
