@@ -55,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
         help=ROOT_HELP,
     )
     commands = main.add_subparsers(dest="command", required=True)
-    from . import check, manage, plots, query, report, serve, show, watch
+    from . import check, follow, manage, plots, query, report, show
 
     query.add_commands(commands)
     show.add_commands(commands)
@@ -63,8 +63,7 @@ def parser() -> argparse.ArgumentParser:
     manage.add_commands(commands)
     report.add_commands(commands)
     plots.add_commands(commands)
-    watch.add_command(commands)
-    serve.add_command(commands)
+    follow.add_commands(commands)
     for command in commands.choices.values():  # --root before or after the subcommand
         command.add_argument("--root", default=argparse.SUPPRESS, help=ROOT_HELP)
     return main

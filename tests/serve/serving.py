@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pytest_expharness.cli.serve import finder
+from pytest_expharness.cli.follow import finder
 from pytest_expharness.serve.server import Server
 
 SWEEP = """

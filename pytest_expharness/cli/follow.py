@@ -1,11 +1,13 @@
-"""`expharness watch`: the live view of running sessions, from another terminal.
+"""The commands that follow a running archive: `expharness watch` and `expharness serve`.
 
     expharness watch [SESSION | EXPERIMENT | latest] [--once] [--every SECONDS]
+    expharness serve [--port P] [--host H]
 
-Without a target it watches every session now running on the archive. It
-reads the same files as the session's own view (live/), so it works for a
-detached SLURM session or one on another machine of a shared filesystem. It
-ends when the sessions end, then prints each sweep's comparison.md.
+`watch` shows the live view of running sessions from another terminal (without a
+target, every session now running on the archive). It reads the same files as the
+session's own view (live/), so it works for a detached SLURM session or one on
+another machine of a shared filesystem, and ends when the sessions end, then prints
+each sweep's comparison.md. `serve` is a local, read-only web page over the archive.
 """
 
 from __future__ import annotations
@@ -84,8 +86,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_command(commands: Any) -> None:
-    """Register `watch`."""
+def _add_watch(commands: Any) -> None:
     watch = commands.add_parser("watch", help="live progress of running sessions, until they end")
     watch.add_argument("target", nargs="?", default=None, metavar="SESSION|EXPERIMENT|latest")
     watch.add_argument("--once", action="store_true", help="print the state once and exit")
@@ -93,3 +94,68 @@ def add_command(commands: Any) -> None:
         "--every", type=float, default=2.0, metavar="SECONDS", help="refresh period (default 2)"
     )
     watch.set_defaults(handler=cmd_watch)
+
+
+DEFAULT_PORT = 8765
+
+
+def _add_serve(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="browse the archive in a web browser (read-only; running sessions update live)",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port (default {DEFAULT_PORT}; 0 picks a free one)",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
+    serve.set_defaults(handler=cmd_serve)
+
+
+def finder(
+    texts: list[str], experiment: str | None, seen: Any
+) -> tuple[list[Any], list[str], list[Any]]:
+    """The runs `expharness list` shows for these filters, from one read-only look."""
+    from ..serve.readonly import ReadOnlyArchive
+    from ..serve.server import BadQuery
+    from .filters import MISSING
+    from .query import select
+
+    archive = ReadOnlyArchive(seen.root, seen)
+    try:
+        found, tests = select(archive, texts, {"experiment": experiment})
+    except UsageError as error:
+        raise BadQuery(str(error)) from None
+    columns = list({key.name: key for key, *_ in tests}.values())
+    shown = [[None if (v := key.of(r)) is MISSING else v for key in columns] for r in found.rows]
+    return found.rows, [key.name for key in columns], shown
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ..serve.server import Server
+
+    try:
+        server = Server((args.host, args.port), Path(args.root), finder)
+    except OSError as error:
+        raise UsageError(
+            f"serve: cannot listen on {args.host}:{args.port} ({error.strerror})"
+        ) from None
+    print(f"expharness: serving {args.root} at {server.url} (read-only; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    print("expharness: stopped", file=sys.stderr)
+    return 0
+
+
+def add_commands(commands: Any) -> None:
+    """Register `watch` and `serve`."""
+    _add_watch(commands)
+    _add_serve(commands)
