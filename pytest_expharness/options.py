@@ -50,7 +50,9 @@ HELP_SEARCH = (
 )
 HELP_TRIALS = "how many trials each search runs (default 20; 2 with --exp-testing)"
 HELP_SAMPLER = "the search's sampler: tpe (default), random, cmaes, grid or qmc"
-HELP_PRUNER = "stop hopeless trials early: median (default), hyperband or none"
+HELP_PRUNER = (
+    "stop hopeless trials early: median (default; none for trials with repeats), hyperband or none"
+)
 HELP_SEED = "seed of the search's sampler (default: one drawn from the session stamp)"
 HELP_PROGRESS = (
     "live view of the runs in flight: redrawn in place on a terminal; elsewhere printed as "
@@ -112,7 +114,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--exp-pruner",
         dest="exp_pruner",
-        default="median",
+        default=None,
         choices=("median", "hyperband", "none"),
         help=HELP_PRUNER,
     )

@@ -160,7 +160,11 @@ def _check(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
 
     try:
         state = _state(config)
-        check_selected(items, state.overrides, state.settings.testing, state.settings.repeats)
+        settings = state.settings
+        check_selected(
+            items, state.overrides, settings.testing, settings.repeats, settings.pruner,
+            settings.sampler,
+        )  # fmt: skip
         if any(spec.uses_exp(item) for item in items):
             watch_timeouts()  # pytest-timeout's timer, wrapped before the first test sets it
         gitpolicy.check(config, items)  # warn about uncommitted changes, or refuse them

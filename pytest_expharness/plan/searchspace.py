@@ -228,7 +228,6 @@ def checked_space(
     overrides: Any,
     declared: Mapping[str, P.Param],
     axes: Mapping[str, Any],
-    repeats: int,
 ) -> dict[str, Dist]:
     """An experiment's search space (spec.Overrides given), refused where it cannot be searched."""
     space = space_of(kwargs.get("search"), overrides.search, declared, nodeid)
@@ -256,8 +255,43 @@ def checked_space(
             f"{where}: a search needs the main metric it optimises: add metric='NAME' "
             "(a tracked series or a results/ key) and mode='min' or 'max'"
         )
-    if repeats > 1:
-        raise SearchError(
-            f"{where}: repeats are not supported with a search (each trial runs once)"
-        )
     return space
+
+
+def pruner_of(given: str | None, repeats: int) -> str:
+    """The pruner a trial reports to: --exp-pruner, else median (none for repeated trials)."""
+    return given or ("none" if repeats > 1 else "median")
+
+
+def grid_space(space: dict[str, Dist]) -> dict[str, list[Any]]:
+    """The values a grid sampler tries: choices, and the whole numbers of an int range."""
+    grid: dict[str, list[Any]] = {}
+    for name, dist in space.items():
+        if dist.kind == "choice":
+            grid[name] = list(dist.choices)
+        elif dist.kind == "int" and not dist.log:
+            assert isinstance(dist.low, int) and isinstance(dist.high, int)
+            grid[name] = list(range(dist.low, dist.high + 1, int(dist.step or 1)))
+        else:
+            raise SearchError(
+                f"--exp-sampler grid: {name}={dist.text()} has no finite set of values; "
+                "use choice(...) or int(LOW, HIGH), or another sampler"
+            )
+    return grid
+
+
+NEEDS = {"cmaes": "cmaes", "qmc": "scipy"}  # the package each sampler needs beside Optuna
+
+
+def check_sampler(sampler: str, space: dict[str, Dist]) -> None:
+    """Refuse a sampler that cannot sample this space, or whose package is not installed."""
+    import importlib.util
+
+    package = NEEDS.get(sampler)
+    if package and importlib.util.find_spec(package) is None:
+        raise SearchError(
+            f"--exp-sampler {sampler} needs the {package} package, which is not installed: "
+            "pip install 'pytest-expharness[search]'"
+        )
+    if sampler == "grid":
+        grid_space(space)

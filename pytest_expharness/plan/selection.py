@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import pytest
 
 from . import params as P
+from .searchspace import SearchError, check_sampler
 from .spec import Overrides, SpecError, build, experiment_name, marker_kwargs, repeats_of, uses_exp
 
 
@@ -42,6 +43,8 @@ def check_selected(
     overrides: Overrides,
     testing: bool,
     repeats_option: int | None = None,
+    pruner: str | None = None,
+    sampler: str = "tpe",
 ) -> None:
     """Check the names, overrides and repeats of the selected experiments (plugin.py calls it)."""
     experiments = [item for item in items if uses_exp(item)]
@@ -50,7 +53,19 @@ def check_selected(
     for item in experiments:
         kwargs = marker_kwargs(item)
         if overrides.any() or testing or kwargs.get("search") or kwargs.get("steps") is not None:
-            known.update(build(item, overrides, testing, repeats_option).declared)
+            built = build(item, overrides, testing, repeats_option)
+            known.update(built.declared)
+            if built.search:
+                try:
+                    check_sampler(sampler, built.search)
+                except SearchError as error:
+                    raise SpecError(f"{item.nodeid.split('[')[0]}: {error}") from None
+            if built.search and built.repeats > 1 and pruner not in (None, "none"):
+                raise SpecError(
+                    f"--exp-pruner {pruner}: {item.nodeid.split('[')[0]} repeats each trial "
+                    f"{built.repeats} times and a pruner needs one curve per trial; "
+                    "drop the repeats or --exp-pruner"
+                )
         else:
             repeats_of(marker_kwargs(item), repeats_option, item.nodeid, testing)
     for key in [*overrides.merged(), *overrides.sweep, *overrides.search]:

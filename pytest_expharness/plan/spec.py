@@ -203,28 +203,6 @@ def repeats_of(
     return 1 if testing and option is None else repeats
 
 
-def sweep_points(
-    declared: Sequence[str], sweep: dict[str, list[Any]], repeats: int, trials: int = 0
-) -> tuple[list[dict[str, Any]], list[str]] | None:
-    """Return the points (and their ids) that --exp-sweep, repeats and a search's trial slots
-    add to one test, if any."""
-    axes = {name: values for name, values in sweep.items() if name in declared}
-    if not axes and repeats == 1 and not trials:
-        return None
-    points: list[dict[str, Any]] = [{"sweep": {}, "repeat": 0}]
-    ids = [""]
-    for name, values in axes.items():
-        points = [{**p, "sweep": {**p["sweep"], name: v}} for p in points for v in values]
-        ids = [f"{i}-{name}={v}".lstrip("-") for i in ids for v in values]
-    if repeats > 1:
-        points = [{**p, "repeat": r} for p in points for r in range(repeats)]
-        ids = [f"{i}-rep{r}".lstrip("-") for i in ids for r in range(repeats)]
-    if trials:
-        points = [{**p, "trial": k} for p in points for k in range(trials)]
-        ids = [f"{i}-trial{k}".lstrip("-") for i in ids for k in range(trials)]
-    return points, ids
-
-
 _ORDER: dict[str, int] = {}
 
 
@@ -292,7 +270,7 @@ def build(
     repeat = point["repeat"] if point else 0
     repeats = repeats_of(kwargs, repeats_option, item.nodeid, testing)
     try:
-        space = checked_space(item.nodeid, kwargs, overrides, declared, axes, repeats)
+        space = checked_space(item.nodeid, kwargs, overrides, declared, axes)
     except SearchError as error:
         raise SpecError(str(error)) from None
     step = callspec.params.get(REPEAT_STEP) if callspec is not None else None

@@ -18,6 +18,7 @@ from typing import Any
 from ..archive import layout
 from ..archive.values import encode_param, to_json
 from ..catalog.processes import this_process
+from ..plan.searchspace import pruner_of
 from ..plan.spec import RunSpec
 from ..report import runreport
 from ..session import debugfolder, snapshot
@@ -313,7 +314,7 @@ class Exp(RunLog, Authoring, RunEnd):
             "seed": spec.seed,
             "attempt": spec.attempt,
             "main_metric": {"name": spec.metric, "mode": spec.mode} if spec.metric else None,
-            **_search_header(spec),
+            **_search_header(spec, session.settings),
             "source_hash": spec.source_hash,
             "code": self._code,
             "reproducible": session.settings.reproducible,
@@ -330,12 +331,14 @@ class Exp(RunLog, Authoring, RunEnd):
         return f"<Exp {self.experiment}/{self.run_id} at {self.path}>"
 
 
-def _search_header(spec: RunSpec) -> dict[str, Any]:
-    """A trial's number, study and search space, for config.yaml (nothing for other runs)."""
+def _search_header(spec: RunSpec, settings: Any) -> dict[str, Any]:
+    """A trial's number, study, space, sampler and pruner, for config.yaml (else nothing)."""
     if spec.trial is None:
         return {}
     space = {name: dist.text() for name, dist in spec.search.items()}
-    return {"trial": spec.trial, "study": spec.study, "search": space}
+    pruner = pruner_of(settings.pruner, spec.repeats)
+    return {"trial": spec.trial, "study": spec.study, "search": space,
+            "sampler": settings.sampler, "pruner": pruner}  # fmt: skip
 
 
 def finish_open_runs() -> None:

@@ -10,16 +10,20 @@ goes on from where it stopped, and the earlier session is left as it was.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 from ..archive.locks import run_lock
-from ..plan.searchspace import Dist
+from ..plan.searchspace import Dist, grid_space
 
 STUDY_FILE = "study.journal"
+INTERRUPTED = "interrupted"  # a trial's user attribute: its session ended before it did
+SLOTS_FILE = "trial-slots.json"  # the trial each slot of a repeated search holds
 SAMPLERS = ("tpe", "random", "cmaes", "grid", "qmc")
 PRUNERS = ("median", "hyperband", "none")
+SHARED_SEED = ("grid", "qmc")  # their order of points is drawn from the seed: one per study
 EXTRA = "pip install 'pytest-expharness[search]'"
 
 
@@ -43,30 +47,53 @@ def study_name(grid_id: str | None) -> str:
 
 
 def previous_study(parent: Path) -> Path | None:
-    """The study file of the latest earlier session of this experiment, if any."""
-    earlier = sorted(
-        (p for p in parent.parent.glob(f"*/{STUDY_FILE}") if p.parent.name < parent.name),
-        key=lambda p: p.parent.name,
-    )
-    return earlier[-1] if earlier else None
+    """The study file of the latest earlier session of this experiment, if any.
+
+    Latest by the file's last write, not by the folder's name: two sessions that
+    start within one second have stamps whose order is their random suffix's.
+    """
+    earlier = [p for p in parent.parent.glob(f"*/{STUDY_FILE}") if p.parent != parent]
+    return max(earlier, key=lambda p: (_written(p), p.parent.name), default=None)
+
+
+def _written(path: Path) -> int:
+    """When the file was last written (-1 for one deleted meanwhile)."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return -1
 
 
 def storage(parent: Path, resume: bool) -> Any:
     """The journal storage of this session's studies (an earlier session's copied in on resume)."""
     path = parent / STUDY_FILE
     parent.mkdir(parents=True, exist_ok=True)
+    optuna()
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
     if resume and not path.exists():
         with run_lock(parent):
             before = previous_study(parent)
             if not path.exists() and before is not None:
                 tmp = path.with_name(f".{STUDY_FILE}.copy")
                 shutil.copyfile(before, tmp)
+                _end_interrupted(JournalStorage(JournalFileBackend(str(tmp))))
                 tmp.replace(path)
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    optuna()
     return JournalStorage(JournalFileBackend(str(path)))
+
+
+def _end_interrupted(storage: Any) -> None:
+    """Mark the trials an earlier session left running as failed and interrupted.
+
+    Their session is over, so they will never end; marked, they neither count
+    towards --exp-trials nor stand as trials in flight for the sampler.
+    """
+    running = optuna().trial.TrialState.RUNNING
+    for study in storage.get_all_studies():
+        for trial in storage.get_all_trials(study._study_id, deepcopy=False, states=(running,)):
+            storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
+            storage.set_trial_state_values(trial._trial_id, optuna().trial.TrialState.FAIL)
 
 
 def sampler(kind: str, seed: int, space: dict[str, Dist]) -> Any:
@@ -79,31 +106,8 @@ def sampler(kind: str, seed: int, space: dict[str, Dist]) -> Any:
     if kind == "qmc":
         return samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
     if kind == "cmaes":
-        try:
-            import cmaes  # type: ignore[import-not-found]  # noqa: F401
-        except ImportError:
-            raise SearchUnavailable(
-                "--exp-sampler cmaes needs the cmaes package: pip install cmaes"
-            ) from None
         return samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     return samplers.GridSampler(grid_space(space), seed=seed)
-
-
-def grid_space(space: dict[str, Dist]) -> dict[str, list[Any]]:
-    """The values a grid sampler tries: choices, and the whole numbers of an int range."""
-    grid: dict[str, list[Any]] = {}
-    for name, dist in space.items():
-        if dist.kind == "choice":
-            grid[name] = list(dist.choices)
-        elif dist.kind == "int" and not dist.log:
-            assert isinstance(dist.low, int) and isinstance(dist.high, int)
-            grid[name] = list(range(dist.low, dist.high + 1, int(dist.step or 1)))
-        else:
-            raise ValueError(
-                f"--exp-sampler grid: {name}={dist.text()} has no finite set of values; "
-                "use choice(...) or int(LOW, HIGH), or another sampler"
-            )
-    return grid
 
 
 def pruner(kind: str) -> Any:
@@ -141,11 +145,35 @@ def open_study(parent: Path, name: str, mode: str, resume: bool, chosen: Any, pr
 
 
 def counted(study: Any) -> int:
-    """How many trials the study holds, finished or in flight."""
-    return len(study.get_trials(deepcopy=False))
+    """How many trials the study holds, finished or in flight (not those interrupted)."""
+    return sum(not t.user_attrs.get(INTERRUPTED) for t in study.get_trials(deepcopy=False))
 
 
 def study_of(folder: Path) -> Path | None:
     """The study file of the session folder that holds this run folder, if it has one."""
     path = Path(folder).parent / STUDY_FILE
     return path if path.exists() else None
+
+
+def read_slots(parent: Path) -> dict[str, Any]:
+    """Which trial each repeated trial slot holds, and its repeats' objectives so far."""
+    try:
+        found = json.loads((parent / SLOTS_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def write_slots(parent: Path, slots: dict[str, Any]) -> None:
+    """Replace the slots file (the caller holds the session folder's lock)."""
+    tmp = parent / f".{SLOTS_FILE}.tmp"
+    tmp.write_text(json.dumps(slots, sort_keys=True), "utf-8")
+    tmp.replace(parent / SLOTS_FILE)
+
+
+def trial_params(study: Any, number: int) -> dict[str, Any]:
+    """The parameters the study gave trial `number`."""
+    for trial in study.get_trials(deepcopy=False):
+        if trial.number == number:
+            return dict(trial.params)
+    raise LookupError(f"the study {study.study_name!r} has no trial {number}")

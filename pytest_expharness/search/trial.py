@@ -19,7 +19,7 @@ import pytest
 from ..archive import layout, names
 from ..archive.locks import run_lock
 from ..plan import params as P
-from ..plan.searchspace import trial_count
+from ..plan.searchspace import grid_space, pruner_of, trial_count
 from ..plan.spec import RunSpec
 from ..session.state import SessionState, Settings
 from . import study as S
@@ -29,20 +29,33 @@ class Pruned(pytest.skip.Exception):  # type: ignore[misc,name-defined]
     """Raised by exp.track when the pruner stops a trial (pytest shows the test skipped)."""
 
 
-def wanted(settings: Settings, testing: bool) -> int:
-    """How many trials a study runs in all."""
-    return trial_count(settings.trials, testing)
+def wanted(settings: Settings, testing: bool, space: dict[str, Any]) -> int:
+    """How many trials a study runs in all (a grid sampler's no more than its grid has)."""
+    count = trial_count(settings.trials, testing)
+    if settings.sampler == "grid":
+        count = min(count, math.prod(len(v) for v in grid_space(space).values()))
+    return count
 
 
 class Trial:
-    """A started trial: its study, its Optuna trial, and how its run reports to it."""
+    """A started trial: its study, its number, and how its run reports to it.
 
-    def __init__(self, study: Any, trial: Any, spec: RunSpec, pruner: str) -> None:
+    With repeats, a trial's repeats are runs of their own that share one trial: the
+    first of them to start asks the study, the others find its number in the slots
+    file, and the last to end tells the study the mean of their objectives. The
+    pruner needs one curve per trial, so it applies only to trials without repeats.
+    """
+
+    def __init__(self, study: Any, number: int, spec: RunSpec, pruner: str, parent: Any) -> None:
         self.study = study
-        self.trial = trial
+        self.number = number
+        self.trial: Any = None  # Optuna's own trial object, which reports to the pruner
         self.metric = spec.metric
         self.pruner = pruner
         self.steps = 0
+        self.parent = parent
+        self.slot = f"{spec.study}/{spec.trial_slot}"
+        self.repeat, self.repeats = spec.repeat, spec.repeats
 
     @classmethod
     def ask(cls, spec: RunSpec, state: SessionState) -> Trial | None:
@@ -52,41 +65,47 @@ class Trial:
             settings.root, spec.experiment, stamp, testing=spec.testing, debug=settings.debug
         )
         grid = names.run_id_for(spec.axes, spec.callspec_id, explicit=spec.explicit_ids)
-        seed = (settings.seed if settings.seed is not None else _seed(stamp)) + (
-            spec.trial_slot or 0
-        )
+        seed = settings.seed if settings.seed is not None else _seed(stamp)
+        if settings.sampler not in S.SHARED_SEED:  # one stream per slot, not the same draws
+            seed += spec.trial_slot or 0
         chosen = S.sampler(settings.sampler, seed, spec.search)
+        pruner = pruner_of(settings.pruner, spec.repeats)
         if settings.debug:  # the debug folder is this session's before the study goes in
             from ..session import debugfolder
 
             debugfolder.claim(parent, stamp, state.controller)
         parent.mkdir(parents=True, exist_ok=True)
+        name = S.study_name(grid if spec.axes else None)
+        slot, asked = f"{name}/{spec.trial_slot}", None
         with run_lock(parent):
-            study = S.open_study(
-                parent,
-                S.study_name(grid if spec.axes else None),
-                spec.mode,
-                settings.resume,
-                chosen,
-                S.pruner(settings.pruner),
-            )
-            if S.counted(study) >= wanted(settings, spec.testing):
-                return None
-            trial = study.ask({name: S.distribution(d) for name, d in spec.search.items()})
+            study = S.open_study(parent, name, spec.mode, settings.resume, chosen, S.pruner(pruner))
+            slots = S.read_slots(parent)
+            number = slots.get(slot, {}).get("trial") if spec.repeats > 1 else None
+            if number is None:
+                if S.counted(study) >= wanted(settings, spec.testing, spec.search):
+                    return None
+                asked = study.ask({n: S.distribution(d) for n, d in spec.search.items()})
+                number, params = asked.number, asked.params
+                if spec.repeats > 1:
+                    S.write_slots(parent, {**slots, slot: {"trial": number, "values": {}}})
+            else:
+                params = S.trial_params(study, number)
         sampled = {
             name: P.check_value(name, value, spec.declared[name].declared)
-            for name, value in trial.params.items()
+            for name, value in params.items()
         }
         spec.params.update(sampled)
-        spec.id_axes = {"trial": trial.number, **spec.axes}
+        spec.id_axes = {"trial": number, **spec.axes}
         spec.axes = {**spec.axes, **sampled}
-        spec.trial = trial.number
+        spec.trial = number
         spec.study = study.study_name
-        return cls(study, trial, spec, settings.pruner)
+        found = cls(study, number, spec, pruner, parent)
+        found.trial = asked
+        return found
 
     def attach(self, run: Any) -> None:
         """Report each point of the objective series to the trial (with a pruner)."""
-        if self.pruner != "none" and self.metric:
+        if self.pruner != "none" and self.metric and self.trial is not None and self.repeats == 1:
             run._tracker.watch(self.metric, self._report)
 
     def _report(self, value: float, step: int | None) -> None:
@@ -103,20 +122,38 @@ class Trial:
         """Tell the study how the trial ended: its objective, pruned, or failed."""
         state = S.optuna().trial.TrialState
         status = (record or {}).get("status")
+        value = objective(record or {}, self.metric) if status == "completed" else None
+        if status == "completed" and value is None:
+            print(
+                f"expharness: trial {self.number} has no value of {self.metric!r}; "
+                "told the study it failed",
+                file=sys.stderr,
+            )
         try:
-            if status == "completed":
-                value = objective(record or {}, self.metric)
-                if value is not None:
-                    self.study.tell(self.trial, value)
-                    return
-                print(
-                    f"expharness: trial {self.trial.number} has no value of {self.metric!r}; "
-                    "told the study it failed",
-                    file=sys.stderr,
-                )
-            self.study.tell(self.trial, state=state.PRUNED if status == "pruned" else state.FAIL)
+            if self.repeats > 1:
+                value, status = self._mean(value)
+                if status is None:
+                    return  # other repeats of the trial are still running
+            if value is not None:
+                self.study.tell(self.number, value)
+            else:
+                ended = state.PRUNED if status == "pruned" else state.FAIL
+                self.study.tell(self.number, state=ended)
         except Exception as error:  # the run is archived: a study that cannot hear it is said
             print(f"expharness: telling the study failed: {error}", file=sys.stderr)
+
+    def _mean(self, value: float | None) -> tuple[float | None, str | None]:
+        """Keep this repeat's objective; once all repeats have ended, their mean."""
+        with run_lock(self.parent):
+            slots = S.read_slots(self.parent)
+            entry = slots.setdefault(self.slot, {"trial": self.number, "values": {}})
+            entry["values"][str(self.repeat)] = value
+            S.write_slots(self.parent, slots)
+        values = list(entry["values"].values())
+        if len(values) < self.repeats:
+            return None, None
+        good = [v for v in values if v is not None]
+        return (sum(good) / len(good) if good else None), "failed"
 
 
 def objective(record: dict[str, Any], metric: str | None) -> float | None:
@@ -144,6 +181,9 @@ def start(spec: RunSpec, state: SessionState) -> Trial:
     except S.SearchUnavailable as error:
         pytest.fail(str(error), pytrace=False)
     if trial is None:
-        count = wanted(state.settings, spec.testing)
+        settings = state.settings
+        count = wanted(settings, spec.testing, spec.search)
+        if settings.sampler == "grid" and count < trial_count(settings.trials, spec.testing):
+            pytest.skip(f"the grid sampler has tried all {count} combinations of the space")
         pytest.skip(f"the study has its {count} trials already (--exp-trials)")
     return trial

@@ -46,7 +46,7 @@ class Settings:
     search_items: tuple[str, ...] = ()
     trials: int | None = None
     sampler: str = "tpe"
-    pruner: str = "median"
+    pruner: str | None = None  # None: median, or none for trials with repeats
     seed: int | None = None
 
 

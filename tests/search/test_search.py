@@ -68,6 +68,50 @@ def test_thirty_tpe_trials_find_the_minimum_of_a_known_objective(
     assert "quad: 30 runs (30 completed), main metric loss (min)" in result.stdout.str()
 
 
+REPEATED = """
+    import pytest
+
+    X = 0.0
+
+    @pytest.mark.experiment(metric="loss", mode="min", repeats=3,
+                            search={"X": "uniform(-5, 5)"})
+    def test_noisy(exp):
+        for step in range(4):
+            exp.track("loss", (exp.X - 2) ** 2 + exp.seed + step)
+"""
+
+
+@pytest.mark.parametrize("mode", XDIST_MODES)
+def test_a_trial_with_repeats_is_told_the_mean_of_its_repeats(
+    pytester: pytest.Pytester, archive: Archive, mode: list[str]
+) -> None:
+    pytester.makepyfile(test_noisy=REPEATED)
+    result = pytester.runpytest(*mode, "--exp-trials", "4", "--exp-seed", "3")
+    result.assert_outcomes(passed=12)
+    runs = archive.runs("noisy")
+    assert sorted(r.name for r in runs) == sorted(
+        f"trial={k},rep={r}" for k in range(4) for r in range(3)
+    )
+    by_trial: dict[int, list[float]] = {}
+    for run in runs:
+        header = archive.config(run)["experiment"]
+        assert header["pruner"] == "none" and header["sampler"] == "tpe"
+        x = archive.config(run)["parameters"]["X"]
+        by_trial.setdefault(header["trial"], []).append(x)
+        final = archive.summary(run)["metrics"]["loss"]["final"]
+        assert final == pytest.approx((x - 2) ** 2 + header["seed"] + 3)
+    assert all(len(set(xs)) == 1 for xs in by_trial.values())  # one trial, one X
+    (session,) = _sweep(archive, "noisy")
+    trials = _trials(session / "study.journal")
+    assert len(trials) == 4 and all(t.state.name == "COMPLETE" for t in trials)
+    for trial in trials:
+        (x,) = set(by_trial[trial.number])
+        assert trial.value == pytest.approx((x - 2) ** 2 + 1 + 3)  # seeds 0, 1, 2: mean 1
+    table = json.loads((session / "comparison.json").read_text())
+    means = [row["loss mean"] for row in table["aggregate"]]
+    assert means == sorted(means) and len(means) == 4
+
+
 PRUNING = """
     import pytest
 
@@ -148,8 +192,8 @@ def test_resume_continues_a_study_to_its_trials_in_all(
     result = pytester.runpytest(*mode, "--exp-trials", "15", "--exp-resume")
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed") == 5, result.stdout.str()
-    first_again, second = _sweep(archive, "quad")
-    assert first_again == first and _digest(first / "study.journal") == before  # untouched
+    (second,) = [p for p in _sweep(archive, "quad") if p != first]  # stamps of one second
+    assert _digest(first / "study.journal") == before  # untouched
     new_runs = [p for p in second.iterdir() if (p / "config.yaml").exists()]
     assert len(new_runs) == 5
     numbers = sorted(archive.config(run)["experiment"]["trial"] for run in new_runs)
@@ -158,6 +202,42 @@ def test_resume_continues_a_study_to_its_trials_in_all(
     assert len(trials) == 15 and all(t.state.name == "COMPLETE" for t in trials)
     again = pytester.runpytest(*mode, "--exp-trials", "15", "--exp-resume")
     assert again.parseoutcomes().get("passed", 0) == 0  # the study is complete: nothing new
+
+
+def test_resume_after_a_killed_session_reruns_the_trial_it_left_running(
+    pytester: pytest.Pytester, archive: Archive
+) -> None:
+    pytester.makepyfile(
+        test_killed="""
+        import os
+        from pathlib import Path
+
+        import pytest
+
+        X = 0.0
+
+        @pytest.mark.experiment(metric="loss", search={"X": "uniform(-5, 5)"})
+        def test_killed(exp):
+            counter = Path("started.txt")
+            count = int(counter.read_text()) if counter.exists() else 0
+            counter.write_text(str(count + 1))
+            if count == 2:
+                os._exit(3)  # the session dies in the middle of its third trial
+            exp.track("loss", (exp.X - 2) ** 2)
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:xdist", "--exp-trials", "4")
+    (first,) = _sweep(archive, "killed")
+    assert [t.state.name for t in _trials(first / "study.journal")] == ["COMPLETE"] * 2 + [
+        "RUNNING"
+    ]
+    result = pytester.runpytest("-p", "no:xdist", "--exp-trials", "4", "--exp-resume")
+    assert result.parseoutcomes().get("passed") == 2, result.stdout.str()
+    (second,) = [p for p in _sweep(archive, "killed") if p != first]
+    trials = _trials(second / "study.journal")
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 2 + ["FAIL"] + ["COMPLETE"] * 2
+    assert trials[2].user_attrs == {"interrupted": True}
+    assert _trials(first / "study.journal")[2].state.name == "RUNNING"  # the old one as it was
 
 
 def test_testing_mode_runs_two_trials(pytester: pytest.Pytester, archive: Archive) -> None:
@@ -229,7 +309,11 @@ def test_command_line_search_turns_a_constant_into_a_searched_parameter(
         ("", ["--exp-search", "x=uniform(0,1)"], "expected NAME=DIST"),
         ("", ["--exp-trials", "0", "--exp-search", "X=uniform(0,1)"], "--exp-trials 0"),
         ("", ["--exp-search", "X=uniform(0,1)", "--exp-sweep", "X=1,2"], "give one or the other"),
-        ('search={"X": "uniform(0, 1)"}', ["--exp-repeats", "2"], "repeats are not supported"),
+        (
+            'search={"X": "uniform(0, 1)"}',
+            ["--exp-repeats", "2", "--exp-pruner", "median"],
+            "a pruner needs one curve per trial",
+        ),
     ],
 )
 @pytest.mark.parametrize("mode", XDIST_MODES)
