@@ -155,7 +155,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _check(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
     from .interop import watch_timeouts
     from .plan import spec
-    from .plan.selection import check_selected
+    from .plan.selection import check_selected, planned
     from .session import debugfolder
 
     try:
@@ -165,6 +165,8 @@ def _check(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
             items, state.overrides, settings.testing, settings.repeats, settings.pruner,
             settings.sampler,
         )  # fmt: skip
+        if not state.slurm_task:
+            state.planned = planned(items)
         if any(spec.uses_exp(item) for item in items):
             watch_timeouts()  # pytest-timeout's timer, wrapped before the first test sets it
         gitpolicy.check(config, items)  # warn about uncommitted changes, or refuse them

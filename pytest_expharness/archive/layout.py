@@ -29,6 +29,7 @@ SUMMARY = "summary.json"
 DATA = "data.json"
 METRICS = "metrics.csv"
 JOURNAL = "metrics.journal"
+PLANNED = "planned.json"  # how many runs this session means to make of the experiment
 LIVE = "live.json"  # a running run's step, total, latest values (live/ reads it); gone at the end
 LOG = "run.log"
 REPORT = "REPORT.md"

@@ -47,6 +47,7 @@ def submit(
         "command": state.command,
         "provenance": state.provenance(),
         "rootdir": str(config.rootpath),
+        "planned": state.planned,  # the tasks each see their own share of the items
     }
     args = slurm.passthrough(config)
     points = _points(list(session.items), state)

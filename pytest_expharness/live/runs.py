@@ -50,6 +50,7 @@ class SweepState:
     folder: Path
     runs: list[RunState]
     ended: bool  # its comparison table is written: the session's end wrote it
+    planned: int | None = None  # how many runs the session means to make (planned.json)
 
 
 def _number(value: Any) -> float | None:
@@ -208,7 +209,9 @@ class Reader:
                         self._files.pop(os.path.join(path, name), None)
             runs.append(known)
         ended = (folder / "comparison.json").is_file()  # sweep/tablefiles.write's last file
-        return SweepState(folder.parent.name, folder, runs, ended)
+        plan = self._load(os.path.join(folder, layout.PLANNED))
+        planned = _count(plan.get("runs")) if isinstance(plan, dict) else None
+        return SweepState(folder.parent.name, folder, runs, ended, planned)
 
     def session(self, root: Path, stamp: str, now: float | None = None) -> list[SweepState]:
         """Return every sweep of a session (testing ones too), by experiment name."""

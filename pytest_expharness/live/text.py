@@ -4,14 +4,16 @@
       lr=0.1   [######----] 12/20  elapsed 30s  ETA 20s  loss=0.123  acc=0.9  kl=0.01
       lr=0.3   crashed: process 4242 on vm is gone
 
-The sweep's ETA is the longest of its running runs' ETAs: a run with a total
-extrapolates its own pace; one without uses the mean duration of the sweep's
-finished runs. Runs not started yet are not known to the folders, so they are
-not counted.
+A run with a total extrapolates its own pace; one without uses the mean
+duration of the sweep's finished runs. N is the number of runs the session
+means to make (planned.json, written with the first run); the sweep's ETA gives
+each run not started yet to the first run in flight to end, at the mean
+duration (of the finished runs, else the projected ones in flight).
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 
@@ -63,6 +65,24 @@ def _mean_duration(sweep: SweepState) -> float | None:
     return sum(done) / len(done) if done else None
 
 
+def sweep_eta(flight: list[tuple[float, float]], waiting: int, mean: float | None) -> float | None:
+    """Seconds until the sweep ends, from each run in flight's (elapsed, ETA): each waiting
+    run starts when the first run in flight ends and takes the mean duration."""
+    etas = [eta for _, eta in flight]
+    if waiting <= 0 or not etas:
+        return max(etas, default=None)
+    if mean is None:  # nothing finished yet: the projected durations of the runs in flight
+        mean = sum(elapsed + eta for elapsed, eta in flight) / len(flight)
+    free = sorted(etas)
+    for _ in range(waiting):
+        heapq.heappush(free, heapq.heappop(free) + mean)
+    return max(free)
+
+
+def _in_flight(runs: list[RunState]) -> list[RunState]:
+    return [r for r in runs if r.status in IN_FLIGHT]
+
+
 def run_line(run: RunState, now: float, mean: float | None) -> str:
     """The line of one run in flight, crashed or unreadable."""
     if run.status in TROUBLE or run.status == "stale":
@@ -94,7 +114,8 @@ def sweep_line(sweep: SweepState, now: float) -> str:
         "unknown": sum(r.status == "unknown" for r in runs),
     }
     shown = [f"{n} {what}" for what, n in counts.items() if n or what in ("done", "running")]
-    text = f"{sweep.experiment}  {', '.join(shown)} of {len(runs)}"
+    total = max(sweep.planned or 0, len(runs))
+    text = f"{sweep.experiment}  {', '.join(shown)} of {total}"
     starts = [r.started for r in runs if r.started is not None]
     ends = [r.started + r.duration for r in runs if r.started is not None and r.duration]
     if starts and counts["running"] == 0 and ends:
@@ -102,9 +123,14 @@ def sweep_line(sweep: SweepState, now: float) -> str:
     if starts:
         text += f" · elapsed {duration(now - min(starts))}"
     mean = _mean_duration(sweep)
-    etas = [run_eta(r, now, mean) for r in runs if r.status in IN_FLIGHT]
-    if etas and all(e is not None for e in etas):
-        text += f" · ETA {duration(max(e for e in etas if e is not None))}"
+    flight = [
+        (now - (r.started or now), run_eta(r, now, mean)) for r in runs if r.status in IN_FLIGHT
+    ]
+    if flight and all(eta is not None for _, eta in flight):
+        known = [(elapsed, eta) for elapsed, eta in flight if eta is not None]
+        eta = sweep_eta(known, total - len(runs), mean)
+        if eta is not None:
+            text += f" · ETA {duration(eta)}"
     return text + (" · ended" if sweep.ended else "")
 
 

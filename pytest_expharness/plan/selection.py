@@ -38,6 +38,16 @@ def _check_names(experiments: Sequence[pytest.Item]) -> None:
             )
 
 
+def planned(items: Sequence[pytest.Item]) -> dict[str, int]:
+    """How many runs of each experiment the selected items make."""
+    counts: dict[str, int] = {}
+    for item in items:
+        if uses_exp(item):
+            name = experiment_name(item, marker_kwargs(item))
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 def check_selected(
     items: Sequence[pytest.Item],
     overrides: Overrides,

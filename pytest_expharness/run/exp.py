@@ -96,6 +96,7 @@ class Exp(RunLog, Authoring, RunEnd):
             id_axes["attempt"] = spec.attempt
         base_id = layout.run_id_for(id_axes, spec.callspec_id, explicit=spec.explicit_ids)
         self.path, self.run_id = layout.make_run_dir(parent, base_id)
+        _write_planned(parent, session.planned.get(spec.experiment))
         (self.path / layout.ARTIFACTS).mkdir()
         bases = tuple(
             t.__file__
@@ -353,3 +354,10 @@ def finish_open_runs() -> None:
     for run in FLUSHER.active():
         if isinstance(run, Exp):
             run.finish(run.outcome or interrupted)
+
+
+def _write_planned(parent: Path, count: int | None) -> None:
+    """Say how many runs the session means to make of this experiment (the live view's N)."""
+    path = parent / layout.PLANNED
+    if count and not path.exists():
+        layout.atomic_write_bytes(path, json.dumps({"runs": count}).encode("utf-8"))

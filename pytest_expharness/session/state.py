@@ -95,6 +95,7 @@ class SessionState:
     interrupted: bool = False
     controller: dict[str, Any] | None = None  # the controller's process (pid, start, host)
     pytest_config: Any = None  # read for provenance only when it is gathered
+    planned: dict[str, int] = field(default_factory=dict)  # runs meant, by experiment
     _provenance: dict[str, Any] | None = None
     _resume: Any = None
     _reproducible: Any = None
@@ -186,6 +187,7 @@ def create(
             overrides=read_overrides(settings),
             live_log=live,
             slurm_task=True,
+            planned=dict(data.get("planned") or {}),
             _provenance=data["provenance"],
         )
     from ..catalog.processes import this_process

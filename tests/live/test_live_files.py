@@ -194,3 +194,14 @@ def test_a_running_summary_of_a_dead_process_reads_crashed_at_once(tmp_path: Pat
     state = runs.read_run(folder)
     assert state.status == "crashed", state
     assert f"process {pid}" in (state.reason or "")
+
+
+def test_the_sweep_eta_gives_waiting_runs_to_the_first_worker_free() -> None:
+    from pytest_expharness.live.text import sweep_eta
+
+    flight = [(1.0, 2.0), (3.0, 7.0)]  # (elapsed, ETA) of two runs in flight
+    assert sweep_eta(flight, 0, 10.0) == 7.0  # nothing waits: the longest in flight
+    assert sweep_eta(flight, 1, 10.0) == 12.0  # starts at 2 s, ends at 12 s
+    assert sweep_eta(flight, 2, 10.0) == 17.0  # and the next one at 7 s
+    assert sweep_eta(flight, 1, None) == 8.5  # no run finished: their projected mean, 6.5 s
+    assert sweep_eta([], 3, 10.0) is None

@@ -12,19 +12,19 @@ SLOW = """
 import time
 import pytest
 
-EPOCHS = 8
+EPOCHS = 6
 
 @pytest.mark.experiment(steps="EPOCHS", metric="loss")
-@pytest.mark.parametrize("lr", [0.1, 0.2])
+@pytest.mark.parametrize("lr", [0.1, 0.2, 0.3])
 def test_slow(exp, lr):
     for epoch in range(exp.EPOCHS):
         exp.track("loss", 1.0 / (epoch + 1), step=epoch)
         exp.track("acc", epoch * 0.1)
-        time.sleep(0.5)
+        time.sleep(0.4)
 """
 
-RUN_LINE = re.compile(r"^  lr=0\.[12]  \[[#-]{10}\] (\d)/8  elapsed \d+s  ETA \d+s  loss=\S+")
-SWEEP_LINE = re.compile(r"^slow  \d done, \d running of \d · elapsed \d+s")
+RUN_LINE = re.compile(r"^  lr=0\.[123]  \[[#-]{10}\] (\d)/6  elapsed \d+s  ETA \d+s  loss=\S+")
+SWEEP_LINE = re.compile(r"^slow  (\d) done, (\d) running of (\d) · elapsed \d+s(?: · ETA (\d+)s)?")
 
 
 def _split(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -39,28 +39,32 @@ def test_plain_lines_show_each_run_in_flight_and_none_after_the_table(
 ) -> None:
     pytester.makepyfile(test_slow=SLOW)
     result = pytester.runpytest_subprocess(*mode, "--exp-progress", "1", timeout=120)
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     before, after = _split(result.outlines)
     steps = [int(m.group(1)) for line in before if (m := RUN_LINE.match(line))]
     assert steps, result.stdout.str()
-    assert min(steps) < 8, steps  # seen while the runs were still going
-    assert any(SWEEP_LINE.match(line) for line in before), result.stdout.str()
+    assert min(steps) < 6, steps  # seen while the runs were still going
+    sweeps = [m.groups() for line in before if (m := SWEEP_LINE.match(line))]
+    assert sweeps, result.stdout.str()
+    assert {total for *_, total, _ in sweeps} == {"3"}  # N counts the runs not started yet
+    waiting = [(done, eta) for done, running, _, eta in sweeps if int(done) + int(running) < 3]
+    assert waiting and all(eta is not None for _, eta in waiting), sweeps  # and so does the ETA
     assert not [line for line in after if RUN_LINE.match(line) or SWEEP_LINE.match(line)]
-    assert "slow: 2 runs (2 completed)" in result.stdout.str()
+    assert "slow: 3 runs (3 completed)" in result.stdout.str()
 
 
 @pytest.mark.parametrize("given", [["--exp-progress", "0"], ["-o", "exp_progress=0"]])
 def test_progress_0_prints_nothing_extra(pytester: pytest.Pytester, given: list[str]) -> None:
-    pytester.makepyfile(test_slow=SLOW.replace("EPOCHS = 8", "EPOCHS = 4"))
+    pytester.makepyfile(test_slow=SLOW.replace("EPOCHS = 6", "EPOCHS = 3"))
     result = pytester.runpytest_subprocess("-p", "no:xdist", *given, timeout=120)
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     assert not [line for line in result.outlines if RUN_LINE.match(line) or "running of" in line]
 
 
 def test_default_every_30_s_prints_nothing_in_a_short_session(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_slow=SLOW.replace("EPOCHS = 8", "EPOCHS = 2"))
+    pytester.makepyfile(test_slow=SLOW.replace("EPOCHS = 6", "EPOCHS = 2"))
     result = pytester.runpytest_subprocess("-p", "no:xdist", timeout=120)
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     assert "running of" not in result.stdout.str()
 
 
