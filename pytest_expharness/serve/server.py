@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import live, livepage, pages, readonly
+from . import live, livecharts, livepage, pages, readonly
 from .paths import inside, relative_to_root
 
 # (filters, experiment, look) -> (rows, extra column headers, their values by row)
@@ -131,6 +131,12 @@ class Handler(BaseHTTPRequestHandler):
             return 200, pages.run(root, folder, relative_to_root(root, folder)), html, {}
         if head == "session":
             return self._session(rest.strip("/"))
+        if head == "api" and rest.startswith("charts/"):
+            stamp = rest.removeprefix("charts/").strip("/")
+            self._check_name(stamp)
+            if not live.session_folders(root, stamp):
+                raise NotFound(f"no session {stamp!r}")
+            return 200, livecharts.charts(root, stamp), "text/html; charset=utf-8", {}
         if head == "api" and rest.startswith("live/"):
             stamp = rest.removeprefix("live/").strip("/")
             self._check_name(stamp)

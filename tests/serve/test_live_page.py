@@ -27,8 +27,8 @@ def test_slow(exp, lr):
 
 def _points(browser: Any) -> int:
     found = browser.execute_script(
-        "return Array.from(document.querySelectorAll('svg.live'))"
-        ".map(function (s) { return Number(s.dataset.points); });"
+        "return Array.from(document.querySelectorAll('#charts figure[data-points]'))"
+        ".map(function (f) { return Number(f.dataset.points); });"
     )
     return int(sum(found))
 

@@ -265,3 +265,22 @@ def test_a_killed_run_shows_crashed_and_is_not_marked(pytester: pytest.Pytester)
         assert b"crashed" in one.get("/runs")[2]
         assert one.get(f"/session/{stamp}/")[0] == 200
     assert _files(root) == before
+
+
+def test_live_charts_are_report_html_s_charts_of_every_point(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_killed=KILLED)
+    pytester.runpytest_subprocess("-p", "no:xdist")
+    root = pytester.path / "results"
+    (run,) = root.glob("killed/*/*/summary.json")
+    stamp = run.parent.parent.name
+    before = _files(root)
+    for one in serve(root):
+        status, kind, body = one.get(f"/api/charts/{stamp}")[:3]
+        assert status == 200 and kind.startswith("text/html")
+        text = body.decode()
+        assert text.count("<figure class='chart' data-series='loss' data-points='5'>") == 1
+        assert 'class="chart curves"' in text  # drawn by sweep/html/plots.Plotter.curves
+        assert f'data-run="killed/{run.parent.name}"' in text  # keyed like the table's rows
+        assert one.get("/api/charts/no-such-session")[0] == 404
+        assert one.get("/api/charts/..%2F..")[0] == 404
+    assert _files(root) == before  # nothing written
