@@ -46,7 +46,7 @@ def _tables(sweeps: list[Any]) -> list[str]:
         except OSError:
             out.append(
                 f"{sweep.experiment}: no table in {sweep.folder}; the session ended without "
-                "writing it (killed?); `expharness collect` writes a SLURM session's"
+                f"writing it (killed?); a SLURM session's: `expharness collect {sweep.folder.name}`"
             )
         out.append("")
     return out

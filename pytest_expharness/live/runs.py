@@ -219,12 +219,16 @@ class Reader:
 
 
 def session_folders(root: Path, stamp: str) -> set[Path]:
-    """Return the sweep folders of a session: <root>[/_testing]/<experiment>/<stamp>."""
+    """Return the sweep folders of a session: <root>[/_testing]/<experiment>/<stamp>.
+
+    Folders whose name starts with `_` or `.` hold no experiment (_slurm's job
+    files, _testing itself, the cache).
+    """
     return {
         p
         for base in (root, root / layout.TESTING_DIR)
         for p in base.glob(f"*/{glob_escape(stamp)}")
-        if p.is_dir()
+        if p.is_dir() and not p.parent.name.startswith((".", "_"))
     }
 
 

@@ -205,3 +205,15 @@ def test_the_sweep_eta_gives_waiting_runs_to_the_first_worker_free() -> None:
     assert sweep_eta(flight, 2, 10.0) == 17.0  # and the next one at 7 s
     assert sweep_eta(flight, 1, None) == 8.5  # no run finished: their projected mean, 6.5 s
     assert sweep_eta([], 3, 10.0) is None
+
+
+def test_a_session_s_slurm_job_folder_is_no_sweep(tmp_path: Path) -> None:
+    from pytest_expharness.live.runs import session_folders
+
+    stamp = "2026-01-01_00-00-00_abcd"
+    for folder in ("_slurm", ".cache", "train", "_testing/train"):
+        (tmp_path / folder / stamp / "logs").mkdir(parents=True)
+    assert session_folders(tmp_path, stamp) == {
+        tmp_path / "train" / stamp,
+        tmp_path / "_testing" / "train" / stamp,
+    }  # _slurm's logs and tasks folders once made `expharness watch` wait for ever
