@@ -160,11 +160,7 @@ def _check(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
 
     try:
         state = _state(config)
-        settings = state.settings
-        check_selected(
-            items, state.overrides, settings.testing, settings.repeats, settings.pruner,
-            settings.sampler,
-        )  # fmt: skip
+        check_selected(items, state.overrides, state.settings)
         if not state.slurm_task:
             state.planned = planned(items)
         if any(spec.uses_exp(item) for item in items):
@@ -303,19 +299,17 @@ def exp(request: pytest.FixtureRequest, _expharness_point: Any) -> Iterator[Any]
     state = _state(request.config)
     built = spec.build(item, state.overrides, state.settings.testing, state.settings.repeats)
     if state.settings.resume:
-        from .plan.resume import reusable
+        from .plan.resume import reused_or_resumed
 
-        settings = state.settings
-        record = reusable(built, settings.root, state.stamp, settings.debug, state.resume_index())
+        record = reused_or_resumed(built, state)
         if record is not None:
             item.stash[REUSED] = record
             pytest.skip(f"reused: completed run {record['path']}")
+    trial = None
     if built.search:
         from .search.trial import start
 
         trial = start(built, state)
-    else:
-        trial = None
     run = Exp(built, state)
     run.bind_test(request.cls, request.module, request.instance)
     item.stash[RUN] = run

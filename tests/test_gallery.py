@@ -16,6 +16,7 @@ EXPERIMENTS = (
     "classifier_pipeline",
     "mixture_components",
     "search",
+    "checkpoints",
     "Baseline.fit",
     "HighDegree.fit",
     "StrongRidge.fit",

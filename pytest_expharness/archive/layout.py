@@ -43,7 +43,7 @@ INDEX = "index.sqlite"  # index.FILE, named here so that finding an archive load
 RESULTS = "results"
 ROOT_ENV = "EXPHARNESS_ROOT"
 DEBUG_DIR = "debug"
-LABELS = ("keep", "baseline", "exploratory", "failed")
+LABELS = ("keep", "baseline", "exploratory", "failed", "superseded")
 
 
 def session_stamp(now: float | None = None) -> str:

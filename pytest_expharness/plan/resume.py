@@ -1,4 +1,4 @@
-"""--exp-resume: finding an archived, completed run of the same grid point.
+"""--exp-resume: an archived, completed run of the same grid point, or one to go on from.
 
 A point is the same when the experiment name, the resolved parameters, the
 repeat index and the hash of the experiment's module all match. Each process
@@ -118,4 +118,72 @@ def reusable(
         repeats=built.repeats,
         seed=built.seed,
     )
+    return record
+
+
+RESUMABLE = ("crashed", "interrupted", "preempted")  # ended early; `failed` runs again whole
+SUPERSEDED = "superseded"  # the label of a run another run resumed
+
+
+def resumable(built: Any, root: Path, stamp: str) -> dict[str, Any] | None:
+    """The newest run of this grid point that ended early and left a checkpoint, if any.
+
+    The point is the same experiment, axis values and repeat; the other
+    parameters and the code may have changed since (they are recorded as
+    `config_changes`). Returns the old folder, its run id, the checkpoint's step
+    and the changes.
+    """
+    from ..archive.values import encode_param
+    from ..catalog.reading import read_run
+    from ..checkpoints.store import newest
+
+    params = {name: encode_param(value) for name, value in built.params.items()}
+    axes = {name: params[name] for name in built.axes}
+    base = root / layout.TESTING_DIR if built.testing else root
+    best: tuple[str, Path, dict[str, Any]] | None = None
+    for manifest in base.glob(f"{layout.safe_name(built.experiment)}/*/*/checkpoints"):
+        folder = manifest.parent
+        if folder.parent.name == stamp:
+            continue
+        try:
+            config = load((folder / layout.CONFIG).read_text("utf-8"))
+            header = config["experiment"]
+            old = config["parameters"]
+            if (
+                header.get("name") != built.experiment
+                or header.get("label") == SUPERSEDED
+                or header.get("repeat", 0) != built.repeat
+                or sorted(header.get("axes") or []) != sorted(axes)
+                or any(old.get(name) != value for name, value in axes.items())
+                or newest(folder) is None
+            ):
+                continue
+            summary = read_run(folder)  # a dead process's run is recorded crashed here
+        except Exception:  # a broken folder is nothing to resume from
+            continue
+        started = str(summary.get("started", ""))
+        if summary.get("status") in RESUMABLE and (best is None or started > best[0]):
+            best = (started, folder, old)
+    if best is None:
+        return None
+    _, folder, old = best
+    changes = {
+        name: {"was": old.get(name), "now": value}
+        for name, value in params.items()
+        if old.get(name) != value
+    }
+    return {
+        "folder": folder,
+        "run_id": f"{folder.parent.name}/{folder.name}",
+        "changes": changes,
+    }
+
+
+def reused_or_resumed(built: Any, state: Any) -> dict[str, Any] | None:
+    """A completed run of this point to reuse (its record), else None; a run that ended early
+    with a checkpoint is put in `built.resumed` to go on from."""
+    settings = state.settings
+    record = reusable(built, settings.root, state.stamp, settings.debug, state.resume_index())
+    if record is None:
+        built.resumed = resumable(built, settings.root, state.stamp)
     return record

@@ -9,6 +9,7 @@ a usage error.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -48,15 +49,13 @@ def planned(items: Sequence[pytest.Item]) -> dict[str, int]:
     return counts
 
 
-def check_selected(
-    items: Sequence[pytest.Item],
-    overrides: Overrides,
-    testing: bool,
-    repeats_option: int | None = None,
-    pruner: str | None = None,
-    sampler: str = "tpe",
-) -> None:
-    """Check the names, overrides and repeats of the selected experiments (plugin.py calls it)."""
+def check_selected(items: Sequence[pytest.Item], overrides: Overrides, settings: Any) -> None:
+    """Check the names, overrides and repeats of the selected experiments (plugin.py calls it).
+
+    `settings` is the session's (session.state.Settings): testing, repeats, pruner, sampler.
+    """
+    testing, repeats_option = settings.testing, settings.repeats
+    pruner, sampler = settings.pruner, settings.sampler
     experiments = [item for item in items if uses_exp(item)]
     _check_names(experiments)
     known: set[str] = set()

@@ -79,6 +79,7 @@ class RunSpec:
     explicit_ids: dict[str, str | None] = field(default_factory=dict)  # see paramids.py
     search: dict[str, Any] = field(default_factory=dict)  # searched name -> searchspace.Dist
     trial_slot: int | None = None  # which trial slot (test item) of a search this is
+    resumed: dict[str, Any] | None = None  # the run this one resumes (plan/resume.resumable)
     trial: int | None = None  # Optuna's trial number, once asked (search/trial.py)
     study: str | None = None  # the study's name in the session's study.journal
     id_axes: dict[str, Any] | None = None  # what the run id is made of, when not the axes

@@ -1,4 +1,4 @@
-"""What Exp offers for writing experiments: hooks, the cache and labels (a mixin of Exp)."""
+"""What Exp offers for writing experiments: hooks, the cache, labels, checkpoints (a mixin)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 from ..archive import layout
 from ..archive.labels import change_label, check_label
 from ..archive.locks import update_config
+from ..checkpoints.store import CheckpointError, Checkpoints, check_keep, check_step
 from ..plan.variants import HOOK_ATTR
+from .tracking import Tracker
 
 
 class _NoDefault:
@@ -28,6 +30,8 @@ class Authoring:
     _notes: list[dict[str, Any]]
     _hooks: dict[str, tuple[Any, int]]  # name -> (what find_marked found, calls so far)
     _session: Any
+    _checkpoints: Checkpoints
+    _tracker: Tracker
     experiment: str
     testing: bool
     path: Path
@@ -91,6 +95,35 @@ class Authoring:
             self._label, self._notes = header["label"], list(header.get("notes") or [])
 
         update_config(self.path, change)
+
+    # -- checkpoints (checkpoints/store.py) ---------------------------------------
+
+    def checkpoint(self, state: Any, step: int | None = None, keep: int | None = None) -> Path:
+        """Save state (pickled) as this run's checkpoint at `step`; the newest `keep` stay."""
+        found = self._checkpoint_step(step, keep, "checkpoint")
+        return self._checkpoints.save(state, found, None if keep is None else check_keep(keep))
+
+    def checkpoint_path(self, step: int | None = None, keep: int | None = None) -> Path:
+        """A path to save a checkpoint of `step` to yourself (e.g. torch.save); it counts once
+        written, when the next checkpoint is asked for or the run ends."""
+        found = self._checkpoint_step(step, keep, "checkpoint_path")
+        return self._checkpoints.path(found, None if keep is None else check_keep(keep))
+
+    def restore(self) -> tuple[Any, int] | None:
+        """(state, step) of the newest checkpoint (a path for checkpoint_path's), or None."""
+        return self._checkpoints.restore()
+
+    def _checkpoint_step(self, step: Any, keep: Any, what: str) -> int:
+        try:
+            if keep is not None:
+                check_keep(keep)
+            self.flush_points()  # the points a checkpoint stands for are on disk before it
+            return check_step(step) if step is not None else self._tracker.last_step()
+        except CheckpointError as error:
+            raise CheckpointError(f"exp.{what}: {error}") from None
+
+    def flush_points(self) -> None:
+        raise NotImplementedError
 
 
 def _not_found(name: str, cls: Any, module: Any) -> Exception:

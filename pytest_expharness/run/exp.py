@@ -18,6 +18,8 @@ from typing import Any
 from ..archive import layout
 from ..archive.values import encode_param, to_json
 from ..catalog.processes import this_process
+from ..checkpoints.resumed import resume_from, supersede
+from ..checkpoints.store import Checkpoints
 from ..plan.searchspace import pruner_of
 from ..plan.spec import RunSpec
 from ..report import runreport
@@ -107,6 +109,8 @@ class Exp(RunLog, Authoring, RunEnd):
             self.path, spec.module_path, session.rootdir, session.reproducible(), bases
         )
         self._tracker = Tracker(self.path, clock=_clock, helper=True)
+        self._checkpoints = Checkpoints(self.path)
+        self._resumed = resume_from(spec.resumed, self._checkpoints, self._tracker)
         self._total: int | None = None  # exp.progress, track(total=) or the marker's steps=
         if spec.steps is not None:
             self._total = check_total(f"experiment(steps={spec.steps!r})", self._params[spec.steps])
@@ -122,6 +126,8 @@ class Exp(RunLog, Authoring, RunEnd):
             {"status": "running", "heartbeat": self.started, "log": self.log_counts()}
         )
         self._constants.apply(spec.patch_targets, spec.declared, self._params)
+        if self._resumed:
+            supersede(spec.resumed, f"{session.stamp}/{self.run_id}")
         FLUSHER.register(self)
 
     # -- parameters ----------------------------------------------------------
@@ -316,6 +322,7 @@ class Exp(RunLog, Authoring, RunEnd):
             "attempt": spec.attempt,
             "main_metric": {"name": spec.metric, "mode": spec.mode} if spec.metric else None,
             **_search_header(spec, session.settings),
+            **self._resumed,
             "source_hash": spec.source_hash,
             "code": self._code,
             "reproducible": session.settings.reproducible,

@@ -47,6 +47,7 @@ class RunEnd:
     _flusher: Any
     _finished: bool
     _io_lock: threading.Lock
+    _checkpoints: Any
     _hot: dict[str, Any]
     _constants: ConstantPatch
     _tracker: Tracker
@@ -86,6 +87,8 @@ class RunEnd:
         with self._io_lock:
             self._finished = True
         self._hot = {}
+        with contextlib.suppress(OSError):  # a path handed out for a checkpoint, now written
+            self._checkpoints.commit()
         self._constants.restore()
         ended = _now()
         problems: list[str] = []

@@ -75,8 +75,8 @@ class Tracker:
 
     # -- the experiment's side -------------------------------------------------
 
-    def track_slow(self, name: str, value: Any, step: Any) -> None:
-        """Validate and record a point the hot path did not take."""
+    def track_slow(self, name: str, value: Any, step: Any, at: float | None = None) -> None:
+        """Validate and record a point the hot path did not take (`at`: a carried point's time)."""
         if name not in self.hot:
             check_name(name)
         if step is not None:
@@ -97,7 +97,7 @@ class Tracker:
             flat: list[Any] = []
             self._lists[name] = flat
             extend = self.hot[name] = self._hot_entry(name, flat)
-        extend((number, step, self._clock()))
+        extend((number, step, self._clock() if at is None else at))
 
     def watch(self, name: str, callback: Callable[[float, int | None], None]) -> None:
         """Call callback(value, step) after each point of series name is kept (a search's pruner).
@@ -198,6 +198,11 @@ class Tracker:
         names = [main, *(n for n in latest if n != main)][:LIVE_SERIES]
         step = max(self.counts.get(main, 0), self.top_step.get(main, 0))
         return step, {n: latest[n] for n in names}
+
+    def last_step(self) -> int:
+        """The largest step journaled in any series (0 before any point)."""
+        steps = [max(self.counts.get(n, 0) - 1, self.top_step.get(n, -1)) for n in self.counts]
+        return max([0, *steps])
 
     def held(self) -> int:
         """Return how many points are in memory, not yet journaled."""

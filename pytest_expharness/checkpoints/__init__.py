@@ -1,0 +1,1 @@
+"""Checkpoints of long runs, and what resuming one from them carries over."""
