@@ -176,6 +176,9 @@ def delete_run(folder: Path, now: float | None = None) -> str | None:
         return str(error)
     except FileNotFoundError:
         return "no longer there"
+    with contextlib.suppress(OSError):  # the session's plan alone does not keep it
+        if [p.name for p in folder.parent.iterdir()] == [layout.PLANNED]:
+            (folder.parent / layout.PLANNED).unlink()
     for parent in (folder.parent, folder.parent.parent):
         try:
             parent.rmdir()  # only when empty: a session keeps its comparison tables

@@ -246,7 +246,7 @@ def test_names_that_leave_artifacts_raise_and_write_nothing(
     run_files = [p for p in created if p.startswith(run.relative_to(pytester.path).as_posix())]
     sweep = run.parent.relative_to(pytester.path).as_posix()
     tables = [f"{sweep}/comparison.{ext}" for ext in ("csv", "json", "md")]
-    tables.append(f"{sweep}/report.html")
+    tables += [f"{sweep}/report.html", f"{sweep}/planned.json"]  # planned.json: the live view's N
     index = [p for p in created if p.startswith("results/index.sqlite")]
     assert index, "the session indexed its run"
     marker = ["results/.expharness"]  # what makes the folder an archive
