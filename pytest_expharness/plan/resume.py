@@ -36,6 +36,24 @@ class ResumeIndex:
         self.root = root
         self.stamp = stamp
         self._found: dict[tuple[str, bool], dict[str, Path]] = {}
+        self._checkpointed: dict[tuple[str, bool], list[tuple[Path, dict[str, Any]]]] = {}
+
+    def checkpointed(self, experiment: str, testing: bool) -> list[tuple[Path, dict[str, Any]]]:
+        """Runs of earlier sessions with a checkpoints/ folder, and their config (scanned once)."""
+        key = (experiment, testing)
+        if key not in self._checkpointed:
+            base = self.root / layout.TESTING_DIR if testing else self.root
+            found = []
+            for folder in base.glob(f"{layout.safe_name(experiment)}/*/*/checkpoints"):
+                run = folder.parent
+                if run.parent.name == self.stamp:
+                    continue
+                try:
+                    found.append((run, load((run / layout.CONFIG).read_text("utf-8"))))
+                except Exception:  # a broken folder is nothing to resume from
+                    continue
+            self._checkpointed[key] = found
+        return self._checkpointed[key]
 
     def find(
         self,
@@ -125,13 +143,12 @@ RESUMABLE = ("crashed", "interrupted", "preempted")  # ended early; `failed` run
 SUPERSEDED = "superseded"  # the label of a run another run resumed
 
 
-def resumable(built: Any, root: Path, stamp: str) -> dict[str, Any] | None:
+def resumable(built: Any, index: ResumeIndex) -> dict[str, Any] | None:
     """The newest run of this grid point that ended early and left a checkpoint, if any.
 
     The point is the same experiment, axis values and repeat; the other
     parameters and the code may have changed since (they are recorded as
-    `config_changes`). Returns the old folder, its run id, the checkpoint's step
-    and the changes.
+    `config_changes`). Returns the old folder, its run id and the changes.
     """
     from ..archive.values import encode_param
     from ..catalog.reading import read_run
@@ -139,16 +156,10 @@ def resumable(built: Any, root: Path, stamp: str) -> dict[str, Any] | None:
 
     params = {name: encode_param(value) for name, value in built.params.items()}
     axes = {name: params[name] for name in built.axes}
-    base = root / layout.TESTING_DIR if built.testing else root
     best: tuple[str, Path, dict[str, Any]] | None = None
-    for manifest in base.glob(f"{layout.safe_name(built.experiment)}/*/*/checkpoints"):
-        folder = manifest.parent
-        if folder.parent.name == stamp:
-            continue
+    for folder, config in index.checkpointed(built.experiment, built.testing):
         try:
-            config = load((folder / layout.CONFIG).read_text("utf-8"))
-            header = config["experiment"]
-            old = config["parameters"]
+            header, old = config["experiment"], config["parameters"]
             if (
                 header.get("name") != built.experiment
                 or header.get("label") == SUPERSEDED
@@ -172,11 +183,7 @@ def resumable(built: Any, root: Path, stamp: str) -> dict[str, Any] | None:
         for name, value in params.items()
         if old.get(name) != value
     }
-    return {
-        "folder": folder,
-        "run_id": f"{folder.parent.name}/{folder.name}",
-        "changes": changes,
-    }
+    return {"folder": folder, "run_id": f"{folder.parent.name}/{folder.name}", "changes": changes}
 
 
 def reused_or_resumed(built: Any, state: Any) -> dict[str, Any] | None:
@@ -185,5 +192,5 @@ def reused_or_resumed(built: Any, state: Any) -> dict[str, Any] | None:
     settings = state.settings
     record = reusable(built, settings.root, state.stamp, settings.debug, state.resume_index())
     if record is None:
-        built.resumed = resumable(built, settings.root, state.stamp)
+        built.resumed = resumable(built, state.resume_index())
     return record
