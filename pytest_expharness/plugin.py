@@ -51,6 +51,10 @@ def pytest_configure(config: pytest.Config) -> None:
     collector = config.stash[COLLECTOR] = RecordCollector(config, records, _start_live)
     config.pluginmanager.register(collector, "expharness-records")
     gitpolicy.listen(config)  # prints a dirty-tree warning when it comes
+    if config.getoption("exp_gpus") or config.getoption("exp_gpus_per_run") != 1:
+        from .session.gpus import configure
+
+        configure(config)  # a worker's devices, set before its test modules import torch
     if config.pluginmanager.hasplugin("xdist"):
         from .xdisthooks import XdistHooks
 

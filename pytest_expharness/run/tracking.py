@@ -191,8 +191,8 @@ class Tracker:
         explicit step, so steps 0..9 and 1..10 both read 10 at the end.
         """
         latest = self.latest
-        if main not in latest:
-            main = next(iter(latest), None)
+        if main not in latest:  # the first series the run tracked itself, else sys/...
+            main = next((n for n in latest if not n.startswith("sys/")), next(iter(latest), None))
         if main is None:
             return None, {}
         names = [main, *(n for n in latest if n != main)][:LIVE_SERIES]
