@@ -66,6 +66,10 @@ def detect() -> list[str]:
     return [str(i) for i in range(len(lines))] if done.returncode == 0 else []
 
 
+def _number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def parse(spec: str, per_run: int) -> list[str] | None:
     """Check --exp-gpus and --exp-gpus-per-run; the device ids given, or None for auto."""
     if per_run < 1:
@@ -73,7 +77,7 @@ def parse(spec: str, per_run: int) -> list[str] | None:
     if spec.strip() == "auto":
         return None
     ids = [part.strip() for part in spec.split(",")]
-    bad = [part for part in ids if not part.isdigit()]
+    bad = [part for part in ids if not _number(part)]
     if bad or not ids:
         raise GpuError(
             f"--exp-gpus {spec}: {bad[0] if bad else spec!r} is no device number; "
@@ -181,7 +185,7 @@ def handles(lib: Any) -> list[tuple[str, Any, str]]:
     if visible is None:
         ids = [str(i) for i in range(count)]
     else:
-        ids = [d.strip() for d in visible.split(",") if d.strip().isdigit()]
+        ids = [d.strip() for d in visible.split(",") if _number(d.strip())]  # not UUIDs
     found = []
     for ident in ids:
         if int(ident) < count:

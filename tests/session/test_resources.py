@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import XDIST_MODES, Archive
 from pytest_expharness.session import gpus
+
+from conftest import XDIST_MODES, Archive
 
 NO_GPU = importlib.util.find_spec("pynvml") is None and shutil.which("nvidia-smi") is None
 
