@@ -195,7 +195,8 @@ class Tracker:
             main = next((n for n in latest if not n.startswith("sys/")), next(iter(latest), None))
         if main is None:
             return None, {}
-        names = [main, *(n for n in latest if n != main)][:LIVE_SERIES]
+        rest = sorted((n for n in latest if n != main), key=lambda n: n.startswith("sys/"))
+        names = [main, *rest][:LIVE_SERIES]  # the run's own series before its sys/ ones
         step = max(self.counts.get(main, 0), self.top_step.get(main, 0))
         return step, {n: latest[n] for n in names}
 

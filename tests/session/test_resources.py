@@ -160,3 +160,15 @@ def test_summary_resources_read_back_as_json(tmp_path: Path) -> None:
     usage = Usage(0.0)
     found = usage.final(usage.started + 1.5)
     assert json.loads(json.dumps(found)) == found and found["wall_s"] == 1.5
+
+
+def test_the_live_view_shows_the_runs_own_series_before_its_sys_ones(tmp_path: Path) -> None:
+    from pytest_expharness.run.tracking import Tracker
+
+    tracker = Tracker(tmp_path)
+    for name in ("sys/cpu_percent", "sys/rss_mb", "loss", "acc"):
+        tracker.track_slow(name, 1.0, None)
+    tracker.flush()
+    step, values = tracker.live_state(None)
+    assert list(values) == ["loss", "acc", "sys/cpu_percent", "sys/rss_mb"] and step == 1
+    tracker.close()
