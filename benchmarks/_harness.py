@@ -15,10 +15,10 @@ from pytest_expharness.run.exp import Exp
 from pytest_expharness.session.state import SessionState, Settings
 
 
-def standalone_run(root: Path) -> Exp:
+def standalone_run(root: Path, sys_interval: float = 10.0) -> Exp:
     """Start a real run (folder, journal, flusher thread) outside any pytest session."""
     state = SessionState(
-        settings=Settings(root=root),
+        settings=Settings(root=root, sys_interval=sys_interval),
         stamp=archive.session_stamp(),
         rootdir=root,
         command=["benchmark"],

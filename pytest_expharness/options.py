@@ -58,6 +58,16 @@ HELP_PROGRESS = (
     "live view of the runs in flight: redrawn in place on a terminal; elsewhere printed as "
     "plain lines every SECONDS (default 30; 0: no live view; ini: exp_progress)"
 )
+HELP_SYS_INTERVAL = (
+    "sample every run's CPU, memory and GPUs as sys/... series every SECONDS "
+    "(default 10; 0: no series and no GPU readings)"
+)
+HELP_GPUS = (
+    "give each xdist worker its own GPUs through CUDA_VISIBLE_DEVICES, round robin: auto "
+    "(found through NVML or nvidia-smi) or device numbers, as 0,1,2,3; under SLURM the "
+    "allocation is recorded, not changed"
+)
+HELP_GPUS_PER_RUN = "how many GPUs each worker gets with --exp-gpus (default 1)"
 MARKER_HELP = (
     "experiment(name=None, description=None, tags=(), testing=None, repeats=None, "
     "metric=None, mode='min', steps=None, search=None): describe an experiment; testing is a "
@@ -170,6 +180,23 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help=HELP_PROGRESS,
     )
+    group.addoption(
+        "--exp-sys-interval",
+        dest="exp_sys_interval",
+        type=_interval,
+        default=10.0,
+        metavar="SECONDS",
+        help=HELP_SYS_INTERVAL,
+    )
+    group.addoption("--exp-gpus", dest="exp_gpus", default=None, metavar="auto|IDS", help=HELP_GPUS)
+    group.addoption(
+        "--exp-gpus-per-run",
+        dest="exp_gpus_per_run",
+        type=int,
+        default=1,
+        metavar="K",
+        help=HELP_GPUS_PER_RUN,
+    )
     parser.addini("exp_progress", HELP_PROGRESS, default="30")
     parser.addini("exp_slurm_options", HELP_SLURM_OPT, type="linelist", default=[])
     parser.addini("exp_root", HELP_ROOT, default=None)
@@ -185,4 +212,15 @@ def _seconds(text: str) -> float:
         value = -1.0
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r}: give seconds, 0 or more (0: no live view)")
+    return value
+
+
+def _interval(text: str) -> float:
+    """Parse --exp-sys-interval: seconds, at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds, 0 or more (0: no sampling)")
     return value

@@ -51,6 +51,10 @@ def pytest_configure(config: pytest.Config) -> None:
     collector = config.stash[COLLECTOR] = RecordCollector(config, records, _start_live)
     config.pluginmanager.register(collector, "expharness-records")
     gitpolicy.listen(config)  # prints a dirty-tree warning when it comes
+    if config.getoption("exp_gpus") or config.getoption("exp_gpus_per_run") != 1:
+        from .session.gpus import configure
+
+        configure(config)  # a worker's devices, set before its test modules import torch
     if config.pluginmanager.hasplugin("xdist"):
         from .xdisthooks import XdistHooks
 
@@ -340,7 +344,7 @@ def pytest_runtest_makereport(
         return report  # not an experiment
     if citizen.writes_nothing(item.config):
         return report  # --setup-only: no run, no record
-    from .sweep import handoff
+    from .sweep import handoff, outcomes
 
     if run is None:
         if call.when == "teardown" and REUSED in item.stash:
@@ -355,13 +359,9 @@ def pytest_runtest_makereport(
     if call.when == "setup":
         report.user_properties.append((handoff.STARTED_PROPERTY, True))  # not on junitxml's
     if call.when == "call" or ((report.failed or report.skipped) and OUTCOME not in item.stash):
-        from .sweep import outcomes
-
         item.stash[OUTCOME] = run.outcome = outcomes.from_call(report, call)
     if call.when == "teardown":
         if report.failed and run.record is not None and run.record["status"] == "completed":
-            from .sweep import outcomes
-
             run.amend(outcomes.from_call(report, call))  # a later fixture's teardown failed
         if run.record is not None:
             handoff.send(report, run.record)

@@ -171,6 +171,9 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
         "started_unix": summary.get("started_unix"),
         "all_results": dict(summary.get("results") or {}),
         "log": _log_counts(summary.get("log")),
+        "resources": summary.get("resources")
+        if isinstance(summary.get("resources"), dict)
+        else None,
     }
     return plain(made)  # type: ignore[no-any-return]
 

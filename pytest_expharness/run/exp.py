@@ -23,7 +23,8 @@ from ..checkpoints.store import Checkpoints
 from ..plan.searchspace import pruner_of
 from ..plan.spec import RunSpec
 from ..report import runreport
-from ..session import debugfolder, snapshot
+from ..session import debugfolder, gpus, snapshot
+from ..session.resources import Usage
 from ..session.state import SessionState
 from . import artifacts
 from .authoring import Authoring
@@ -117,6 +118,7 @@ class Exp(RunLog, Authoring, RunEnd):
         self._live: tuple[Any, ...] | None = None  # what live.json last said, and when
         self._hot = self._tracker.hot
         self.started = _now()
+        self._usage = Usage(settings.sys_interval)
         self._log_file = open(self.path / layout.LOG, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
         substituted = runreport.write_config(
             self.path / layout.CONFIG, self._config(), session.provenance()
@@ -247,6 +249,9 @@ class Exp(RunLog, Authoring, RunEnd):
         with self._io_lock:
             if self._finished:
                 return
+            if now >= self._usage.due:  # every --exp-sys-interval: the sys/ series
+                for name, value in self._usage.sample(now).items():
+                    self._tracker.track_slow(name, value, None)
             if self._store.dirty or heartbeat:  # heartbeat: values changed in place too
                 try:
                     tree = self._store.snapshot()
@@ -329,6 +334,7 @@ class Exp(RunLog, Authoring, RunEnd):
             "testing": spec.testing,
             "debug": session.settings.debug,
             "slurm": snapshot.slurm_ids(),
+            "gpus": gpus.header(),
         }
         return {
             "experiment": header,

@@ -54,6 +54,7 @@ class RunEnd:
     _store: DataStore
     _components: dict[str, Component]
     _cache: Any
+    _usage: Any
     _log_file: TextIO
     path: Path
     started: float
@@ -130,6 +131,7 @@ class RunEnd:
             "results": dict(scalars(data)),
             "artifacts": attempt("listing artifacts", lambda: layout.artifact_names(self.path), []),
             "log": self.log_counts(),
+            "resources": attempt("resources", lambda: self._usage.final(ended)),
         }
         if metrics_written and written is not None:  # what is left is remade from the folder
             final = {**summary, "plots": [], "problems": list(problems), "heartbeat": _now()}

@@ -191,11 +191,12 @@ class Tracker:
         explicit step, so steps 0..9 and 1..10 both read 10 at the end.
         """
         latest = self.latest
-        if main not in latest:
-            main = next(iter(latest), None)
+        if main not in latest:  # the first series the run tracked itself, else sys/...
+            main = next((n for n in latest if not n.startswith("sys/")), next(iter(latest), None))
         if main is None:
             return None, {}
-        names = [main, *(n for n in latest if n != main)][:LIVE_SERIES]
+        rest = sorted((n for n in latest if n != main), key=lambda n: n.startswith("sys/"))
+        names = [main, *rest][:LIVE_SERIES]  # the run's own series before its sys/ ones
         step = max(self.counts.get(main, 0), self.top_step.get(main, 0))
         return step, {n: latest[n] for n in names}
 

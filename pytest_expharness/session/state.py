@@ -48,6 +48,7 @@ class Settings:
     sampler: str = "tpe"
     pruner: str | None = None  # None: median, or none for trials with repeats
     seed: int | None = None
+    sys_interval: float = 10.0  # seconds between two sys/ samples; 0: none
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -77,6 +78,7 @@ def read_settings(config: pytest.Config) -> Settings:
         sampler=config.getoption("exp_sampler"),
         pruner=config.getoption("exp_pruner"),
         seed=config.getoption("exp_seed"),
+        sys_interval=config.getoption("exp_sys_interval"),
     )
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 OK_STATUSES = ("completed", "reused")
+SYS = "sys/"  # the resource series of every run (session/resources.py): not table columns
 RERUN = "rerun"  # an earlier attempt (pytest-rerunfailures) of a point a later attempt ran
 COMPONENT_WORDS = {"success": "ok"}  # how a component status is counted in its column
 COMPONENT_ORDER = ("ok", "failed", "disabled", "pending")  # then any other, as first seen
@@ -103,7 +104,7 @@ def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTabl
     series: list[str] = []
     results: list[str] = []
     for record in records:
-        series.extend(n for n in record["metrics"] if n not in series)
+        series.extend(n for n in record["metrics"] if n not in series and not n.startswith(SYS))
         results.extend(k for k in record["results"] if k not in results)
     attempts = any((r.get("attempt") or 1) > 1 for r in records)
     components = any(r.get("components") for r in records)

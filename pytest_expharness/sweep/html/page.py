@@ -49,6 +49,7 @@ from .parts import (
     table_html,
     text,
 )
+from .resources import resources_section
 from .sample import curve_budget, parse_limit, read_curves
 from .searchpart import search_section
 
@@ -267,6 +268,7 @@ def _pieces(table: SweepTable, runs: list[RunRecord], out_dir: Path, label: Any)
     yield search_section(table)
     yield analysis_section(table, runs, out_dir)
     yield _problems(runs, label)
+    yield resources_section(runs, label)
     yield from plots_section(table, runs, label)
     yield "<h2>Runs</h2>"
     for run, ident in zip(runs, idents, strict=True):
@@ -337,6 +339,7 @@ SHOWN = (
     "artifacts",
     "plots",
     "analysis",
+    "resources",
 )  # what the page reads of a summary.json
 NO_NOTES = "\n  notes: []\n"  # how config.yaml says a run has no notes
 

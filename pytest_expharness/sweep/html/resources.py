@@ -1,0 +1,47 @@
+"""The resources section of report.html: per run, wall and CPU time, peak memory, GPU memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...catalog.loading import RunRecord
+from .parts import table_html
+
+NOTE = "<p>CPU time and peak RSS are those of the process that ran the run.</p>"
+HEADERS = ["run", "wall s", "CPU s (user + system)", "peak RSS MB", "GPU memory peak MB"]
+
+
+def _gpu_peak(found: Any) -> str | None:
+    """Each GPU's memory peak, as `gpu0: 812.5`; None when the run had no GPU readings."""
+    if not isinstance(found, list) or not found:
+        return None
+    return ", ".join(
+        f"gpu{g.get('id')}: {g.get('memory_peak_mb')}" for g in found if isinstance(g, dict)
+    )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _row(run: RunRecord, label: Any) -> list[Any] | None:
+    used = run.summary.get("resources")
+    if not isinstance(used, dict):
+        return None
+    user, system = _number(used.get("cpu_user_s")), _number(used.get("cpu_system_s"))
+    rss = _number(used.get("peak_rss_bytes"))
+    return [
+        label(run),
+        used.get("wall_s"),
+        None if user is None or system is None else round(user + system, 3),
+        None if rss is None else round(rss / 2**20, 1),
+        _gpu_peak(used.get("gpus")),
+    ]
+
+
+def resources_section(runs: list[RunRecord], label: Any) -> str:
+    """A small table of what each run used; nothing when no run recorded its resources."""
+    rows = [row for row in (_row(run, label) for run in runs) if row is not None]
+    if not rows:
+        return ""
+    return f"<h2>Resources</h2>{table_html(HEADERS, rows, sortable=True)}{NOTE}"
