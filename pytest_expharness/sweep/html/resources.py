@@ -30,9 +30,10 @@ def _row(run: RunRecord, label: Any) -> list[Any] | None:
         return None
     user, system = _number(used.get("cpu_user_s")), _number(used.get("cpu_system_s"))
     rss = _number(used.get("peak_rss_bytes"))
+    wall = _number(used.get("wall_s"))
     return [
         label(run),
-        used.get("wall_s"),
+        None if wall is None else round(wall, 3),
         None if user is None or system is None else round(user + system, 3),
         None if rss is None else round(rss / 2**20, 1),
         _gpu_peak(used.get("gpus")),
@@ -44,4 +45,7 @@ def resources_section(runs: list[RunRecord], label: Any) -> str:
     rows = [row for row in (_row(run, label) for run in runs) if row is not None]
     if not rows:
         return ""
-    return f"<h2>Resources</h2>{table_html(HEADERS, rows, sortable=True)}{NOTE}"
+    headers = HEADERS
+    if all(row[-1] is None for row in rows):  # no GPU anywhere: no empty column
+        headers, rows = HEADERS[:-1], [row[:-1] for row in rows]
+    return f"<h2>Resources</h2>{table_html(headers, rows, sortable=True)}{NOTE}"
