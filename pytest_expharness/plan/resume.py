@@ -46,7 +46,7 @@ class ResumeIndex:
             found = []
             for folder in base.glob(f"{layout.safe_name(experiment)}/*/*/checkpoints"):
                 run = folder.parent
-                if run.parent.name == self.stamp:
+                if run.parent.name in (self.stamp, layout.DEBUG_DIR):
                     continue
                 try:
                     found.append((run, load((run / layout.CONFIG).read_text("utf-8"))))
