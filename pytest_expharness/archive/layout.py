@@ -71,6 +71,42 @@ GITIGNORE = """\
 # Meant to be committed: each run's config.yaml, summary.json, data.json, metrics.csv,
 # run.log and REPORT.md, and each session's comparison tables and report.html.
 # Left out: what is large or made again (artifacts, image frames, plots, the binary
+# series/ copy of metrics.csv, what a run's analysis.py draws, checkpoints, the index,
+# the cache),
+# each run's copy of its code (git has it at the recorded commit; with
+# --exp-reproducible, requirements.txt and uncommitted.patch are kept), testing runs,
+# debug runs, SLURM job files, and folders being staged or deleted.
+artifacts/
+tracked/
+plots/
+analysis_plots/
+metrics.journal
+series/
+.series-partial/
+checkpoints/
+index.sqlite*
+*.tmp
+.debug.lock
+.debug-old-*/
+*/debug/
+/.cache/
+/_testing/
+/_slurm/
+/.import-*/
+.gc-*/
+/*/*/*/code/**
+!/*/*/*/code/requirements.txt
+!/*/*/*/code/uncommitted.patch
+"""
+GITIGNORE_FIRST_LINE = GITIGNORE.splitlines()[0]
+# Every text an earlier version wrote: a .gitignore still holding one exactly is ours to
+# bring up to date; one that differs in any way is the user's and stays as it is.
+_OLD_GITIGNORES = (
+    GITIGNORE_FIRST_LINE  # before checkpoints/ was left out
+    + """
+# Meant to be committed: each run's config.yaml, summary.json, data.json, metrics.csv,
+# run.log and REPORT.md, and each session's comparison tables and report.html.
+# Left out: what is large or made again (artifacts, image frames, plots, the binary
 # series/ copy of metrics.csv, what a run's analysis.py draws, the index, the cache),
 # each run's copy of its code (git has it at the recorded commit; with
 # --exp-reproducible, requirements.txt and uncommitted.patch are kept), testing runs,
@@ -95,11 +131,7 @@ index.sqlite*
 /*/*/*/code/**
 !/*/*/*/code/requirements.txt
 !/*/*/*/code/uncommitted.patch
-"""
-GITIGNORE_FIRST_LINE = GITIGNORE.splitlines()[0]
-# Every text an earlier version wrote: a .gitignore still holding one exactly is ours to
-# bring up to date; one that differs in any way is the user's and stays as it is.
-_OLD_GITIGNORES = (
+""",
     GITIGNORE_FIRST_LINE
     + """
 # Meant to be committed: each run's config.yaml, summary.json, data.json, metrics.csv,
