@@ -68,10 +68,15 @@ CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 from pytest_expharness.sweep.end import finalize
+try:
+    from pytest_expharness.catalog.records import Sharer
+    share = Sharer().share
+except ImportError:  # code from before the Sharer (--against)
+    share = lambda record: record
 
 root, stamp, records_file = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 with open(records_file, encoding="utf-8") as handle:
-    records = [json.loads(line) for line in handle]  # as RecordCollector keeps them
+    records = [share(json.loads(line)) for line in handle]  # as RecordCollector keeps them
 before = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
 profile = len(sys.argv) > 4
 if profile:
