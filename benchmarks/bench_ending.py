@@ -183,6 +183,7 @@ def main() -> int:
     options.add_argument("--profile", action="store_true")
     args = options.parse_args()
     here = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(here))  # the records are made as this code's workers make them
     scratch = Path(tempfile.mkdtemp(prefix="bench-ending-"))
     try:
         root = scratch / "results"

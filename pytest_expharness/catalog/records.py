@@ -120,6 +120,8 @@ def _axes(header: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
 
 def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> dict[str, Any]:
     """Return the plain-data record of a run, from its config and summary (live or on disk)."""
+    from ..archive.labels import notes_of
+
     header = config.get("experiment", {})
     parameters = config.get("parameters", {})
     error = summary.get("error") or {}
@@ -166,6 +168,7 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
         "params": parameters,
         "tags": list(header.get("tags") or []),
         "label": header.get("label"),
+        "notes": notes_of(header),  # report.html shows them without reading config.yaml
         "git_commit": header.get("git_commit"),
         "git_dirty": header.get("git_dirty"),
         "started": summary.get("started"),

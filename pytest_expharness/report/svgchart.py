@@ -198,14 +198,7 @@ class Chart:
             for b in self.bands:
                 series.append((b.xs, [m - s for m, s in zip(b.mean, b.std, strict=True)]))
                 series.append((b.xs, [m + s for m, s in zip(b.mean, b.std, strict=True)]))
-            pairs = [
-                (self._xs(x), y)
-                for xs_, ys_ in series
-                for x, y in zip(xs_, ys_, strict=True)
-                if self._shown(x, y)
-            ]
-            xs = [p[0] for p in pairs] or [0.0]
-            ys = [p[1] for p in pairs] or [0.0]
+            xs, ys = self._extent(series)
             xlo, xhi = min(xs), max(xs)
         ylo, yhi = _limits(min(ys), max(ys), 0.05, _flat_y)
         xlo, xhi = _limits(xlo, xhi, 0.0, _flat_x)
@@ -220,6 +213,17 @@ class Chart:
 
         def where(x: float, y: float) -> str:
             return f"{px(self._xs(x)):.1f},{py(y):.1f}"
+
+        xl2, yh2 = xlo / 2, yhi / 2
+
+        def places(xs: list[float], ys: list[float]) -> list[str] | None:
+            """Every point's place (as `where`), when all are finite on linear axes; else None."""
+            if self.xlog or not (finite(sum(xs)) and finite(sum(ys))):
+                return None
+            return [
+                f"{LEFT + (x / 2 - xl2) / xspan * w:.1f},{TOP + (yh2 - y / 2) / yspan * h:.1f}"
+                for x, y in zip(xs, ys, strict=True)
+            ]
 
         out = [
             f'<svg xmlns="http://www.w3.org/2000/svg" class="{escape(css_class)}" '
@@ -270,7 +274,8 @@ class Chart:
             out.append("</g>")
         banded = {key for band in self.bands for key in band.keys}
         for number, line in enumerate(self.lines):
-            out.append(self._line(line, where, f"{self.ident}-{number}", line.key in banded))
+            ident = f"{self.ident}-{number}"
+            out.append(self._line(line, where, ident, line.key in banded, places))
         for xs_, ys_, colour in self.points:
             for x, y in zip(xs_, ys_, strict=True):
                 if self._shown(x, y):
@@ -291,8 +296,40 @@ class Chart:
         out.append("</svg>")
         return "\n".join(out)
 
-    def _segments(self, xs: list[float], ys: list[float], where: Any) -> list[list[str]]:
-        """The runs of plottable points of a line (a non-finite value breaks it)."""
+    def _extent(
+        self, series: list[tuple[list[float], list[float]]]
+    ) -> tuple[list[float], list[float]]:
+        """The plottable xs (on the x scale) and ys of some lines, or their extremes.
+
+        A line of finite values on linear axes gives its extremes alone (the sums
+        say it without a Python loop over its points: 10,000 curves a chart).
+        """
+        finite = math.isfinite
+        xs: list[float] = []
+        ys: list[float] = []
+        for xs_, ys_ in series:
+            if not xs_:
+                continue
+            if not self.xlog and finite(sum(xs_)) and finite(sum(ys_)):
+                xs += (min(xs_), max(xs_))
+                ys += (min(ys_), max(ys_))
+                continue
+            for x, y in zip(xs_, ys_, strict=True):
+                if self._shown(x, y):
+                    xs.append(self._xs(x))
+                    ys.append(y)
+        return xs or [0.0], ys or [0.0]
+
+    def _segments(
+        self, xs: list[float], ys: list[float], where: Any, places: Any = None
+    ) -> list[list[str]]:
+        """The runs of plottable points of a line (a non-finite value breaks it).
+
+        `places`, when given, places a whole line at once (None when it cannot).
+        """
+        whole = places(xs, ys) if places is not None else None
+        if whole is not None:
+            return [whole] if whole else []
         found: list[list[str]] = [[]]
         for x, y in zip(xs, ys, strict=True):
             if self._shown(x, y):
@@ -301,10 +338,12 @@ class Chart:
                 found.append([])
         return [s for s in found if s]
 
-    def _line(self, line: Line, where: Any, ident: str, banded: bool = False) -> str:
+    def _line(
+        self, line: Line, where: Any, ident: str, banded: bool = False, places: Any = None
+    ) -> str:
         stroke = f'stroke="{line.colour}" stroke-width="{line.width}"'
         parts = []
-        for i, segment in enumerate(self._segments(line.xs, line.ys, where)):
+        for i, segment in enumerate(self._segments(line.xs, line.ys, where, places)):
             if len(segment) == 1:
                 cx, cy = segment[0].split(",")
                 parts.append(f'<circle cx="{cx}" cy="{cy}" r="2" fill="{line.colour}"/>')

@@ -12,13 +12,14 @@ from .parts import esc, img, param_name, plain, runs_attr, runs_text
 MAX_VERSUS_METRICS = 4
 
 
-def _groups(table: SweepTable, runs: list[RunRecord], label: Any) -> dict[str, list[str]] | None:
+def _groups(
+    table: SweepTable, runs: list[RunRecord], labels: list[str]
+) -> dict[str, list[str]] | None:
     """Runs by grid point (name -> labels), when some point has two runs or more; else None."""
     rows = {str(r["run"]): r for r in table.rows}
     several = len({run.experiment for run in runs}) > 1
     found: dict[str, list[str]] = {}
-    for run in runs:
-        name = label(run)
+    for run, name in zip(runs, labels, strict=True):
         row = rows.get(name)
         values = [
             row.get(axis) if row is not None else run.params.get(param_name(axis))
@@ -110,7 +111,7 @@ def plots_section(table: SweepTable, runs: list[RunRecord], label: Any) -> Itera
     if series:
         shown = [r for r in runs if any(len(v) for v in r.metrics.values())]
         labels = [label(r) for r in shown]
-        groups = _groups(table, shown, label)
+        groups = _groups(table, shown, labels)
         colour_of = run_colours(labels, groups)
         hint = (
             "<p>Hover a curve to name its run. Click a curve, a legend entry or a table row "
@@ -120,7 +121,9 @@ def plots_section(table: SweepTable, runs: list[RunRecord], label: Any) -> Itera
         yield "<div class='charts'>"
         for number, name in enumerate(series):
             found = [
-                (label(r), r.metrics[name]) for r in shown if len(r.metrics.get(name, ())) >= 1
+                (named, r.metrics[name])
+                for named, r in zip(labels, shown, strict=True)
+                if len(r.metrics.get(name, ())) >= 1
             ]
             svg = plotter.curves(name, found, table.best, colour_of, groups, ident=f"s{number}")
             yield f"<figure class='chart' data-series='{esc(name)}'>{svg}</figure>"

@@ -65,6 +65,8 @@ def mean_std(
 
 def _final(values: Any) -> str:
     """The last finite value of a curve, and its step, as a tooltip line."""
+    if len(values) and math.isfinite(float(values[-1])):
+        return f"final {float(values[-1]):.6g} at step {values.steps[-1]}"
     for step, value in reversed(list(zip(values.steps, values, strict=True))):
         if math.isfinite(float(value)):
             return f"final {float(value):.6g} at step {step}"
@@ -95,8 +97,9 @@ class Plotter:
         ordered = sorted(runs, key=lambda r: r[0] == best)  # the best last: drawn on top
         limit = max(100, min(MAX_POINTS, POINTS_PER_CHART // max(len(runs), 1)))
         for label, values in ordered:
-            steps = [float(s) for s in values.steps]
-            xs, ys = _thin(steps, [float(v) for v in values], limit)
+            xs, ys = values.steps, values  # Chart.line makes them floats
+            if len(values) > limit:
+                xs, ys = _thin([float(s) for s in xs], [float(v) for v in ys], limit)
             is_best = label == best
             name = f"{label} (best)" if is_best else label
             chart.line(
