@@ -140,6 +140,6 @@ def browser() -> Iterator[Any]:
 
 
 def rendered(browser: Any, page: Path) -> str:
-    """A page as the browser shows it, after its script ran (report.html builds its run sections)."""
+    """A page as the browser shows it, once its script ran (report.html builds its run sections)."""
     browser.get(page.resolve().as_uri())
     return str(browser.page_source)

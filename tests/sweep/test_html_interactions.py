@@ -438,3 +438,36 @@ def test_50_runs_legend_scrolls_and_reaches_every_run(
     assert [
         li.get_attribute("data-run") for li in legend.find_elements("css selector", "li.hl")
     ] == [picked]
+
+
+ODD = """
+import pytest
+
+@pytest.mark.parametrize("lr", [0.1, 0.2, 0.3])
+def test_odd(exp, lr):
+    exp.track("loss", lr)
+    exp.commit_json("a & <b> #1.json", {"lr": lr})
+"""
+
+
+def test_the_page_builds_each_run_section_and_its_links_resolve(
+    pytester: pytest.Pytester, archive: Archive, browser: Any
+) -> None:
+    pytester.makepyfile(test_odd=ODD)
+    pytester.runpytest("-p", "no:xdist").assert_outcomes(passed=3)
+    page = _page(archive)
+    browser.get(page.as_uri())
+    sections = browser.find_elements("css selector", "section.run")
+    assert sorted(s.find_element("tag name", "h3").text for s in sections) == [
+        "lr=0.1 completed", "lr=0.2 completed", "lr=0.3 completed"
+    ]  # fmt: skip
+    row_link = browser.find_element("css selector", "table.sortable a[href^='#run-']")
+    target = row_link.get_attribute("href").split("#")[1]
+    assert browser.find_element("id", target).tag_name == "section", "a row links to its run"
+    links = browser.find_elements("link text", "artifacts/a & <b> #1.json")
+    assert len(links) == 3
+    for link in links:
+        path = Path(unquote(urlparse(link.get_attribute("href")).path))
+        assert path.is_file() and json.loads(path.read_text())["lr"] in (0.1, 0.2, 0.3)
+    browser.get(page.as_uri() + "#" + target)  # opened at a run: the page scrolls to it
+    assert browser.execute_script("return window.scrollY") > 0

@@ -10,6 +10,7 @@ from ..table import OK_STATUSES, SweepTable
 from .parts import esc, img, param_name, plain, runs_attr, runs_text
 
 MAX_VERSUS_METRICS = 4
+LEGEND_PIECE = 1000  # legend entries joined into one piece of the page
 
 
 def _groups(
@@ -38,7 +39,7 @@ def _groups(
 
 def _legend(
     labels: list[str], groups: dict[str, list[str]] | None, colour_of: dict[str, str], best: Any
-) -> str:
+) -> Iterator[str]:
     """The list of every run beside the charts (scrolls; grouped by grid point when it helps)."""
 
     def entry(name: str, grouped: bool) -> str:
@@ -68,13 +69,16 @@ def _legend(
         if groups
         else ""
     )
-    return (
+    yield (
         f"<aside class='legend'><div class='legend-tools'><b>{runs_text(len(labels))}</b> "
         "<input type='search' class='legend-filter' placeholder='filter runs' "
         "aria-label='filter runs'>"
         f"{bands}<button type='button' class='legend-clear'>clear</button></div>"
-        f"<ul class='legend-list'>{''.join(items)}</ul></aside>"
+        "<ul class='legend-list'>"
     )
+    for start in range(0, len(items), LEGEND_PIECE):
+        yield "".join(items[start : start + LEGEND_PIECE])
+    yield "</ul></aside>"
 
 
 def _thinned_note(runs: list[RunRecord]) -> str:
@@ -125,9 +129,12 @@ def plots_section(table: SweepTable, runs: list[RunRecord], label: Any) -> Itera
                 for named, r in zip(labels, shown, strict=True)
                 if len(r.metrics.get(name, ())) >= 1
             ]
-            svg = plotter.curves(name, found, table.best, colour_of, groups, ident=f"s{number}")
-            yield f"<figure class='chart' data-series='{esc(name)}'>{svg}</figure>"
-        yield f"</div>{_legend(labels, groups, colour_of, table.best)}</div>"
+            yield f"<figure class='chart' data-series='{esc(name)}'>"
+            yield plotter.curves(name, found, table.best, colour_of, groups, ident=f"s{number}")
+            yield "</figure>"
+        yield "</div>"
+        yield from _legend(labels, groups, colour_of, table.best)
+        yield "</div>"
     versus = []
     for axis in table.axes:
         for metric in metric_names:

@@ -38,7 +38,7 @@ from ..table import OK_STATUSES, SweepTable
 from .analyses import analysis_section
 from .assets import CSS, SCRIPT
 from .curves import plots_section
-from .parts import REPORT, Raw, anchor, esc, param_name, runs_attr, table_html
+from .parts import REPORT, Raw, anchor, esc, param_name, runs_attr, table_html, table_pieces
 from .runsdata import runs_block
 from .sample import curve_budget, parse_limit, read_bytes, read_curves
 from .searchpart import search_section
@@ -95,25 +95,15 @@ def _axis_cell(value: Any, column: str, run: RunRecord | None) -> Any:
     return None
 
 
-def _comparison(table: SweepTable, anchors: dict[str, str], by_label: dict[str, RunRecord]) -> str:
+def _comparison(
+    table: SweepTable, anchors: dict[str, str], by_label: dict[str, RunRecord]
+) -> Iterator[str]:
     columns = [
         c
         for c in table.columns
         if c != "best" and (c != "reason" or any(r.get("reason") for r in table.rows))
     ]
     headers = ["best", *columns] if table.best else columns
-    rows, classes, attrs = [], [], []
-    for row in table.rows:
-        is_best = table.best is not None and row.get("best") == "*"
-        run = by_label.get(str(row.get("run")))
-        cells = [_axis_cell(row.get(c), c, run) if c in table.axes else row.get(c) for c in columns]
-        anchor = anchors.get(str(row.get("run")))
-        if anchor is not None:
-            cells[columns.index("run")] = Raw(f'<a href="#{anchor}">{esc(row["run"])}</a>')
-        rows.append((["\u2605" if is_best else ""] if table.best else []) + cells)
-        classes.append(f"best status-{row['status']}" if is_best else f"status-{row['status']}")
-        attrs.append(runs_attr([str(row.get("run"))]))
-    out = table_html(headers, rows, sortable=True, classes=classes, attrs=attrs)
     sort = "Click a column header to sort, a row to highlight its run's curves."
     best = (
         f"<p>Best run by {esc(table.metric_column)} ({esc(table.mode)}): <b>{esc(table.best)}</b>. "
@@ -121,7 +111,33 @@ def _comparison(table: SweepTable, anchors: dict[str, str], by_label: dict[str, 
         if table.best
         else f"<p>{sort}</p>"
     )
-    return f"<h2>Comparison</h2>{best}{out}"
+    yield f"<h2>Comparison</h2>{best}"
+    yield from table_pieces(headers, _comparison_rows(table, columns, anchors, by_label), True)
+
+
+def _comparison_rows(
+    table: SweepTable,
+    columns: list[str],
+    anchors: dict[str, str],
+    by_label: dict[str, RunRecord],
+) -> Iterator[tuple[list[Any], str, str]]:
+    """The comparison's rows, each with its class and its data-run (made as they are written)."""
+    axes = set(table.axes)
+    at = columns.index("run")
+    for row in table.rows:
+        is_best = table.best is not None and row.get("best") == "*"
+        name = str(row.get("run"))
+        run = by_label.get(name)
+        cells = [_axis_cell(row.get(c), c, run) if c in axes else row.get(c) for c in columns]
+        anchor = anchors.get(name)
+        if anchor is not None:
+            cells[at] = Raw(f'<a href="#{anchor}">{esc(row["run"])}</a>')
+        status = f"status-{row['status']}"
+        yield (
+            (["\u2605" if is_best else ""] if table.best else []) + cells,
+            f"best {status}" if is_best else status,
+            runs_attr([name]),
+        )
 
 
 def _pivot(table: SweepTable) -> str:
@@ -198,7 +214,7 @@ def _pieces(
     )
     yield _header(table, runs)
     yield recommend
-    yield _comparison(table, anchors, by_label)
+    yield from _comparison(table, anchors, by_label)
     yield _pivot(table)
     yield _aggregate(table)
     yield search_section(table)
@@ -241,24 +257,25 @@ def write(
 
 
 def _fast_run(
-    record: dict[str, Any], config: dict[str, Any] | None, budget: int, limit: int
+    record: dict[str, Any], config: dict[str, Any] | None, budget: int, limit: int, share: Any
 ) -> RunRecord:
     """A run as the report needs it, from its record, summary.json and metrics.csv.
 
     No YAML and no numpy: the controller writes the report at the end of every
     session. `config` is the run's own config.yaml when already read. Each curve
-    holds `budget` points at most (see sample.py).
+    holds `budget` points at most (see sample.py). `share` (records.Sharer) makes
+    the runs' summaries share their keys, as the records do.
     """
     base = record["path"]
     whole = json.loads(read_bytes(os.path.join(base, layout.SUMMARY)))
     folder = Path(base)
-    summary = {key: whole[key] for key in SHOWN if key in whole}  # 10,000 runs: tens of MB less
+    summary = share({key: whole[key] for key in SHOWN if key in whole})  # what is shown alone
     summary["status"] = record["status"]  # crashes inferred when the record was made
     if config is None:
         head = {
             "name": record["experiment"],
             "session": record["session"],
-            "run_id": folder.name,  # the record's run_id may be prefixed for a table
+            "run_id": os.path.basename(base),  # the record's run_id may be prefixed for a table
             "label": record.get("label"),
             "notes": record.get("notes"),
             "tags": record.get("tags"),
@@ -298,7 +315,9 @@ def read_runs(records: list[dict[str, Any]]) -> list[RunRecord]:
     Curves are read no further than their chart can show (sample.curve_budget).
     """
     from ...archive.yamltext import load
+    from ...catalog.records import Sharer
 
+    share = Sharer().share
     with_folder = [r for r in records if r.get("path")]
     budget = curve_budget(len(with_folder))
     widest = max((len(r.get("metrics") or ()) for r in records), default=1)
@@ -312,7 +331,7 @@ def read_runs(records: list[dict[str, Any]]) -> list[RunRecord]:
                     text = handle.read()
                 if not runs or _has_notes(text):
                     config = load(text)
-            runs.append(_fast_run(record, config, budget, limit))
+            runs.append(_fast_run(record, config, budget, limit, share))
         except (OSError, ValueError, KeyError):
             continue
     return runs
