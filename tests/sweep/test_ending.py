@@ -244,9 +244,9 @@ def test_run_sections_are_one_data_block_of_bounded_size(
     assert [entry[1] for entry in block["runs"]] == [row["run"] for row in rows]
     assert block["always"] == ["config.yaml", "summary.json", "run.log", "metrics.csv", "REPORT.md"]
     entry = next(e for e in block["runs"] if e[1] == "lr=0.002,beta=3")
-    assert entry[7] == [["lr", "0.002"], ["beta", "3"]]
-    assert [row[0] for row in entry[8]] == ["loss", "accuracy", "grad_norm"]
-    assert entry[8][2] == ["grad_norm", ["3"], ["3"], ["3"], ["30"]], "final, min, max, count"
+    assert entry[8] == [["lr", "0.002"], ["beta", "3"]]
+    assert [row[0] for row in entry[9]] == ["loss", "accuracy", "grad_norm"]
+    assert entry[9][2] == ["grad_norm", ["3"], ["3"], ["3"], ["30"]], "final, min, max, count"
     artifact = ["artifacts/a & <b> #1.json", "artifacts/a%20&%20%3Cb%3E%20%231.json"]
     assert entry[11] == [artifact, "plots/loss.svg", "plots/accuracy.svg", "plots/grad_norm.svg"]
     # per run, beside its curves: a table row, a legend entry and its data (was 3 KB with sections)

@@ -89,17 +89,17 @@ SCRIPT = """
   }
   var html = block.runs.map(function (r) {
     var out = ["<section class='run' id='" + esc(r[0]) + "'><h3>" + esc(r[1]) +
-      " <span class='status-" + esc(r[2]) + "'>" + esc(r[2]) + '</span></h3>',
-      '<p>session ' + esc(r[3]) + ', duration ' + esc(r[4]) + ' s' +
-      (r[5] ? ", label <b class='label'>" + esc(r[5]) + '</b>' : '') + '</p>'];
-    if (r[6].length) out.push("<ul class='notes'>" + r[6].map(function (n) {
+      " <span class='status-" + esc(r[3]) + "'>" + esc(r[3]) + '</span></h3>',
+      '<p>session ' + esc(r[4]) + ', duration ' + esc(r[5]) + ' s' +
+      (r[6] ? ", label <b class='label'>" + esc(r[6]) + '</b>' : '') + '</p>'];
+    if (r[7].length) out.push("<ul class='notes'>" + r[7].map(function (n) {
       return '<li>' + (n[0] ? '<time>' + esc(n[0]) + '</time> ' : '') +
         (n[1] ? '<b>' + esc(n[1]) + '</b>: ' : '') + esc(n[2]) + '</li>';
     }).join('') + '</ul>');
-    out.push(table(['parameter', 'value'], r[7]));
-    if (r[8].length) out.push(table(['series', 'final', 'min', 'max', 'count'], r[8]));
-    if (r[9].length) out.push(table(['component', 'status', 'reason', 'hint'], r[9]));
-    var files = block.always.concat(r[11]).map(function (f) { return link(r[10], f); });
+    out.push(table(['parameter', 'value'], r[8]));
+    if (r[9].length) out.push(table(['series', 'final', 'min', 'max', 'count'], r[9]));
+    if (r[10].length) out.push(table(['component', 'status', 'reason', 'hint'], r[10]));
+    var files = block.always.concat(r[11]).map(function (f) { return link(r[2], f); });
     out.push("<p class='links'>" + files.join(' ') + '</p></section>');
     return out.join('');
   });

@@ -130,7 +130,7 @@ def plots_section(table: SweepTable, runs: list[RunRecord], label: Any) -> Itera
                 if len(r.metrics.get(name, ())) >= 1
             ]
             yield f"<figure class='chart' data-series='{esc(name)}'>"
-            yield plotter.curves(name, found, table.best, colour_of, groups, ident=f"s{number}")
+            yield from plotter.curves(name, found, table.best, colour_of, groups, f"s{number}")
             yield "</figure>"
         yield "</div>"
         yield from _legend(labels, groups, colour_of, table.best)

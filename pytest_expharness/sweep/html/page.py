@@ -29,6 +29,7 @@ import datetime as dt
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from .analyses import analysis_section
 from .assets import CSS, SCRIPT
 from .curves import plots_section
 from .parts import REPORT, Raw, anchor, esc, param_name, runs_attr, table_html, table_pieces
-from .runsdata import runs_block
+from .runsdata import runs_block, shown_text
 from .sample import curve_budget, parse_limit, read_bytes, read_curves
 from .searchpart import search_section
 
@@ -284,7 +285,25 @@ def _fast_run(
             "git_note": record.get("git_note"),
         }
         config = {"experiment": head, "parameters": record.get("params") or {}}
-    return RunRecord(folder, config, summary, {}, read_curves(base, summary, budget, limit))
+    curves = read_curves(base, summary, budget, limit)
+    run = ShownRun(folder, config, summary, {}, curves)
+    run.shown = shown_text(run)
+    run.summary = {key: summary[key] for key in KEPT if key in summary}
+    components = summary.get("components") or {}
+    if any(c.get("status") in ("disabled", "failed") for c in components.values()):
+        run.summary["components"] = components
+    return run
+
+
+@dataclass
+class ShownRun(RunRecord):
+    """A run as report.html holds it: its section as JSON text already (runsdata.shown_text),
+    its summary cut to what the rest of the page reads (10,000 runs: tens of MB less)."""
+
+    shown: str = ""
+
+
+KEPT = ("status", "error", "crash", "reason")  # and components, when one failed or is disabled
 
 
 SHOWN = (

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterator
 from typing import Any
 
 from ...report.svgchart import Chart, colours
@@ -84,8 +85,8 @@ class Plotter:
         colour_of: dict[str, str] | None = None,
         groups: dict[str, list[str]] | None = None,
         ident: str = "c",
-    ) -> str:
-        """Every run's curve of one series, the best run drawn on top in black.
+    ) -> Iterator[str]:
+        """Every run's curve of one series, the best run drawn on top in black, as SVG pieces.
 
         Each curve is keyed by its run's label (hover names it; the page
         highlights it). With `groups` (grid point -> its runs' labels), each
@@ -119,7 +120,7 @@ class Plotter:
             if xs:
                 title = f"{group}\n{series}: mean \u00b1 std of {len(curves)} runs"
                 chart.band(xs, means, stds, colour_of.get(members[0], "#4c72b0"), members, title)
-        return chart.render(css_class="chart curves")
+        return chart.pieces(css_class="chart curves")
 
     def versus(self, axis: str, metric: str, points: list[tuple[Any, float]], mode: str) -> bytes:
         """A final metric against one sweep axis: a line for numbers, bars for categories."""

@@ -26,6 +26,7 @@ from .parts import href, href_part, plain
 RUN_FIELDS = (
     "id",  # the section's element id (the comparison table links to it)
     "name",  # the run as the table names it
+    "base",  # the run folder's link, relative to the page (escaped already)
     "status",
     "session",
     "duration",  # seconds, as text
@@ -34,7 +35,6 @@ RUN_FIELDS = (
     "params",  # [[name, value], ...]
     "metrics",  # [[series, final, min, max, count], ...]
     "components",  # [[name, status, reason, hint], ...]
-    "base",  # the run folder's link, relative to the page (escaped already)
     "files",  # its files beyond ALWAYS: name, or [name, href] when they differ
 )
 ALWAYS = [layout.CONFIG, layout.SUMMARY, layout.LOG, layout.METRICS, layout.REPORT]
@@ -79,21 +79,21 @@ def _notes(head: dict[str, Any]) -> list[list[str]]:
 
 
 def _base(folder: Path, out_dir: Path) -> str:
-    if folder.parent == out_dir:
-        return href(folder.name)
+    text, parent = os.fspath(folder), os.fspath(out_dir)
+    if os.path.dirname(text) == parent:
+        return href(os.path.basename(text))
     return href(Path(os.path.relpath(folder, out_dir)).as_posix())
 
 
-def run_entry(run: RunRecord, out_dir: Path, name: str, ident: str) -> list[Any]:
-    """One run's section as data (RUN_FIELDS)."""
+def shown_text(run: RunRecord) -> str:
+    """A run's section as JSON text, from its status on (RUN_FIELDS): what does not depend on
+    the page. read_runs makes it as it reads the run, so the summary need not be kept."""
     summary = run.summary
     head = run.config.get("experiment") or {}
     metrics = summary.get("metrics") or {}
     components = summary.get("components") or {}
     label = head.get("label")
-    return [
-        ident,
-        name,
+    shown = [
         plain(run.status),
         plain(head.get("session")),
         plain(summary.get("duration")),
@@ -108,9 +108,14 @@ def run_entry(run: RunRecord, out_dir: Path, name: str, ident: str) -> list[Any]
             [plain(n), *(_cell(c.get(k)) for k in ("status", "reason", "hint"))]
             for n, c in components.items()
         ],
-        _base(run.path, out_dir),
         _files(summary),
     ]
+    return _json(shown)[1:-1]
+
+
+def _entry(run: RunRecord, out_dir: Path, name: str, ident: str) -> str:
+    shown = getattr(run, "shown", None) or shown_text(run)
+    return f"[{_json(ident)},{_json(name)},{_json(_base(run.path, out_dir))},{shown}]"
 
 
 def _json(value: Any) -> str:
@@ -129,7 +134,7 @@ def runs_block(
     )
     for start in range(0, len(runs), CHUNK):
         entries = (
-            _json(run_entry(run, out_dir, name, ident))
+            _entry(run, out_dir, name, ident)
             for run, name, ident in zip(
                 runs[start : start + CHUNK],
                 names[start : start + CHUNK],
