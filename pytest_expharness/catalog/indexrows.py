@@ -73,6 +73,9 @@ def signature_text(mark: tuple[int, ...] | None) -> str | None:
     return None if mark is None else ("%d," * len(mark))[:-1] % mark
 
 
+_encode = json.JSONEncoder(default=repr).encode  # json.dumps(value, default=repr), made once
+
+
 @lru_cache(maxsize=64)
 def _sweep_key(sweep: str, root: Path) -> str:
     return relative(Path(sweep), root)
@@ -97,10 +100,10 @@ def row_of(record: dict[str, Any], root: Path) -> dict[str, Any]:
         "node_id": record.get("node_id"),
         "status": record.get("status"),
         "label": record.get("label"),
-        "tags": json.dumps(record.get("tags") or [], default=repr),
-        "params": json.dumps(record.get("params") or {}, default=repr),
-        "metrics": json.dumps(record.get("metrics") or {}, default=repr),
-        "results": json.dumps(record.get("all_results") or {}, default=repr),
+        "tags": _encode(record.get("tags") or []),
+        "params": _encode(record.get("params") or {}),
+        "metrics": _encode(record.get("metrics") or {}),
+        "results": _encode(record.get("all_results") or {}),
         "git_commit": record.get("git_commit"),
         "git_dirty": record.get("git_dirty"),
         "started": record.get("started"),
@@ -131,6 +134,8 @@ def encoded(value: Any) -> tuple[int, Any]:
 
 
 def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate

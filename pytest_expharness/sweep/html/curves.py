@@ -19,6 +19,8 @@ def _groups(
     """Runs by grid point (name -> labels), when some point has two runs or more; else None."""
     rows = {str(r["run"]): r for r in table.rows}
     several = len({run.experiment for run in runs}) > 1
+    if not several and _all_apart(rows, labels, table.axes):
+        return None  # a point a run (no repeats): nothing to group
     found: dict[str, list[str]] = {}
     for run, name in zip(runs, labels, strict=True):
         row = rows.get(name)
@@ -35,6 +37,19 @@ def _groups(
     if not found or max(len(names) for names in found.values()) < 2:
         return None
     return found
+
+
+def _all_apart(rows: dict[str, dict[str, Any]], labels: list[str], axes: list[str]) -> bool:
+    """Whether every run has a table row and no two rows share their axes' values."""
+    seen = set()
+    try:
+        for name in labels:
+            row = rows[name]
+            values = (row.get(axis) for axis in axes)  # as _groups names a point
+            seen.add(tuple("None" if v is None else plain(v) for v in values))
+    except KeyError:
+        return False
+    return len(seen) == len(labels)
 
 
 def _legend(

@@ -258,19 +258,18 @@ def write(
 
 
 def _fast_run(
-    record: dict[str, Any], config: dict[str, Any] | None, budget: int, limit: int, share: Any
+    record: dict[str, Any], config: dict[str, Any] | None, budget: int, limit: int
 ) -> RunRecord:
     """A run as the report needs it, from its record, summary.json and metrics.csv.
 
     No YAML and no numpy: the controller writes the report at the end of every
     session. `config` is the run's own config.yaml when already read. Each curve
-    holds `budget` points at most (see sample.py). `share` (records.Sharer) makes
-    the runs' summaries share their keys, as the records do.
+    holds `budget` points at most (see sample.py).
     """
     base = record["path"]
     whole = json.loads(read_bytes(os.path.join(base, layout.SUMMARY)))
     folder = Path(base)
-    summary = share({key: whole[key] for key in SHOWN if key in whole})  # what is shown alone
+    summary = {key: whole[key] for key in SHOWN if key in whole}  # what is shown alone
     summary["status"] = record["status"]  # crashes inferred when the record was made
     if config is None:
         head = {
@@ -334,9 +333,7 @@ def read_runs(records: list[dict[str, Any]]) -> list[RunRecord]:
     Curves are read no further than their chart can show (sample.curve_budget).
     """
     from ...archive.yamltext import load
-    from ...catalog.records import Sharer
 
-    share = Sharer().share
     with_folder = [r for r in records if r.get("path")]
     budget = curve_budget(len(with_folder))
     widest = max((len(r.get("metrics") or ()) for r in records), default=1)
@@ -350,7 +347,7 @@ def read_runs(records: list[dict[str, Any]]) -> list[RunRecord]:
                     text = handle.read()
                 if not runs or _has_notes(text):
                     config = load(text)
-            runs.append(_fast_run(record, config, budget, limit, share))
+            runs.append(_fast_run(record, config, budget, limit))
         except (OSError, ValueError, KeyError):
             continue
     return runs
