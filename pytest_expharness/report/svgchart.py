@@ -21,6 +21,7 @@ import json
 import math
 import re
 import sys
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,13 @@ def escape(text: str) -> str:
     A carriage return is replaced too: XML reads it back as a newline.
     """
     return html.escape(_NOT_XML.sub("\ufffd", text))
+
+
+def _doubles(values: Any) -> Any:
+    """Values as floats: an array of doubles itself, anything else as a list of floats."""
+    if isinstance(values, array) and values.typecode == "d":
+        return values
+    return [float(v) for v in values]
 
 
 def colours(n: int) -> list[str]:
@@ -165,9 +173,11 @@ class Chart:
         key: str | None = None,
         title: str | None = None,
     ) -> None:
-        """Add a line (non-finite values break it); a key makes it a run's curve."""
-        floats = [float(x) for x in xs], [float(y) for y in ys]
-        self.lines.append(Line(*floats, colour, width, key, title))
+        """Add a line (non-finite values break it); a key makes it a run's curve.
+
+        Doubles in an array are kept as they are (a report's curves: 10,000 a chart).
+        """
+        self.lines.append(Line(_doubles(xs), _doubles(ys), colour, width, key, title))
 
     def band(self, xs: Any, mean: Any, std: Any, colour: str, keys: list[str], title: str) -> None:
         """Add a mean line with a band of mean +- std."""

@@ -67,18 +67,19 @@ def _legend(
             f'<span class="swatch" style="background:{colour}"></span>{text}</li>'
         )
 
-    items = []
-    if groups:
+    def items() -> Iterator[str]:
+        if not groups:
+            yield from (entry(name, False) for name in labels)
+            return
         for point, members in groups.items():
             colour = colour_of.get(members[0], "#4c72b0")
-            items.append(
+            yield (
                 f'<li class="legend-group"{runs_attr(members)} title="{esc(point)}">'
                 f'<span class="swatch" style="background:{colour}"></span>{esc(point)} '
                 f"<span class='n'>({runs_text(len(members))})</span></li>"
             )
-            items += [entry(name, True) for name in members]
-    else:
-        items = [entry(name, False) for name in labels]
+            yield from (entry(name, True) for name in members)
+
     bands = (
         "<label><input type='checkbox' class='show-bands'> repeats as mean \u00b1 std</label>"
         if groups
@@ -91,9 +92,13 @@ def _legend(
         f"{bands}<button type='button' class='legend-clear'>clear</button></div>"
         "<ul class='legend-list'>"
     )
-    for start in range(0, len(items), LEGEND_PIECE):
-        yield "".join(items[start : start + LEGEND_PIECE])
-    yield "</ul></aside>"
+    piece: list[str] = []
+    for item in items():  # made as they are written
+        piece.append(item)
+        if len(piece) == LEGEND_PIECE:
+            yield "".join(piece)
+            piece = []
+    yield "".join(piece) + "</ul></aside>"
 
 
 def _thinned_note(runs: list[RunRecord]) -> str:
