@@ -252,3 +252,49 @@ def test_run_sections_are_one_data_block_of_bounded_size(
     # per run, beside its curves: a table row, a legend entry and its data (was 3 KB with sections)
     per_run = len(_outside_charts(text).encode()) / 120
     assert per_run < 1600, f"{per_run:.0f} bytes a run outside the charts"
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=90),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(records=st.lists(st.dictionaries(st.text(max_size=6), JSON, max_size=5), max_size=4))
+def test_shared_records_read_as_they_were_and_share_their_keys(
+    records: list[dict[str, Any]],
+) -> None:
+    from pytest_expharness.catalog.records import Sharer
+
+    sharer = Sharer()
+    shared = [sharer.share(json.loads(json.dumps(r))) for r in records]
+    assert shared == records
+    keys: dict[str, str] = {}
+    for record in shared:
+        for key in record:
+            assert keys.setdefault(key, key) is key, "one string for a key, whatever the record"
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    table=st.fixed_dictionaries(
+        {
+            "experiment": st.text(),
+            "rows": st.lists(st.dictionaries(st.text(), JSON)),
+            "pivot": JSON,
+        },
+        optional={"aggregate": st.lists(st.dictionaries(st.text(), JSON))},
+    )
+)
+def test_comparison_json_reads_back_a_row_a_line(table: dict[str, Any]) -> None:
+    from pytest_expharness.sweep.tablefiles import json_text
+
+    text = json_text(table)
+    assert json.loads(text) == table
+    lines = set(text.split("\n"))
+    for row in table["rows"] + (table.get("aggregate") or []):
+        assert {f"    {json.dumps(row)}", f"    {json.dumps(row)},"} & lines, "a row a line"
