@@ -57,7 +57,7 @@ def escape(text: str) -> str:
 
 
 def _doubles(values: Any) -> Any:
-    """Values as floats: an array of doubles itself, anything else as a list of floats."""
+    """Values as floats: an array of doubles itself (a report's curves), else a list."""
     if isinstance(values, array) and values.typecode == "d":
         return values
     return [float(v) for v in values]
@@ -173,10 +173,7 @@ class Chart:
         key: str | None = None,
         title: str | None = None,
     ) -> None:
-        """Add a line (non-finite values break it); a key makes it a run's curve.
-
-        Doubles in an array are kept as they are (a report's curves: 10,000 a chart).
-        """
+        """Add a line (non-finite values break it); a key makes it a run's curve."""
         self.lines.append(Line(_doubles(xs), _doubles(ys), colour, width, key, title))
 
     def band(self, xs: Any, mean: Any, std: Any, colour: str, keys: list[str], title: str) -> None:
@@ -318,11 +315,8 @@ class Chart:
     def _extent(
         self, series: list[tuple[list[float], list[float]]]
     ) -> tuple[list[float], list[float]]:
-        """The plottable xs (on the x scale) and ys of some lines, or their extremes.
-
-        A line of finite values on linear axes gives its extremes alone (the sums
-        say it without a Python loop over its points: 10,000 curves a chart).
-        """
+        """The plottable xs (x scale) and ys of some lines; a line of finite values on linear
+        axes (its sums say so, with no Python loop) its extremes alone."""
         finite = math.isfinite
         xs: list[float] = []
         ys: list[float] = []
@@ -342,10 +336,8 @@ class Chart:
     def _segments(
         self, xs: list[float], ys: list[float], where: Any, places: Any = None
     ) -> list[list[str]]:
-        """The runs of plottable points of a line (a non-finite value breaks it).
-
-        `places`, when given, places a whole line at once (None when it cannot).
-        """
+        """The runs of plottable points of a line (a non-finite value breaks it; `places`
+        places a whole line at once, or says None)."""
         whole = places(xs, ys) if places is not None else None
         if whole is not None:
             return [whole] if whole else []
