@@ -1,16 +1,21 @@
 """The end of a session for a 10,000-run sweep: tables, report.html, the index.
 
 Target (issue 15, part 6): `sweep/end.finalize` for a 10,000-run sweep at most
-3 s, the controller's peak RSS at most 100 MB (before: 6.3 s and 308 MB).
+3 s, the controller's peak RSS at most 100 MB (before: 6.3 s and 308 MB, the
+issue's figures; each is printed beside the one that replaces it, and so is
+what `--against` measures in the same run).
 
 The run folders (config.yaml, summary.json, metrics.csv with 3 series, run.log)
 and the records the workers would send are made synthetically, once. Each
 measurement is a fresh interpreter that reads the records (as they arrive, JSON
-text) and calls finalize; it reports finalize's wall time, the process's peak
+text) and calls finalize; it reports finalize's wall and CPU time, the process's peak
 RSS and its peak above what it held before finalize. The same child runs with
-`--against` (default /work/main, today's code) in the same run, for a ratio.
+`--against` (default /work/main, today's code) in the same run, for a ratio;
+each runs `--repeat` times, alternately, and the best of each figure counts (a
+machine shared with others stretches a run now and then). The records are made
+by this tree's code, as its workers would send them.
 
-    python benchmarks/bench_ending.py [--runs 10000] [--points 100] [--against PATH]
+    python benchmarks/bench_ending.py [--runs 10000] [--points 100] [--against PATH] [--repeat 2]
     python benchmarks/bench_ending.py --profile      # cProfile of finalize, top 25
 """
 
@@ -26,6 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this tree, before _harness
 from _harness import report
 
 STAMP = "2026-01-01_00-00-00_abcd"
@@ -68,10 +74,15 @@ CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 from pytest_expharness.sweep.end import finalize
+try:
+    from pytest_expharness.catalog.records import Sharer
+    share = Sharer().share
+except ImportError:  # code from before the Sharer (--against)
+    share = lambda record: record
 
 root, stamp, records_file = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 with open(records_file, encoding="utf-8") as handle:
-    records = [json.loads(line) for line in handle]  # as RecordCollector keeps them
+    records = [share(json.loads(line)) for line in handle]  # as RecordCollector keeps them
 before = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
 profile = len(sys.argv) > 4
 if profile:
@@ -170,11 +181,64 @@ def child(code: Path, root: Path, records: Path, profile: bool = False) -> dict[
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+MB = 1024 * 1024
+
+
+def figures(
+    ours: dict[str, float],
+    theirs: dict[str, float] | None,
+    html: int,
+    their_html: int | None,
+    args: argparse.Namespace,
+) -> list[tuple[str, str, str, bool | None]]:
+    """The table: each target beside the figure it replaces and what --against measured."""
+    main = args.against
+    seconds, peak = ours["seconds"], ours["peak"] / MB
+    rows: list[tuple[str, str, str, bool | None]] = [
+        (f"finalize, {args.runs} runs, s", f"{seconds:.2f}", "3", seconds <= 3),
+        (f"  before (the issue): {BEFORE['seconds']} s", "-", "-", None),
+        (
+            "  its CPU time, s (a loaded machine stretches wall time)",
+            f"{ours['cpu']:.2f}",
+            "-",
+            None,
+        ),
+        ("controller peak RSS, MB", f"{peak:.0f}", "100", peak <= 100),
+        (f"  before (the issue): {BEFORE['rss_mb']:.0f} MB", "-", "-", None),
+        (
+            "  of which during finalize, MB",
+            f"{(ours['peak'] - ours['before']) / MB:.0f}",
+            "-",
+            None,
+        ),
+        ("report.html size, MB", f"{html / 1e6:.2f}", "-", None),
+    ]
+    if theirs is None:
+        return rows
+    rows += [
+        (f"{main}: finalize, s", f"{theirs['seconds']:.2f}", "-", None),
+        (f"{main}: CPU time, s", f"{theirs['cpu']:.2f}", "-", None),
+        (f"{main}: peak RSS, MB", f"{theirs['peak'] / MB:.0f}", "-", None),
+        (
+            f"{main}: of which during finalize, MB",
+            f"{(theirs['peak'] - theirs['before']) / MB:.0f}",
+            "-",
+            None,
+        ),
+        (f"{main}: report.html size, MB", f"{(their_html or 0) / 1e6:.2f}", "-", None),
+        ("time, ours / theirs (x)", f"{seconds / theirs['seconds']:.2f}", "-", None),
+        ("CPU time, ours / theirs (x)", f"{ours['cpu'] / theirs['cpu']:.2f}", "-", None),
+        ("peak RSS, ours / theirs (x)", f"{ours['peak'] / theirs['peak']:.2f}", "-", None),
+    ]
+    return rows
+
+
 def main() -> int:
     options = argparse.ArgumentParser()
     options.add_argument("--runs", type=int, default=10_000)
     options.add_argument("--points", type=int, default=100)
     options.add_argument("--against", default="/work/main", help="today's code, for the ratio")
+    options.add_argument("--repeat", type=int, default=2, help="runs of each; the best counts")
     options.add_argument("--profile", action="store_true")
     args = options.parse_args()
     here = Path(__file__).resolve().parent.parent
@@ -186,61 +250,19 @@ def main() -> int:
         if args.profile:
             child(here, root, records, profile=True)
             return 0
-        ours = child(here, root, records)
-        html = (root / "big" / STAMP / "report.html").stat().st_size
-        theirs = child(Path(args.against), root, records) if args.against else None
-        mb = 1024 * 1024
-        rows = [
-            (
-                f"finalize, {args.runs} runs, s (before {BEFORE['seconds']})",
-                f"{ours['seconds']:.2f}",
-                "3",
-                ours["seconds"] <= 3,
-            ),
-            (
-                "  its CPU time, s (a loaded machine stretches wall time)",
-                f"{ours['cpu']:.2f}",
-                "-",
-                None,
-            ),
-            (
-                f"controller peak RSS, MB (before {BEFORE['rss_mb']:.0f})",
-                f"{ours['peak'] / mb:.0f}",
-                "100",
-                ours["peak"] / mb <= 100,
-            ),
-            (
-                "  of which during finalize, MB",
-                f"{(ours['peak'] - ours['before']) / mb:.0f}",
-                "-",
-                None,
-            ),
-            ("report.html size, MB", f"{html / 1e6:.2f}", "-", None),
-        ]
-        if theirs is not None:
-            rows += [
-                (f"  {args.against}: finalize, s", f"{theirs['seconds']:.2f}", "-", None),
-                (f"  {args.against}: CPU time, s", f"{theirs['cpu']:.2f}", "-", None),
-                (f"  {args.against}: peak RSS, MB", f"{theirs['peak'] / mb:.0f}", "-", None),
-                (
-                    "  time, ours / theirs (x)",
-                    f"{ours['seconds'] / theirs['seconds']:.2f}",
-                    "-",
-                    None,
-                ),
-                (
-                    "  CPU time, ours / theirs (x)",
-                    f"{ours['cpu'] / theirs['cpu']:.2f}",
-                    "-",
-                    None,
-                ),
-                (
-                    "  peak RSS, ours / theirs (x)",
-                    f"{ours['peak'] / theirs['peak']:.2f}",
-                    "-",
-                    None,
-                ),
-            ]
+        ours, theirs, sizes = None, None, {}
+        for _ in range(args.repeat):
+            for code in [here, Path(args.against)] if args.against else [here]:
+                got = child(code, root, records)
+                sizes[code] = (root / "big" / STAMP / "report.html").stat().st_size
+                best = ours if code == here else theirs
+                got = {k: min(v, best[k]) for k, v in got.items()} if best else got
+                if code == here:
+                    ours = got
+                else:
+                    theirs = got
+        assert ours is not None
+        rows = figures(ours, theirs, sizes[here], sizes.get(Path(args.against or "-")), args)
         return report(rows)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

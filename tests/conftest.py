@@ -137,3 +137,9 @@ def browser() -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+def rendered(browser: Any, page: Path) -> str:
+    """A page as the browser shows it, once its script ran (report.html builds its run sections)."""
+    browser.get(page.resolve().as_uri())
+    return str(browser.page_source)

@@ -7,13 +7,14 @@ import re
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import matplotlib.figure  # noqa: F401  (see tests/conftest.py)
 import pytest
 
 from pytest_expharness.cli import main as cli
 
-from conftest import Archive
+from conftest import Archive, rendered
 
 NO_XDIST = ("-p", "no:xdist")
 
@@ -344,7 +345,7 @@ TWO = """
 
 @pytest.fixture
 def two_experiments_report(
-    pytester: pytest.Pytester, archive: Archive, capsys: pytest.CaptureFixture[str]
+    pytester: pytest.Pytester, archive: Archive, capsys: pytest.CaptureFixture[str], browser: Any
 ) -> str:
     pytester.makepyfile(test_two=TWO)
     pytester.runpytest(*NO_XDIST).assert_outcomes(passed=4)
@@ -352,14 +353,14 @@ def two_experiments_report(
     runs = [str(p) for p in archive.runs()]
     code, out, _ = run(capsys, "--root", str(archive.root), "report", *runs, "--to", str(target))
     assert code == 0 and "4 runs" in out
-    return target.read_text()
+    return rendered(browser, target)  # the page's script builds the run sections
 
 
 def test_report_over_two_experiments_names_runs_experiment_slash_run_id(
     two_experiments_report: str,
 ) -> None:
     page = two_experiments_report
-    headings = re.findall(r"<section class='run' id='[^']*'><h3>([^<]*?) <span", page)
+    headings = re.findall(r'<section class="run" id="[^"]*"><h3>([^<]*?) <span', page)
     assert sorted(headings) == ["a/x=1", "a/x=2", "b/x=1", "b/x=2"]
     links = re.findall(r'<a href="#[^"]*">([^<]*)</a>', page)
     assert sorted(links) == ["a/x=1", "a/x=2", "b/x=1", "b/x=2"], "comparison rows"
@@ -367,7 +368,7 @@ def test_report_over_two_experiments_names_runs_experiment_slash_run_id(
 
 def test_report_over_two_experiments_has_distinct_anchors(two_experiments_report: str) -> None:
     page = two_experiments_report
-    ids = re.findall(r"<section class='run' id='([^']*)'>", page)
+    ids = re.findall(r'<section class="run" id="([^"]*)">', page)
     targets = re.findall(r'<a href="#([^"]*)">', page)
     assert len(ids) == 4 and len(set(ids)) == 4, ids
     assert sorted(targets) == sorted(ids), "each row links to its own run"

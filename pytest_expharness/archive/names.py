@@ -10,6 +10,7 @@ layout.py, where the layout lives, re-exports these names.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -39,7 +40,17 @@ def safe_name(text: str, max_bytes: int = MAX_NAME_BYTES) -> str:
     UTF-8 is cut and ends with 8 hex digits of its hash. Safe text is returned
     unchanged (see is_safe_name).
     """
+    if len(text) <= max_bytes and _PLAIN(text) and not _special(text):
+        return text  # safe ASCII, the common case: a report names 10,000 runs' anchors
     return _bounded(_cleaned(text), None, max_bytes)
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_=+,-][A-Za-z0-9._=+,-]*").fullmatch  # ASCII: one byte a char
+
+
+def _special(text: str) -> bool:
+    """Whether plain ASCII text still needs a change: a trailing dot, a Windows device name."""
+    return text.endswith(".") or text.split(".")[0].upper() in _WINDOWS_RESERVED
 
 
 def is_safe_name(text: str, max_bytes: int = MAX_NAME_BYTES) -> bool:

@@ -9,6 +9,7 @@ import sqlite3
 import stat
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -72,20 +73,37 @@ def signature_text(mark: tuple[int, ...] | None) -> str | None:
     return None if mark is None else ("%d," * len(mark))[:-1] % mark
 
 
+_encode = json.JSONEncoder(default=repr).encode  # json.dumps(value, default=repr), made once
+
+
+@lru_cache(maxsize=64)
+def _sweep_key(sweep: str, root: Path) -> str:
+    return relative(Path(sweep), root)
+
+
+def _key(record: dict[str, Any], root: Path) -> str:
+    """relative() of a record's path, its sweep's part found once (records hold str(Path))."""
+    path, sweep = record["path"], record.get("sweep")
+    head, name = os.path.split(path)
+    if head == sweep and name:
+        return f"{_sweep_key(sweep, root)}/{name}"
+    return relative(Path(path), root)
+
+
 def row_of(record: dict[str, Any], root: Path) -> dict[str, Any]:
     """Return the index row of a run record (see records.make_record)."""
     return {
-        "path": relative(Path(record["path"]), root),
+        "path": _key(record, root),
         "run_id": record.get("run_id"),
         "experiment": record.get("experiment"),
         "session": record.get("session"),
         "node_id": record.get("node_id"),
         "status": record.get("status"),
         "label": record.get("label"),
-        "tags": json.dumps(record.get("tags") or [], default=repr),
-        "params": json.dumps(record.get("params") or {}, default=repr),
-        "metrics": json.dumps(record.get("metrics") or {}, default=repr),
-        "results": json.dumps(record.get("all_results") or {}, default=repr),
+        "tags": _encode(record.get("tags") or []),
+        "params": _encode(record.get("params") or {}),
+        "metrics": _encode(record.get("metrics") or {}),
+        "results": _encode(record.get("all_results") or {}),
         "git_commit": record.get("git_commit"),
         "git_dirty": record.get("git_dirty"),
         "started": record.get("started"),
@@ -116,6 +134,8 @@ def encoded(value: Any) -> tuple[int, Any]:
 
 
 def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate
@@ -215,11 +235,9 @@ def write_rows(conn: sqlite3.Connection, rows: Iterable[dict[str, Any]]) -> int:
     found = list(rows)
     values = [tuple(row[c] for c in COLUMNS) for row in found]
     marks = ", ".join("?" * len(COLUMNS))
-    held = "SELECT tags, params, metrics, results FROM runs WHERE path = ?"
+    held = _held(conn, [row["path"] for row in found])
     changed = [  # a row whose values are those it had keeps its vals rows (a reindex, mostly)
-        row
-        for row in found
-        if conn.execute(held, (row["path"],)).fetchone() != tuple(row[c] for c in _VALUED)
+        row for row in found if held.get(row["path"]) != tuple(row[c] for c in _VALUED)
     ]
     conn.executemany("DELETE FROM vals WHERE path = ?", [(row["path"],) for row in changed])
     conn.executemany(f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({marks})", values)
@@ -229,6 +247,21 @@ def write_rows(conn: sqlite3.Connection, rows: Iterable[dict[str, Any]]) -> int:
     )
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
     return len(values)
+
+
+HELD_BATCH = 500  # paths a query asks for (SQLite allows 32,766 variables; old builds 999)
+
+
+def _held(conn: sqlite3.Connection, paths: list[str]) -> dict[str, tuple[Any, ...]]:
+    """The valued columns the index holds for some paths, a batch of them a query."""
+    found: dict[str, tuple[Any, ...]] = {}
+    for start in range(0, len(paths), HELD_BATCH):
+        batch = paths[start : start + HELD_BATCH]
+        marks = ", ".join("?" * len(batch))
+        query = f"SELECT path, {', '.join(_VALUED)} FROM runs WHERE path IN ({marks})"
+        for path, *values in conn.execute(query, batch):
+            found[path] = tuple(values)
+    return found
 
 
 def upsert(

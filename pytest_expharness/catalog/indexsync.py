@@ -279,10 +279,11 @@ def record_sessions(conn: sqlite3.Connection, root: Path, records: list[dict[str
     A session folder is noted as seen only when every run folder in it has a
     record; otherwise the next look reads it.
     """
-    covered: dict[Path, set[str]] = {}
+    by_text: dict[str, set[str]] = {}
     for record in records:
-        if record.get("path"):
-            covered.setdefault(Path(record["sweep"]), set()).add(Path(record["path"]).name)
+        if record.get("path"):  # a record's paths are str(Path): normalised already
+            by_text.setdefault(record["sweep"], set()).add(os.path.basename(record["path"]))
+    covered = {Path(sweep): names for sweep, names in by_text.items()}
     now_ns = time.time_ns()
     for sweep, names in covered.items():
         try:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 STUB = "expharness_stub"
+SHARED_TEXT = 80  # characters: a shorter string value is shared between records (see Sharer)
 
 
 def plain(value: Any) -> Any:
@@ -119,6 +120,8 @@ def _axes(header: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
 
 def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> dict[str, Any]:
     """Return the plain-data record of a run, from its config and summary (live or on disk)."""
+    from ..archive.labels import notes_of
+
     header = config.get("experiment", {})
     parameters = config.get("parameters", {})
     error = summary.get("error") or {}
@@ -165,6 +168,7 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
         "params": parameters,
         "tags": list(header.get("tags") or []),
         "label": header.get("label"),
+        "notes": notes_of(header),  # report.html shows them without reading config.yaml
         "git_commit": header.get("git_commit"),
         "git_dirty": header.get("git_dirty"),
         "started": summary.get("started"),
@@ -176,6 +180,33 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
         else None,
     }
     return plain(made)  # type: ignore[no-any-return]
+
+
+class Sharer:
+    """Makes records read one by one share their keys and short strings.
+
+    json.loads gives every record its own copy of each key and of values such as
+    "completed" or the session stamp; a 10,000-run sweep's records would hold
+    the same few hundred strings half a million times (about 30 MB).
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}
+
+    def share(self, value: Any) -> Any:
+        """Return value (plain JSON data) with its keys and short strings shared."""
+        kind = type(value)
+        if kind is dict:
+            seen = self.seen
+            return {
+                (seen.setdefault(k, k) if type(k) is str else k): self.share(v)
+                for k, v in value.items()
+            }
+        if kind is list:
+            return [self.share(v) for v in value]
+        if kind is str and len(value) <= SHARED_TEXT:
+            return self.seen.setdefault(value, value)
+        return value
 
 
 def _log_counts(found: Any) -> dict[str, int] | None:

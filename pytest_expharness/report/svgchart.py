@@ -21,6 +21,8 @@ import json
 import math
 import re
 import sys
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +40,7 @@ TAB10 = (
     "#bcbd22",
     "#17becf",
 )
+LINES_A_PIECE = 1000  # curves of a chart joined into one piece of its document
 GRADIENT = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (223, 227, 24))
 
 
@@ -51,6 +54,13 @@ def escape(text: str) -> str:
     A carriage return is replaced too: XML reads it back as a newline.
     """
     return html.escape(_NOT_XML.sub("\ufffd", text))
+
+
+def _doubles(values: Any) -> Any:
+    """Values as floats: an array of doubles itself (a report's curves), else a list."""
+    if isinstance(values, array) and values.typecode == "d":
+        return values
+    return [float(v) for v in values]
 
 
 def colours(n: int) -> list[str]:
@@ -116,9 +126,9 @@ def _label(value: float) -> str:
     return f"{value:.4g}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
-    """A line; with a key, a run's curve (hoverable, highlightable)."""
+    """A line; with a key, a run's curve (hoverable, highlightable). Slots: 10,000 a chart."""
 
     xs: list[float]
     ys: list[float]
@@ -164,8 +174,7 @@ class Chart:
         title: str | None = None,
     ) -> None:
         """Add a line (non-finite values break it); a key makes it a run's curve."""
-        floats = [float(x) for x in xs], [float(y) for y in ys]
-        self.lines.append(Line(*floats, colour, width, key, title))
+        self.lines.append(Line(_doubles(xs), _doubles(ys), colour, width, key, title))
 
     def band(self, xs: Any, mean: Any, std: Any, colour: str, keys: list[str], title: str) -> None:
         """Add a mean line with a band of mean +- std."""
@@ -188,6 +197,10 @@ class Chart:
 
     def render(self, css_class: str = "chart") -> str:
         """Return the chart as an SVG document (its root element of class css_class)."""
+        return "".join(self.pieces(css_class))
+
+    def pieces(self, css_class: str = "chart") -> Iterator[str]:
+        """The SVG document of `render`, piece by piece: a chart of 10,000 curves is never whole."""
         finite = math.isfinite
         if self.bars:
             xs = [float(i) for i in range(len(self.bars))]
@@ -198,14 +211,7 @@ class Chart:
             for b in self.bands:
                 series.append((b.xs, [m - s for m, s in zip(b.mean, b.std, strict=True)]))
                 series.append((b.xs, [m + s for m, s in zip(b.mean, b.std, strict=True)]))
-            pairs = [
-                (self._xs(x), y)
-                for xs_, ys_ in series
-                for x, y in zip(xs_, ys_, strict=True)
-                if self._shown(x, y)
-            ]
-            xs = [p[0] for p in pairs] or [0.0]
-            ys = [p[1] for p in pairs] or [0.0]
+            xs, ys = self._extent(series)
             xlo, xhi = min(xs), max(xs)
         ylo, yhi = _limits(min(ys), max(ys), 0.05, _flat_y)
         xlo, xhi = _limits(xlo, xhi, 0.0, _flat_x)
@@ -220,6 +226,17 @@ class Chart:
 
         def where(x: float, y: float) -> str:
             return f"{px(self._xs(x)):.1f},{py(y):.1f}"
+
+        xl2, yh2 = xlo / 2, yhi / 2
+
+        def places(xs: list[float], ys: list[float]) -> list[str] | None:
+            """Every point's place (as `where`), when all are finite on linear axes; else None."""
+            if self.xlog or not (finite(sum(xs)) and finite(sum(ys))):
+                return None
+            return [
+                f"{LEFT + (x / 2 - xl2) / xspan * w:.1f},{TOP + (yh2 - y / 2) / yspan * h:.1f}"
+                for x, y in zip(xs, ys, strict=True)
+            ]
 
         out = [
             f'<svg xmlns="http://www.w3.org/2000/svg" class="{escape(css_class)}" '
@@ -270,7 +287,11 @@ class Chart:
             out.append("</g>")
         banded = {key for band in self.bands for key in band.keys}
         for number, line in enumerate(self.lines):
-            out.append(self._line(line, where, f"{self.ident}-{number}", line.key in banded))
+            ident = f"{self.ident}-{number}"
+            out.append(self._line(line, where, ident, line.key in banded, places))
+            if len(out) >= LINES_A_PIECE:
+                yield "\n".join(out) + "\n"
+                out = []
         for xs_, ys_, colour in self.points:
             for x, y in zip(xs_, ys_, strict=True):
                 if self._shown(x, y):
@@ -289,10 +310,37 @@ class Chart:
                 f'transform="rotate(-90 14 {middle})">{escape(self.ylabel)}</text>'
             )
         out.append("</svg>")
-        return "\n".join(out)
+        yield "\n".join(out)
 
-    def _segments(self, xs: list[float], ys: list[float], where: Any) -> list[list[str]]:
-        """The runs of plottable points of a line (a non-finite value breaks it)."""
+    def _extent(
+        self, series: list[tuple[list[float], list[float]]]
+    ) -> tuple[list[float], list[float]]:
+        """The plottable xs (x scale) and ys of some lines; a line of finite values on linear
+        axes (its sums say so, with no Python loop) its extremes alone."""
+        finite = math.isfinite
+        xs: list[float] = []
+        ys: list[float] = []
+        for xs_, ys_ in series:
+            if not xs_:
+                continue
+            if not self.xlog and finite(sum(xs_)) and finite(sum(ys_)):
+                xs += (min(xs_), max(xs_))
+                ys += (min(ys_), max(ys_))
+                continue
+            for x, y in zip(xs_, ys_, strict=True):
+                if self._shown(x, y):
+                    xs.append(self._xs(x))
+                    ys.append(y)
+        return xs or [0.0], ys or [0.0]
+
+    def _segments(
+        self, xs: list[float], ys: list[float], where: Any, places: Any = None
+    ) -> list[list[str]]:
+        """The runs of plottable points of a line (a non-finite value breaks it; `places`
+        places a whole line at once, or says None)."""
+        whole = places(xs, ys) if places is not None else None
+        if whole is not None:
+            return [whole] if whole else []
         found: list[list[str]] = [[]]
         for x, y in zip(xs, ys, strict=True):
             if self._shown(x, y):
@@ -301,10 +349,12 @@ class Chart:
                 found.append([])
         return [s for s in found if s]
 
-    def _line(self, line: Line, where: Any, ident: str, banded: bool = False) -> str:
+    def _line(
+        self, line: Line, where: Any, ident: str, banded: bool = False, places: Any = None
+    ) -> str:
         stroke = f'stroke="{line.colour}" stroke-width="{line.width}"'
         parts = []
-        for i, segment in enumerate(self._segments(line.xs, line.ys, where)):
+        for i, segment in enumerate(self._segments(line.xs, line.ys, where, places)):
             if len(segment) == 1:
                 cx, cy = segment[0].split(",")
                 parts.append(f'<circle cx="{cx}" cy="{cy}" r="2" fill="{line.colour}"/>')

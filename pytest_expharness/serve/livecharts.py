@@ -113,7 +113,7 @@ def _charts(root: Path, stamp: str) -> bytes:
             steps, values = run.series.get(name, ([], []))
             kept = [(s, v) for s, v in zip(steps, values, strict=True) if v is not None]
             if kept:
-                curve = Curve(float(v) for _, v in kept)
+                curve = Curve("d", [float(v) for _, v in kept])
                 curve.steps = [s for s, _ in kept]
                 found.append((key, curve))
         if not found:

@@ -65,7 +65,7 @@ def _finalize(
     new = [
         r
         for r in every
-        if r["status"] != "reused" and r.get("path") and Path(r["sweep"]).name != DEBUG_DIR
+        if r["status"] != "reused" and r.get("path") and os.path.basename(r["sweep"]) != DEBUG_DIR
     ]
     for testing in (False, True):
         chosen = [r for r in new if r["testing"] == testing]

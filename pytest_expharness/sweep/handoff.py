@@ -67,6 +67,7 @@ class RecordCollector:
         self.found = found
         self.called: dict[str, bool] = {}  # tests whose call is reported and teardown is not
         self.interrupted = False
+        self.sharer: Any = None  # records.Sharer, made with the first record
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Keep the run records a report carries (plain data, also from xdist workers)."""
@@ -79,9 +80,11 @@ class RecordCollector:
             start(self.config)
         for key, value in report.user_properties:
             if key == RECORD_PROPERTY and isinstance(value, str):
-                from ..catalog.records import expand
+                from ..catalog.records import Sharer, expand
 
-                record, said = expand(json.loads(value))
+                if self.sharer is None:
+                    self.sharer = Sharer()
+                record, said = expand(self.sharer.share(json.loads(value)))
                 if said:
                     self.say(said)
                 if record is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 from pathlib import Path
@@ -25,8 +26,11 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
 def group(records: list[dict[str, Any]]) -> dict[Path, list[dict[str, Any]]]:
     """Group run records by sweep folder (<root>/<experiment>/<session>)."""
     sweeps: dict[Path, list[dict[str, Any]]] = {}
+    paths: dict[str, Path] = {}  # one Path a sweep, not one a record
     for record in records:
-        sweeps.setdefault(Path(record["sweep"]), []).append(record)
+        text = record["sweep"]
+        folder = paths.get(text) or paths.setdefault(text, Path(text))
+        sweeps.setdefault(folder, []).append(record)
     return sweeps
 
 
@@ -149,7 +153,26 @@ def write(table: SweepTable) -> None:
     folder.mkdir(parents=True, exist_ok=True)  # every point reused: no run made it
     layout.atomic_write_text(folder / "comparison.csv", csv_text(table))
     layout.atomic_write_text(folder / "comparison.md", markdown(table))
-    layout.write_json(folder / "comparison.json", table.as_json())
+    layout.atomic_write_text(folder / "comparison.json", json_text(table.as_json()))
+
+
+LINE_PER_ITEM = ("rows", "aggregate")  # comparison.json's lists written an item a line
+
+
+def json_text(found: dict[str, Any]) -> str:
+    """comparison.json: indented, but each row on one line of its own.
+
+    Indented JSON is encoded in Python, a line a value (10,000 rows: most of a
+    second); a row a line is encoded in C, and reads and diffs as well.
+    """
+    parts = []
+    for key, value in found.items():
+        if key in LINE_PER_ITEM and isinstance(value, list) and value:
+            text = "[\n" + ",\n".join(f"    {json.dumps(item)}" for item in value) + "\n  ]"
+        else:
+            text = json.dumps(value, indent=2).replace("\n", "\n  ")
+        parts.append(f"  {json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
 def write_sweeps(

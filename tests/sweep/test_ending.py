@@ -210,3 +210,91 @@ def test_a_run_with_series_is_read_by_offset_exactly(tmp_path: Path, monkeypatch
     assert all(v == values[s // 2] for s, v in zip(loss.steps, loss, strict=True))
     acc = curves["acc"]  # short: whole, exact
     assert list(acc) == values[:500] and list(acc.steps) == [2 * i for i in range(500)]
+
+
+MANY = """
+import pytest
+
+@pytest.mark.experiment(metric="loss")
+@pytest.mark.parametrize("beta", range(10))
+@pytest.mark.parametrize("lr", [0.001 * (i + 1) for i in range(12)])
+def test_many(exp, lr, beta):
+    for step in range(30):
+        exp.track_many({"loss": lr / (step + 1) + beta, "accuracy": step * lr, "grad_norm": beta})
+    if beta == 3:
+        exp.commit_json("a & <b> #1.json", {"beta": beta})
+"""
+RUN_DATA = re.compile(r'<script type="application/json" id="run-data">(.*?)</script>', re.S)
+
+
+def _outside_charts(page: str) -> str:
+    return re.sub(r"<figure class='chart'.*?</figure>", "", page, flags=re.S)
+
+
+def test_run_sections_are_one_data_block_of_bounded_size(
+    pytester: pytest.Pytester, archive: Archive
+) -> None:
+    pytester.makepyfile(test_many=MANY)
+    pytester.runpytest("-p", "no:xdist").assert_outcomes(passed=120)
+    (page,) = archive.root.glob("many/*/report.html")
+    text = page.read_text()
+    assert "<section class='run' id=" not in text.split("<script>")[0], "the script builds them"
+    block = json.loads(RUN_DATA.findall(text)[0])
+    rows = json.loads((page.parent / "comparison.json").read_text())["rows"]
+    assert [entry[1] for entry in block["runs"]] == [row["run"] for row in rows]
+    assert block["always"] == ["config.yaml", "summary.json", "run.log", "metrics.csv", "REPORT.md"]
+    entry = next(e for e in block["runs"] if e[1] == "lr=0.002,beta=3")
+    assert entry[8] == [["lr", "0.002"], ["beta", "3"]]
+    assert [row[0] for row in entry[9]] == ["loss", "accuracy", "grad_norm"]
+    assert entry[9][2] == ["grad_norm", ["3"], ["3"], ["3"], ["30"]], "final, min, max, count"
+    artifact = ["artifacts/a & <b> #1.json", "artifacts/a%20&%20%3Cb%3E%20%231.json"]
+    assert entry[11] == [artifact, "plots/loss.svg", "plots/accuracy.svg", "plots/grad_norm.svg"]
+    # per run, beside its curves: a table row, a legend entry and its data (was 3 KB with sections)
+    per_run = len(_outside_charts(text).encode()) / 120
+    assert per_run < 1600, f"{per_run:.0f} bytes a run outside the charts"
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=90),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(records=st.lists(st.dictionaries(st.text(max_size=6), JSON, max_size=5), max_size=4))
+def test_shared_records_read_as_they_were_and_share_their_keys(
+    records: list[dict[str, Any]],
+) -> None:
+    from pytest_expharness.catalog.records import Sharer
+
+    sharer = Sharer()
+    shared = [sharer.share(json.loads(json.dumps(r))) for r in records]
+    assert shared == records
+    keys: dict[str, str] = {}
+    for record in shared:
+        for key in record:
+            assert keys.setdefault(key, key) is key, "one string for a key, whatever the record"
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    table=st.fixed_dictionaries(
+        {
+            "experiment": st.text(),
+            "rows": st.lists(st.dictionaries(st.text(), JSON)),
+            "pivot": JSON,
+        },
+        optional={"aggregate": st.lists(st.dictionaries(st.text(), JSON))},
+    )
+)
+def test_comparison_json_reads_back_a_row_a_line(table: dict[str, Any]) -> None:
+    from pytest_expharness.sweep.tablefiles import json_text
+
+    text = json_text(table)
+    assert json.loads(text) == table
+    lines = set(text.split("\n"))
+    for row in table["rows"] + (table.get("aggregate") or []):
+        assert {f"    {json.dumps(row)}", f"    {json.dumps(row)},"} & lines, "a row a line"

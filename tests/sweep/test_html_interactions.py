@@ -20,7 +20,7 @@ import yaml
 
 from pytest_expharness.cli import main as cli
 
-from conftest import Archive
+from conftest import Archive, rendered
 
 # 9 grid points (one with a None parameter) x 3 repeats = 27 runs, and a sweep analysis
 REPEATED = """
@@ -155,24 +155,27 @@ def test_no_chart_has_an_empty_y_label(pytester: pytest.Pytester, archive: Archi
 
 
 def _sections(text: str) -> dict[str, str]:
-    """The run sections of a page, by the run each names."""
+    """The run sections of a rendered page (see conftest.rendered), by the run each names."""
     found = {}
-    for section in text.split("<section class='run'")[1:]:
+    for section in text.split('<section class="run"')[1:]:
         run = re.search(r"<h3>([^<]+) <span", section)
         assert run is not None
         found[run.group(1)] = section.split("</section>")[0]
     return found
 
 
-def test_a_none_parameter_reads_none(pytester: pytest.Pytester, archive: Archive) -> None:
+def test_a_none_parameter_reads_none(
+    pytester: pytest.Pytester, archive: Archive, browser: Any
+) -> None:
     _run_grid(pytester, repeats=2)
     text = _page(archive).read_text()
     row = re.search(r'<tr[^>]*data-run="width=None,lr=0.2,rep=0"[^>]*>(.*?)</tr>', text)
     assert row is not None
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
     assert cells[3:6] == ["None", "0.2", "0"], "best, run, status, then width, lr, repeat"
-    assert "<td>width</td><td>None</td>" in _sections(text)["width=None,lr=0.2,rep=0"]
-    assert "<td>width</td><td>8</td>" in _sections(text)["width=8,lr=0.2,rep=0"]
+    sections = _sections(rendered(browser, _page(archive)))
+    assert "<td>width</td><td>None</td>" in sections["width=None,lr=0.2,rep=0"]
+    assert "<td>width</td><td>8</td>" in sections["width=8,lr=0.2,rep=0"]
     pivot = text.split("<h2>Pivot</h2>")[1].split("</table>")[0]
     assert "<tr><td>None</td>" in pivot, "the pivot's row of width None"
     repeats = text.split("<h2>Over repeats</h2>")[1].split("</table>")[0]
@@ -259,7 +262,7 @@ def test_cli_report_of_the_session_shows_its_sweep_analysis(
 
 
 def test_labels_notes_and_git_are_shown(
-    pytester: pytest.Pytester, archive: Archive, capsys: pytest.CaptureFixture[str]
+    pytester: pytest.Pytester, archive: Archive, capsys: pytest.CaptureFixture[str], browser: Any
 ) -> None:
     _run_grid(pytester, repeats=1)
     kept = next(p for p in archive.runs() if p.name == "width=8,lr=0.05")
@@ -274,12 +277,12 @@ def test_labels_notes_and_git_are_shown(
     assert cli.main(["--root", str(archive.root), "report", "--session", session]) == 0
     text = _page(archive).read_text()
     assert "<dt>git commit</dt><dd>no commits yet</dd>" in text
-    sections = _sections(text)
+    sections = _sections(rendered(browser, _page(archive)))
     mine = sections["width=8,lr=0.05"]
-    assert "<b class='label'>keep</b>" in mine and "slow but steady" in mine
+    assert '<b class="label">keep</b>' in mine and "slow but steady" in mine
     theirs = sections["width=16,lr=0.5"]
-    assert "<b class='label'>baseline</b>" in theirs
-    assert re.search(r"<ul class='notes'><li>(<time>[^<]+</time> )?<b>baseline</b>: ref", theirs)
+    assert '<b class="label">baseline</b>' in theirs
+    assert re.search(r'<ul class="notes"><li>(<time>[^<]+</time> )?<b>baseline</b>: ref', theirs)
     capsys.readouterr()
 
 
@@ -435,3 +438,36 @@ def test_50_runs_legend_scrolls_and_reaches_every_run(
     assert [
         li.get_attribute("data-run") for li in legend.find_elements("css selector", "li.hl")
     ] == [picked]
+
+
+ODD = """
+import pytest
+
+@pytest.mark.parametrize("lr", [0.1, 0.2, 0.3])
+def test_odd(exp, lr):
+    exp.track("loss", lr)
+    exp.commit_json("a & <b> #1.json", {"lr": lr})
+"""
+
+
+def test_the_page_builds_each_run_section_and_its_links_resolve(
+    pytester: pytest.Pytester, archive: Archive, browser: Any
+) -> None:
+    pytester.makepyfile(test_odd=ODD)
+    pytester.runpytest("-p", "no:xdist").assert_outcomes(passed=3)
+    page = _page(archive)
+    browser.get(page.as_uri())
+    sections = browser.find_elements("css selector", "section.run")
+    assert sorted(s.find_element("tag name", "h3").text for s in sections) == [
+        "lr=0.1 completed", "lr=0.2 completed", "lr=0.3 completed"
+    ]  # fmt: skip
+    row_link = browser.find_element("css selector", "table.sortable a[href^='#run-']")
+    target = row_link.get_attribute("href").split("#")[1]
+    assert browser.find_element("id", target).tag_name == "section", "a row links to its run"
+    links = browser.find_elements("link text", "artifacts/a & <b> #1.json")
+    assert len(links) == 3
+    for link in links:
+        path = Path(unquote(urlparse(link.get_attribute("href")).path))
+        assert path.is_file() and json.loads(path.read_text())["lr"] in (0.1, 0.2, 0.3)
+    browser.get(page.as_uri() + "#" + target)  # opened at a run: the page scrolls to it
+    assert browser.execute_script("return window.scrollY") > 0

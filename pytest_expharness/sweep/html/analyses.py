@@ -15,14 +15,16 @@ from .parts import IMAGE_TYPES, MAX_INLINE_IMAGE, MAX_SHOWN_TEXT, TEXT_SUFFIXES,
 ANALYSIS = "analysis"  # analyses.FOLDER (the report sits below the code that runs analyses)
 
 
-def stored_analysis(table: SweepTable, runs: list[RunRecord]) -> dict[str, Any] | None:
+def stored_analysis(
+    table: SweepTable, runs: list[RunRecord], fresh: bool = False
+) -> dict[str, Any] | None:
     """The sweep analysis outcome of a table: its own, or its session's comparison.json.
 
     `expharness report` builds its table again from the runs; when they are all
     runs of the table's session (reused ones aside), the analysis the session
-    recorded is theirs.
+    recorded is theirs. A `fresh` table (the end of its session) has no other.
     """
-    if table.analysis is not None:
+    if table.analysis is not None or fresh:
         return table.analysis
     folder = Path(table.folder)
     if not runs or any(r.path.parent != folder for r in runs if r.status != "reused"):
@@ -61,9 +63,11 @@ def _analysis_file(folder: Path, name: str, base: str) -> str:
     return f"<p class='analysis'>{link} ({size:,} bytes)</p>"
 
 
-def analysis_section(table: SweepTable, runs: list[RunRecord], out_dir: Path) -> str:
+def analysis_section(
+    table: SweepTable, runs: list[RunRecord], out_dir: Path, fresh: bool = False
+) -> str:
     """The @sweep_analysis: what ran, how it ended, and every file it wrote."""
-    outcome = stored_analysis(table, runs)
+    outcome = stored_analysis(table, runs, fresh)
     if not outcome:
         return ""
     status = str(outcome.get("status"))

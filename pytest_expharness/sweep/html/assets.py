@@ -1,6 +1,7 @@
 """The inline CSS and JavaScript of report.html (no network, no framework).
 
-The script sorts tables by a clicked header, and highlights runs: every element
+The script builds each run's section from the page's JSON block (runsdata.py),
+sorts tables by a clicked header, and highlights runs: every element
 standing for runs names them in `data-run` (one run) or `data-runs` (a JSON
 list). Clicking one (a table row, a legend entry, a curve, a band) selects its
 runs, or lets them go when all were selected; every element of a selected run
@@ -62,6 +63,51 @@ pre.error{background:#fff0f0;padding:.5em;overflow-x:auto}
 @media (max-width:900px){.curves{grid-template-columns:1fr}.legend{position:static}}
 """
 SCRIPT = """
+(function () {  // the section of each run, from the JSON block runsdata.py writes
+  var data = document.getElementById('run-data'), box = document.getElementById('runs');
+  if (!data || !box) return;
+  var block = JSON.parse(data.textContent);
+  var codes = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#x27;'};
+  function esc(text) {
+    return String(text === null || text === undefined ? '' : text).replace(/[&<>"']/g,
+      function (c) { return codes[c]; });
+  }
+  function cell(value) {
+    return Array.isArray(value) ? '<td class="num">' + esc(value[0]) + '</td>' :
+      '<td>' + esc(value) + '</td>';
+  }
+  function table(heads, rows) {
+    return "<div class='wide'><table><thead><tr>" + heads.map(function (h) {
+      return '<th>' + h + '</th>';
+    }).join('') + '</tr></thead><tbody>' + rows.map(function (row) {
+      return '<tr>' + row.map(cell).join('') + '</tr>';
+    }).join('') + '</tbody></table></div>';
+  }
+  function link(base, file) {
+    var name = Array.isArray(file) ? file[0] : file, to = Array.isArray(file) ? file[1] : file;
+    return '<a href="' + base + '/' + esc(to) + '">' + esc(name) + '</a>';
+  }
+  var html = block.runs.map(function (r) {
+    var out = ["<section class='run' id='" + esc(r[0]) + "'><h3>" + esc(r[1]) +
+      " <span class='status-" + esc(r[3]) + "'>" + esc(r[3]) + '</span></h3>',
+      '<p>session ' + esc(r[4]) + ', duration ' + esc(r[5]) + ' s' +
+      (r[6] ? ", label <b class='label'>" + esc(r[6]) + '</b>' : '') + '</p>'];
+    if (r[7].length) out.push("<ul class='notes'>" + r[7].map(function (n) {
+      return '<li>' + (n[0] ? '<time>' + esc(n[0]) + '</time> ' : '') +
+        (n[1] ? '<b>' + esc(n[1]) + '</b>: ' : '') + esc(n[2]) + '</li>';
+    }).join('') + '</ul>');
+    out.push(table(['parameter', 'value'], r[8]));
+    if (r[9].length) out.push(table(['series', 'final', 'min', 'max', 'count'], r[9]));
+    if (r[10].length) out.push(table(['component', 'status', 'reason', 'hint'], r[10]));
+    var files = block.always.concat(r[11]).map(function (f) { return link(r[2], f); });
+    out.push("<p class='links'>" + files.join(' ') + '</p></section>');
+    return out.join('');
+  });
+  box.innerHTML = html.join('');
+  var hash = decodeURIComponent(location.hash.slice(1));
+  var target = hash && document.getElementById(hash);
+  if (target) target.scrollIntoView();
+})();
 document.querySelectorAll('table.sortable').forEach(function (table) {
   var heads = table.tHead.rows[0].cells;
   Array.prototype.forEach.call(heads, function (th, index) {

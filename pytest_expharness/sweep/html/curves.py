@@ -10,15 +10,19 @@ from ..table import OK_STATUSES, SweepTable
 from .parts import esc, img, param_name, plain, runs_attr, runs_text
 
 MAX_VERSUS_METRICS = 4
+LEGEND_PIECE = 1000  # legend entries joined into one piece of the page
 
 
-def _groups(table: SweepTable, runs: list[RunRecord], label: Any) -> dict[str, list[str]] | None:
+def _groups(
+    table: SweepTable, runs: list[RunRecord], labels: list[str]
+) -> dict[str, list[str]] | None:
     """Runs by grid point (name -> labels), when some point has two runs or more; else None."""
     rows = {str(r["run"]): r for r in table.rows}
     several = len({run.experiment for run in runs}) > 1
+    if not several and _all_apart(rows, labels, table.axes):
+        return None  # a point a run (no repeats): nothing to group
     found: dict[str, list[str]] = {}
-    for run in runs:
-        name = label(run)
+    for run, name in zip(runs, labels, strict=True):
         row = rows.get(name)
         values = [
             row.get(axis) if row is not None else run.params.get(param_name(axis))
@@ -35,9 +39,22 @@ def _groups(table: SweepTable, runs: list[RunRecord], label: Any) -> dict[str, l
     return found
 
 
+def _all_apart(rows: dict[str, dict[str, Any]], labels: list[str], axes: list[str]) -> bool:
+    """Whether every run has a table row and no two rows share their axes' values."""
+    seen = set()
+    try:
+        for name in labels:
+            row = rows[name]
+            values = (row.get(axis) for axis in axes)  # as _groups names a point
+            seen.add(tuple("None" if v is None else plain(v) for v in values))
+    except KeyError:
+        return False
+    return len(seen) == len(labels)
+
+
 def _legend(
     labels: list[str], groups: dict[str, list[str]] | None, colour_of: dict[str, str], best: Any
-) -> str:
+) -> Iterator[str]:
     """The list of every run beside the charts (scrolls; grouped by grid point when it helps)."""
 
     def entry(name: str, grouped: bool) -> str:
@@ -50,30 +67,38 @@ def _legend(
             f'<span class="swatch" style="background:{colour}"></span>{text}</li>'
         )
 
-    items = []
-    if groups:
+    def items() -> Iterator[str]:
+        if not groups:
+            yield from (entry(name, False) for name in labels)
+            return
         for point, members in groups.items():
             colour = colour_of.get(members[0], "#4c72b0")
-            items.append(
+            yield (
                 f'<li class="legend-group"{runs_attr(members)} title="{esc(point)}">'
                 f'<span class="swatch" style="background:{colour}"></span>{esc(point)} '
                 f"<span class='n'>({runs_text(len(members))})</span></li>"
             )
-            items += [entry(name, True) for name in members]
-    else:
-        items = [entry(name, False) for name in labels]
+            yield from (entry(name, True) for name in members)
+
     bands = (
         "<label><input type='checkbox' class='show-bands'> repeats as mean \u00b1 std</label>"
         if groups
         else ""
     )
-    return (
+    yield (
         f"<aside class='legend'><div class='legend-tools'><b>{runs_text(len(labels))}</b> "
         "<input type='search' class='legend-filter' placeholder='filter runs' "
         "aria-label='filter runs'>"
         f"{bands}<button type='button' class='legend-clear'>clear</button></div>"
-        f"<ul class='legend-list'>{''.join(items)}</ul></aside>"
+        "<ul class='legend-list'>"
     )
+    piece: list[str] = []
+    for item in items():  # made as they are written
+        piece.append(item)
+        if len(piece) == LEGEND_PIECE:
+            yield "".join(piece)
+            piece = []
+    yield "".join(piece) + "</ul></aside>"
 
 
 def _thinned_note(runs: list[RunRecord]) -> str:
@@ -110,7 +135,7 @@ def plots_section(table: SweepTable, runs: list[RunRecord], label: Any) -> Itera
     if series:
         shown = [r for r in runs if any(len(v) for v in r.metrics.values())]
         labels = [label(r) for r in shown]
-        groups = _groups(table, shown, label)
+        groups = _groups(table, shown, labels)
         colour_of = run_colours(labels, groups)
         hint = (
             "<p>Hover a curve to name its run. Click a curve, a legend entry or a table row "
@@ -120,11 +145,16 @@ def plots_section(table: SweepTable, runs: list[RunRecord], label: Any) -> Itera
         yield "<div class='charts'>"
         for number, name in enumerate(series):
             found = [
-                (label(r), r.metrics[name]) for r in shown if len(r.metrics.get(name, ())) >= 1
+                (named, r.metrics[name])
+                for named, r in zip(labels, shown, strict=True)
+                if len(r.metrics.get(name, ())) >= 1
             ]
-            svg = plotter.curves(name, found, table.best, colour_of, groups, ident=f"s{number}")
-            yield f"<figure class='chart' data-series='{esc(name)}'>{svg}</figure>"
-        yield f"</div>{_legend(labels, groups, colour_of, table.best)}</div>"
+            yield f"<figure class='chart' data-series='{esc(name)}'>"
+            yield from plotter.curves(name, found, table.best, colour_of, groups, f"s{number}")
+            yield "</figure>"
+        yield "</div>"
+        yield from _legend(labels, groups, colour_of, table.best)
+        yield "</div>"
     versus = []
     for axis in table.axes:
         for metric in metric_names:

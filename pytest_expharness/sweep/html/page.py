@@ -7,7 +7,8 @@ be mailed or opened from a laptop years later. Sections: the header
 repeats table, the sweep analysis' files (images shown, every file linked), what
 failed and why, overlaid learning curves per series, metric-versus-parameter
 plots per axis, and a section per run (its labels and notes, parameters,
-metrics, components, relative links to its files).
+metrics, components, relative links to its files), which the page's script
+builds from one JSON block (runsdata.py).
 
 The learning curves are inline SVG, not images: each curve is a run's `<g
 class="curve" data-run=RUN>` whose `<title>` names the run on hover. One legend
@@ -28,29 +29,20 @@ import datetime as dt
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ...archive import layout
 from ...catalog.loading import RunRecord
 from ..table import OK_STATUSES, SweepTable
-from .analyses import ANALYSIS, analysis_section
+from .analyses import analysis_section
 from .assets import CSS, SCRIPT
 from .curves import plots_section
-from .parts import (
-    REPORT,
-    Raw,
-    anchor,
-    esc,
-    href,
-    href_part,
-    param_name,
-    runs_attr,
-    table_html,
-    text,
-)
+from .parts import REPORT, Raw, anchor, esc, param_name, runs_attr, table_html, table_pieces
 from .resources import resources_section
-from .sample import curve_budget, parse_limit, read_curves
+from .runsdata import runs_block, shown_text
+from .sample import curve_budget, parse_limit, read_bytes, read_curves
 from .searchpart import search_section
 
 
@@ -105,25 +97,15 @@ def _axis_cell(value: Any, column: str, run: RunRecord | None) -> Any:
     return None
 
 
-def _comparison(table: SweepTable, anchors: dict[str, str], by_label: dict[str, RunRecord]) -> str:
+def _comparison(
+    table: SweepTable, anchors: dict[str, str], by_label: dict[str, RunRecord]
+) -> Iterator[str]:
     columns = [
         c
         for c in table.columns
         if c != "best" and (c != "reason" or any(r.get("reason") for r in table.rows))
     ]
     headers = ["best", *columns] if table.best else columns
-    rows, classes, attrs = [], [], []
-    for row in table.rows:
-        is_best = table.best is not None and row.get("best") == "*"
-        run = by_label.get(str(row.get("run")))
-        cells = [_axis_cell(row.get(c), c, run) if c in table.axes else row.get(c) for c in columns]
-        anchor = anchors.get(str(row.get("run")))
-        if anchor is not None:
-            cells[columns.index("run")] = Raw(f'<a href="#{anchor}">{esc(row["run"])}</a>')
-        rows.append((["\u2605" if is_best else ""] if table.best else []) + cells)
-        classes.append(f"best status-{row['status']}" if is_best else f"status-{row['status']}")
-        attrs.append(runs_attr([str(row.get("run"))]))
-    out = table_html(headers, rows, sortable=True, classes=classes, attrs=attrs)
     sort = "Click a column header to sort, a row to highlight its run's curves."
     best = (
         f"<p>Best run by {esc(table.metric_column)} ({esc(table.mode)}): <b>{esc(table.best)}</b>. "
@@ -131,7 +113,33 @@ def _comparison(table: SweepTable, anchors: dict[str, str], by_label: dict[str, 
         if table.best
         else f"<p>{sort}</p>"
     )
-    return f"<h2>Comparison</h2>{best}{out}"
+    yield f"<h2>Comparison</h2>{best}"
+    yield from table_pieces(headers, _comparison_rows(table, columns, anchors, by_label), True)
+
+
+def _comparison_rows(
+    table: SweepTable,
+    columns: list[str],
+    anchors: dict[str, str],
+    by_label: dict[str, RunRecord],
+) -> Iterator[tuple[list[Any], str, str]]:
+    """The comparison's rows, each with its class and its data-run (made as they are written)."""
+    axes = set(table.axes)
+    at = columns.index("run")
+    for row in table.rows:
+        is_best = table.best is not None and row.get("best") == "*"
+        name = str(row.get("run"))
+        run = by_label.get(name)
+        cells = [_axis_cell(row.get(c), c, run) if c in axes else row.get(c) for c in columns]
+        anchor = anchors.get(name)
+        if anchor is not None:
+            cells[at] = Raw(f'<a href="#{anchor}">{esc(row["run"])}</a>')
+        status = f"status-{row['status']}"
+        yield (
+            (["\u2605" if is_best else ""] if table.best else []) + cells,
+            f"best {status}" if is_best else status,
+            runs_attr([name]),
+        )
 
 
 def _pivot(table: SweepTable) -> str:
@@ -193,63 +201,9 @@ def _problems(runs: list[RunRecord], label: Any) -> str:
     return f"<h2>Failed, crashed and disabled</h2>{table_html(headers, rows, sortable=True)}"
 
 
-def _links(run: RunRecord, out_dir: Path) -> str:
-    """Links to a run's files, as its summary lists them (no walk of the folder)."""
-    names = [layout.CONFIG, layout.SUMMARY, layout.LOG, layout.METRICS, layout.REPORT]
-    summary = run.summary
-    names += [f"{layout.ARTIFACTS}/{a}" for a in summary.get("artifacts") or []]
-    names += list(summary.get("plots") or [])
-    names += [f"{ANALYSIS}/{a}" for a in (summary.get("analysis") or {}).get("files") or []]
-    folder = run.path
-    base = href(folder.name if folder.parent == out_dir else _relative(folder, out_dir))
-    links = [f'<a href="{base}/{href_part(name)}">{esc(name)}</a>' for name in names]
-    return f"<p class='links'>{' '.join(links)}</p>"
-
-
-def _relative(folder: Path, out_dir: Path) -> str:
-    return Path(os.path.relpath(folder, out_dir)).as_posix()
-
-
-def _notes(head: dict[str, Any]) -> str:
-    """A run's timed notes, oldest first (an old label_note included)."""
-    from ...archive.labels import notes_of
-
-    items = []
-    for note in notes_of(head):
-        when = f"<time>{esc(note.get('at'))}</time> " if note.get("at") else ""
-        label = f"<b>{esc(note.get('label'))}</b>: " if note.get("label") else ""
-        items.append(f"<li>{when}{label}{esc(note.get('note'))}</li>")
-    return f"<ul class='notes'>{''.join(items)}</ul>" if items else ""
-
-
-def _run_section(run: RunRecord, out_dir: Path, label: Any, ident: str) -> str:
-    summary = run.summary
-    head = run.config.get("experiment") or {}
-    parts = [
-        f"<section class='run' id='{ident}'><h3>{esc(label(run))} "
-        f"<span class='status-{esc(run.status)}'>{esc(run.status)}</span></h3>",
-        f"<p>session {esc(head.get('session'))}, duration {esc(summary.get('duration'))} s"
-        + (f", label <b class='label'>{esc(head.get('label'))}</b>" if head.get("label") else "")
-        + "</p>",
-        _notes(head),
-    ]
-    parts.append(table_html(["parameter", "value"], [[k, text(v)] for k, v in run.params.items()]))
-    metrics = summary.get("metrics") or {}
-    if metrics:
-        rows = [
-            [n, s.get("final"), s.get("min"), s.get("max"), s.get("count")]
-            for n, s in metrics.items()
-        ]
-        parts.append(table_html(["series", "final", "min", "max", "count"], rows))
-    components = summary.get("components") or {}
-    if components:
-        rows = [[n, c.get("status"), c.get("reason"), c.get("hint")] for n, c in components.items()]
-        parts.append(table_html(["component", "status", "reason", "hint"], rows))
-    parts.append(_links(run, out_dir))
-    return "".join(parts) + "</section>"
-
-
-def _pieces(table: SweepTable, runs: list[RunRecord], out_dir: Path, label: Any) -> Iterator[str]:
+def _pieces(
+    table: SweepTable, runs: list[RunRecord], out_dir: Path, label: Any, fresh: bool = False
+) -> Iterator[str]:
     """The page, piece by piece (a run's section is made when it is written)."""
     idents = [anchor(run) for run in runs]
     anchors = {label(run): ident for run, ident in zip(runs, idents, strict=True)}
@@ -262,17 +216,15 @@ def _pieces(table: SweepTable, runs: list[RunRecord], out_dir: Path, label: Any)
     )
     yield _header(table, runs)
     yield recommend
-    yield _comparison(table, anchors, by_label)
+    yield from _comparison(table, anchors, by_label)
     yield _pivot(table)
     yield _aggregate(table)
     yield search_section(table)
-    yield analysis_section(table, runs, out_dir)
+    yield analysis_section(table, runs, out_dir, fresh)
     yield _problems(runs, label)
     yield resources_section(runs, label)
     yield from plots_section(table, runs, label)
-    yield "<h2>Runs</h2>"
-    for run, ident in zip(runs, idents, strict=True):
-        yield _run_section(run, out_dir, label, ident)
+    yield from runs_block(runs, [label(run) for run in runs], idents, out_dir)
     yield f"<script>{SCRIPT}</script></body></html>\n"
 
 
@@ -284,13 +236,22 @@ def render(table: SweepTable, runs: list[RunRecord], out_dir: Path, label: Any =
     return "".join(_pieces(table, runs, out_dir, label))
 
 
-def write(table: SweepTable, runs: list[RunRecord], target: Path, label: Any = run_label) -> Path:
-    """Write report.html (atomically, piece by piece: never whole in memory) and return its path."""
+def write(
+    table: SweepTable,
+    runs: list[RunRecord],
+    target: Path,
+    label: Any = run_label,
+    fresh: bool = False,
+) -> Path:
+    """Write report.html (atomically, piece by piece: never whole in memory) and return its path.
+
+    `fresh`: the table was made just now, at the end of its session (its analysis is its own).
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(3).hex()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            handle.writelines(_pieces(table, runs, target.parent, label))
+            handle.writelines(_pieces(table, runs, target.parent, label, fresh))
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -308,16 +269,15 @@ def _fast_run(
     holds `budget` points at most (see sample.py).
     """
     base = record["path"]
-    with open(os.path.join(base, layout.SUMMARY), encoding="utf-8") as handle:
-        whole = json.loads(handle.read())
+    whole = json.loads(read_bytes(os.path.join(base, layout.SUMMARY)))
     folder = Path(base)
-    summary = {key: whole[key] for key in SHOWN if key in whole}  # 10,000 runs: tens of MB less
+    summary = {key: whole[key] for key in SHOWN if key in whole}  # what is shown alone
     summary["status"] = record["status"]  # crashes inferred when the record was made
     if config is None:
         head = {
             "name": record["experiment"],
             "session": record["session"],
-            "run_id": folder.name,  # the record's run_id may be prefixed for a table
+            "run_id": os.path.basename(base),  # the record's run_id may be prefixed for a table
             "label": record.get("label"),
             "notes": record.get("notes"),
             "tags": record.get("tags"),
@@ -326,7 +286,26 @@ def _fast_run(
             "git_note": record.get("git_note"),
         }
         config = {"experiment": head, "parameters": record.get("params") or {}}
-    return RunRecord(folder, config, summary, {}, read_curves(base, summary, budget, limit))
+    curves = read_curves(base, summary, budget, limit)
+    run = ShownRun(folder, config, summary, {}, curves)
+    run.shown = shown_text(run)
+    run.summary = {key: summary[key] for key in KEPT if key in summary}
+    components = summary.get("components") or {}
+    if any(c.get("status") in ("disabled", "failed") for c in components.values()):
+        run.summary["components"] = components
+    return run
+
+
+@dataclass
+class ShownRun(RunRecord):
+    """A run as report.html holds it: its section as JSON text already (runsdata.shown_text),
+    its summary cut to what the rest of the page reads (10,000 runs: tens of MB less)."""
+
+    shown: str = ""
+
+
+KEPT = ("status", "error", "crash", "reason", "resources")  # and components, when one failed
+# or is disabled; resources: the resources table (sweep/html/resources.py)
 
 
 SHOWN = (
@@ -386,7 +365,7 @@ def write_sweep_reports(tables: list[SweepTable], records: list[dict[str, Any]])
         order = {row["run"]: i for i, row in enumerate(table.rows)}
         mine.sort(key=lambda r: order.get(r.get("run_id"), len(order)))
         try:
-            write(table, read_runs(mine), Path(table.folder) / REPORT)
+            write(table, read_runs(mine), Path(table.folder) / REPORT, fresh=True)
         except Exception as error:  # the tables are written; a report must not cost them
             problems.append(f"{table.folder}/{REPORT}: {type(error).__name__}: {error}")
     return problems

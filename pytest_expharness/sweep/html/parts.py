@@ -6,6 +6,7 @@ import base64
 import html
 import json
 import re
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -110,15 +111,29 @@ def table_html(
     attrs: list[str] | None = None,
 ) -> str:
     """A table; `attrs` are extra attributes of each body row (already escaped)."""
+    css = classes or [""] * len(rows)
+    more = attrs or [""] * len(rows)
+    return "".join(table_pieces(headers, zip(rows, css, more, strict=True), sortable))
+
+
+ROWS_A_PIECE = 500  # rows of a big table joined into one piece of the page
+
+
+def table_pieces(
+    headers: list[str], rows: Iterable[tuple[list[Any], str, str]], sortable: bool = False
+) -> Iterator[str]:
+    """A table piece by piece: each row given with its class and extra attributes (escaped)."""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = []
-    for i, row in enumerate(rows):
-        css = f' class="{classes[i]}"' if classes and classes[i] else ""
-        css += attrs[i] if attrs else ""
-        body.append(f"<tr{css}>" + "".join(cell(v) for v in row) + "</tr>")
     kind = ' class="sortable"' if sortable else ""
-    table = f"<table{kind}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-    return f"<div class='wide'>{table}</div>"
+    yield f"<div class='wide'><table{kind}><thead><tr>{head}</tr></thead><tbody>"
+    body: list[str] = []
+    for row, css, more in rows:
+        start = f'<tr class="{css}"{more}>' if css else f"<tr{more}>"
+        body.append(start + "".join(cell(v) for v in row) + "</tr>")
+        if len(body) == ROWS_A_PIECE:
+            yield "".join(body)
+            body = []
+    yield "".join(body) + "</tbody></table></div>"
 
 
 def img(svg: bytes, alt: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterator
 from typing import Any
 
 from ...report.svgchart import Chart, colours
@@ -65,6 +66,8 @@ def mean_std(
 
 def _final(values: Any) -> str:
     """The last finite value of a curve, and its step, as a tooltip line."""
+    if len(values) and math.isfinite(float(values[-1])):
+        return f"final {float(values[-1]):.6g} at step {values.steps[-1]}"
     for step, value in reversed(list(zip(values.steps, values, strict=True))):
         if math.isfinite(float(value)):
             return f"final {float(value):.6g} at step {step}"
@@ -82,8 +85,8 @@ class Plotter:
         colour_of: dict[str, str] | None = None,
         groups: dict[str, list[str]] | None = None,
         ident: str = "c",
-    ) -> str:
-        """Every run's curve of one series, the best run drawn on top in black.
+    ) -> Iterator[str]:
+        """Every run's curve of one series, the best run drawn on top in black, as SVG pieces.
 
         Each curve is keyed by its run's label (hover names it; the page
         highlights it). With `groups` (grid point -> its runs' labels), each
@@ -95,8 +98,9 @@ class Plotter:
         ordered = sorted(runs, key=lambda r: r[0] == best)  # the best last: drawn on top
         limit = max(100, min(MAX_POINTS, POINTS_PER_CHART // max(len(runs), 1)))
         for label, values in ordered:
-            steps = [float(s) for s in values.steps]
-            xs, ys = _thin(steps, [float(v) for v in values], limit)
+            xs, ys = values.steps, values  # Chart.line makes them floats
+            if len(values) > limit:
+                xs, ys = _thin([float(s) for s in xs], [float(v) for v in ys], limit)
             is_best = label == best
             name = f"{label} (best)" if is_best else label
             chart.line(
@@ -116,7 +120,7 @@ class Plotter:
             if xs:
                 title = f"{group}\n{series}: mean \u00b1 std of {len(curves)} runs"
                 chart.band(xs, means, stds, colour_of.get(members[0], "#4c72b0"), members, title)
-        return chart.render(css_class="chart curves")
+        return chart.pieces(css_class="chart curves")
 
     def versus(self, axis: str, metric: str, points: list[tuple[Any, float]], mode: str) -> bytes:
         """A final metric against one sweep axis: a line for numbers, bars for categories."""
