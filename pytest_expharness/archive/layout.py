@@ -101,80 +101,16 @@ index.sqlite*
 GITIGNORE_FIRST_LINE = GITIGNORE.splitlines()[0]
 # Every text an earlier version wrote: a .gitignore still holding one exactly is ours to
 # bring up to date; one that differs in any way is the user's and stays as it is.
-_OLD_GITIGNORES = (
-    GITIGNORE_FIRST_LINE  # before checkpoints/ was left out
-    + """
-# Meant to be committed: each run's config.yaml, summary.json, data.json, metrics.csv,
-# run.log and REPORT.md, and each session's comparison tables and report.html.
-# Left out: what is large or made again (artifacts, image frames, plots, the binary
-# series/ copy of metrics.csv, what a run's analysis.py draws, the index, the cache),
-# each run's copy of its code (git has it at the recorded commit; with
-# --exp-reproducible, requirements.txt and uncommitted.patch are kept), testing runs,
-# debug runs, SLURM job files, and folders being staged or deleted.
-artifacts/
-tracked/
-plots/
-analysis_plots/
-metrics.journal
-series/
-.series-partial/
-index.sqlite*
-*.tmp
-.debug.lock
-.debug-old-*/
-*/debug/
-/.cache/
-/_testing/
-/_slurm/
-/.import-*/
-.gc-*/
-/*/*/*/code/**
-!/*/*/*/code/requirements.txt
-!/*/*/*/code/uncommitted.patch
-""",
-    GITIGNORE_FIRST_LINE
-    + """
-# Meant to be committed: each run's config.yaml, summary.json, data.json, metrics.csv,
-# run.log and REPORT.md, and each session's comparison tables and report.html.
-# Left out: what is large or made again (artifacts, image frames, plots, what a run's
-# analysis.py draws, the index, the cache), each run's copy of its code (git has it at
-# the recorded commit; with --exp-reproducible, requirements.txt and uncommitted.patch
-# are kept), testing runs, debug runs, SLURM job files, and folders being staged or
-# deleted.
-artifacts/
-tracked/
-plots/
-analysis_plots/
-metrics.journal
-index.sqlite*
-*.tmp
-.debug.lock
-.debug-old-*/
-*/debug/
-/.cache/
-/_testing/
-/_slurm/
-/.import-*/
-.gc-*/
-/*/*/*/code/**
-!/*/*/*/code/requirements.txt
-!/*/*/*/code/uncommitted.patch
-""",
-    GITIGNORE_FIRST_LINE
-    + """
-# Configs, summaries, metrics and comparison tables are small and worth tracking;
-# artifacts, image frames, plots and the index are large or rebuilt.
-artifacts/
-tracked/
-plots/
-metrics.journal
-index.sqlite*
-*.tmp
-.debug.lock
-.debug-old-*/
-*/debug/
-""",
+# The sha256 of each .gitignore an earlier version wrote (brought up to date when found
+# exactly so); the newest earlier text is in tests/session/test_git_policy.py.
+_OLD_GITIGNORES = frozenset(
+    {
+        "4cd54dd126e20187792a1d3ca16769c817ff07a722a646c14e6d6b5041fb81c9",
+        "0f02090059c075b6c30a1c9fa7e3847895d5646719167b8181aad3866bd2245a",
+        "f23d97984750a442407799c9742c6f38072c4fd704d9564e30c115eca20b3b0d",
+    }
 )
+_OLD_MAX_BYTES = 910
 _CHECKED_GITIGNORE: set[str] = set()  # roots whose .gitignore this process looked at
 
 
@@ -204,10 +140,12 @@ def _update_gitignore(root: Path) -> None:
     path = root / ".gitignore"
     try:
         with open(path, "rb") as handle:
-            text = handle.read(len(max(_OLD_GITIGNORES, key=len).encode()) + 1).decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+            data = handle.read(_OLD_MAX_BYTES + 1)
+    except OSError:
         return
-    if text in _OLD_GITIGNORES:
+    import hashlib
+
+    if hashlib.sha256(data).hexdigest() in _OLD_GITIGNORES:
         try:
             atomic_write_text(path, GITIGNORE)
         except OSError:

@@ -118,7 +118,7 @@ def _charts(root: Path, stamp: str) -> bytes:
                 found.append((key, curve))
         if not found:
             continue
-        svg = plotter.curves(name, found, None, colour_of, None, ident=f"live{number}")
+        svg = "".join(plotter.curves(name, found, None, colour_of, None, ident=f"live{number}"))
         count = sum(len(curve) for _, curve in found)
         out.append(
             f"<figure class='chart' data-series='{esc(name)}' data-points='{count}'>{svg}</figure>"

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
 
@@ -316,7 +317,40 @@ def test_a_session_inside_git_tracks_only_what_is_meant_to_be_committed(
     assert not any("/code/test_exp.py" in p or "_testing" in p or ".cache" in p for p in shown)
 
 
-OLD_GITIGNORE = layout._OLD_GITIGNORES[0]
+OLD_GITIGNORE = """\
+# Written by pytest-expharness when this archive was created inside a git repository.
+# Meant to be committed: each run's config.yaml, summary.json, data.json, metrics.csv,
+# run.log and REPORT.md, and each session's comparison tables and report.html.
+# Left out: what is large or made again (artifacts, image frames, plots, the binary
+# series/ copy of metrics.csv, what a run's analysis.py draws, the index, the cache),
+# each run's copy of its code (git has it at the recorded commit; with
+# --exp-reproducible, requirements.txt and uncommitted.patch are kept), testing runs,
+# debug runs, SLURM job files, and folders being staged or deleted.
+artifacts/
+tracked/
+plots/
+analysis_plots/
+metrics.journal
+series/
+.series-partial/
+index.sqlite*
+*.tmp
+.debug.lock
+.debug-old-*/
+*/debug/
+/.cache/
+/_testing/
+/_slurm/
+/.import-*/
+.gc-*/
+/*/*/*/code/**
+!/*/*/*/code/requirements.txt
+!/*/*/*/code/uncommitted.patch
+"""  # what the version before checkpoints/ wrote
+
+
+def test_the_old_text_is_one_we_know() -> None:
+    assert hashlib.sha256(OLD_GITIGNORE.encode()).hexdigest() in layout._OLD_GITIGNORES
 
 
 def test_an_archive_with_our_old_gitignore_gets_the_new_one(tmp_path: Path) -> None:
