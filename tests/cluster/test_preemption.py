@@ -70,3 +70,4 @@ def test_a_run_longer_than_its_time_limit_completes_after_requeues(
     assert all(configs[r]["experiment"]["label"] == "superseded" for r in earlier)
     table = json.loads((session / "comparison.json").read_text())
     assert [row["run"] for row in table["rows"]] == [final.name]  # one row for the point
+    assert table["rows"][0]["reason"].startswith(f"resumed from {session.name}/run")
