@@ -42,6 +42,11 @@ HELP_SLURM = (
 )
 HELP_SLURM_OPT = "an sbatch option for the job, e.g. --exp-slurm-opt=--partition=gpu (repeatable)"
 HELP_SLURM_PARALLEL = "at most P array tasks at once (sbatch --array=0-N%%P)"
+HELP_SLURM_GRACE = (
+    "SLURM warns a task this long before its time limit (--signal=B:USR1@SECONDS): the run "
+    "in flight ends preempted and the task requeues, to go on from its checkpoint "
+    "(default 120; 0: no warning, no requeue)"
+)
 HELP_SLURM_CHUNK = "K tests per array task, run with -n $SLURM_CPUS_PER_TASK (default 1)"
 HELP_SLURM_DETACH = "submit and exit at once; `expharness collect SESSION` writes the tables later"
 HELP_SEARCH = (
@@ -159,6 +164,14 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         metavar="P",
         help=HELP_SLURM_PARALLEL,
+    )
+    group.addoption(
+        "--exp-slurm-grace",
+        dest="exp_slurm_grace",
+        type=int,
+        default=120,
+        metavar="SECONDS",
+        help=HELP_SLURM_GRACE,
     )
     group.addoption(
         "--exp-slurm-chunk",

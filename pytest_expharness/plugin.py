@@ -64,11 +64,11 @@ def pytest_configure(config: pytest.Config) -> None:
             from .sweep.outcomes import remember_parent
 
             remember_parent(config)  # to tell a controller that went away from a Ctrl-C
-    if config.getoption("exp_slurm") and not config.getoption("exp_slurm_task"):
+    if config.getoption("exp_slurm") or config.getoption("exp_slurm_task"):
         from .cluster.slurm import SlurmError, check_options
 
         try:
-            check_options(config)
+            check_options(config)  # a task: handle SLURM's USR1 instead
         except SlurmError as error:
             raise pytest.UsageError(str(error)) from None
     if any(
@@ -383,7 +383,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
         _state(item.config).interrupted = True
         if isinstance(stop, KeyboardInterrupt):
-            run.finish(outcomes.interrupted(item.config))
+            run.finish(outcomes.interrupted(item.config, stop))
         else:
             run.finish({"status": "interrupted", "reason": f"pytest.exit: {stop.msg}"})
         raise

@@ -131,6 +131,8 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
         reason = f"{error.get('type')}: {error.get('message')}"
     elif crash:
         reason = crash.get("reason")
+    elif reason is None and header.get("resumed_from"):  # the table says it went on
+        reason = f"resumed from {header['resumed_from']} at step {header.get('resumed_step')}"
     metric = header.get("main_metric") or {}
     made = {
         "experiment": header.get("name"),

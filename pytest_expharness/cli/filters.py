@@ -51,7 +51,8 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 RESULTS = "results/"
 # every status a run folder can hold (reading.py adds stale, a suspicion it never writes)
 STATUSES = (
-    "completed", "pruned", "failed", "skipped", "interrupted", "crashed", "stale", "running",
+    "completed", "pruned", "failed", "skipped", "interrupted", "preempted", "crashed", "stale",
+    "running",
 )  # fmt: skip
 SHOWN_NAMES = 20
 

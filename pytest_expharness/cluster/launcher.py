@@ -41,7 +41,8 @@ def submit(
     slurm.check(nodeids)
     options = [*config.getini("exp_slurm_options"), *config.getoption("exp_slurm_opt")]
     folder = slurm.job_folder(state.settings.root, state.stamp)
-    plan = slurm.Plan(folder, nodeids, targets, chunk, parallel, options)
+    grace = config.getoption("exp_slurm_grace")
+    plan = slurm.Plan(folder, nodeids, targets, chunk, parallel, options, grace)
     session_data = {
         "stamp": state.stamp,
         "command": state.command,

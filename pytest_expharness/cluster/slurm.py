@@ -72,7 +72,10 @@ def read_job(folder: Path) -> dict[str, Any]:
     return _read(folder / JOB, f"{folder}: no readable {JOB}; was it submitted?")
 
 
-VALUED = ("--exp-slurm-opt", "--exp-slurm-parallel", "--exp-slurm-chunk", "--exp-slurm-task")
+VALUED = (
+    "--exp-slurm-opt", "--exp-slurm-parallel", "--exp-slurm-chunk", "--exp-slurm-task",
+    "--exp-slurm-grace",
+)  # fmt: skip
 PINNED = ("-c", "--config-file", "--rootdir", "--confcutdir")  # the tasks get the resolved ones
 
 
@@ -133,6 +136,7 @@ class Plan:
     chunk: int = 1
     parallel: int | None = None
     options: list[str] = field(default_factory=list)
+    grace: int = 0  # seconds of warning (USR1) before the time limit; 0: none, no requeue
 
     @property
     def tasks(self) -> int:
@@ -140,7 +144,17 @@ class Plan:
 
 
 def check_options(config: Any) -> None:
-    """Refuse options --exp-slurm cannot take, at configure time (before xdist starts)."""
+    """Refuse options --exp-slurm cannot take, at configure time (before xdist starts); in a
+    task, handle SLURM's USR1 (cluster/preempt.py)."""
+    task = config.getoption("exp_slurm_task", None)
+    if task:
+        from .preempt import install
+
+        install(Path(task))
+        return
+    grace = config.getoption("exp_slurm_grace")
+    if grace < 0:
+        raise SlurmError(f"--exp-slurm-grace {grace}: give seconds, 0 or more (0: no signal)")
     for option, what in (("exp_resume", "--exp-resume"), ("exp_debug", "--exp-debug")):
         if config.getoption(option):
             raise SlurmError(f"--exp-slurm does not take {what}")
@@ -175,6 +189,7 @@ def script(plan: Plan, where: Path, args: list[str]) -> str:
         "#SBATCH --job-name=expharness",
         f"#SBATCH --output={folder}/logs/task-%a.out",
         f"#SBATCH --error={folder}/logs/task-%a.err",
+        *([f"#SBATCH --signal=B:USR1@{plan.grace}", "#SBATCH --requeue"] if plan.grace else []),
         *[f"#SBATCH {option}" for option in plan.options],
         "# written by pytest-expharness --exp-slurm; kept for provenance",
         "set -u",
@@ -188,8 +203,15 @@ def script(plan: Plan, where: Path, args: list[str]) -> str:
         '  WORKERS=(-n "$SLURM_CPUS_PER_TASK")',
         "fi",
         f"{q(sys.executable)} -m pytest {' '.join(q(a) for a in args)} "
-        f'--exp-slurm-task {q(str(folder))} "${{WORKERS[@]}}" "${{IDS[@]}}"',
-        "code=$?",
+        f'--exp-slurm-task {q(str(folder))} "${{WORKERS[@]}}" "${{IDS[@]}}" &',
+        "PID=$!",
+        "trap 'kill -USR1 \"$PID\" 2>/dev/null' USR1  # SLURM's warning: pytest ends its run",
+        'while :; do wait "$PID"; code=$?; kill -0 "$PID" 2>/dev/null || break; done',
+        f'MARK={q(str(folder))}/tasks/"$SLURM_ARRAY_TASK_ID".preempted',
+        'if [ -f "$MARK" ]; then',
+        '  rm -f "$MARK"',
+        '  scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}" && exit 0',
+        "fi",
         f'echo "$code" > {q(str(folder))}/tasks/"$SLURM_ARRAY_TASK_ID".exit',
         'exit "$code"',
     ]

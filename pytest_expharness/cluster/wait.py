@@ -190,6 +190,8 @@ def collect(folder: Path, root: Path, stamp: str, states: dict[int, str]) -> lis
     for index, nodeid in enumerate(nodeids):
         state = states.get(index // chunk, "UNKNOWN")
         for run, record in ran.get(nodeid, []):
+            if record.get("label") == "superseded":  # preempted, and resumed by a later run
+                continue
             if state != "COMPLETED" or record["status"] in ("running", "crashed", "stale"):
                 # its task is over: a run not ended is recorded crashed (metrics rebuilt)
                 _mark(run, "the run did not finish", state)

@@ -22,7 +22,7 @@ from typing import Any
 from ..archive import layout
 from ..catalog.reading import ALIVE, CRASHED, STALE, Verdict, liveness
 
-FINAL = ("completed", "failed", "skipped", "interrupted", "crashed", "reused")
+FINAL = ("completed", "failed", "skipped", "interrupted", "preempted", "crashed", "reused")
 UNKNOWN = "unknown"
 ALIVE_FOR = 3.0  # seconds a process seen alive is not looked up again (a crash shows within it)
 

@@ -110,6 +110,7 @@ def sweep_line(sweep: SweepState, now: float) -> str:
         "done": sum(r.status in ("completed", "reused") for r in runs),
         "running": sum(r.status in IN_FLIGHT for r in runs),
         "failed": sum(r.status in FAILED for r in runs),
+        "preempted": sum(r.status == "preempted" for r in runs),  # to go on after a requeue
         "crashed": sum(r.status == "crashed" for r in runs),
         "unknown": sum(r.status == "unknown" for r in runs),
     }

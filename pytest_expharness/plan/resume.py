@@ -32,9 +32,10 @@ def point_key(params: dict[str, Any], repeat: int, source: str | None) -> str:
 class ResumeIndex:
     """Completed runs of each experiment under one archive root, by grid point."""
 
-    def __init__(self, root: Path, stamp: str) -> None:
+    def __init__(self, root: Path, stamp: str, own_session: bool = False) -> None:
         self.root = root
         self.stamp = stamp
+        self.own_session = own_session  # a requeued SLURM task: this session's runs count
         self._found: dict[tuple[str, bool], dict[str, Path]] = {}
         self._checkpointed: dict[tuple[str, bool], list[tuple[Path, dict[str, Any]]]] = {}
 
@@ -46,7 +47,9 @@ class ResumeIndex:
             found = []
             for folder in base.glob(f"{layout.safe_name(experiment)}/*/*/checkpoints"):
                 run = folder.parent
-                if run.parent.name in (self.stamp, layout.DEBUG_DIR):
+                if run.parent.name == layout.DEBUG_DIR or (
+                    run.parent.name == self.stamp and not self.own_session
+                ):
                     continue
                 try:
                     found.append((run, load((run / layout.CONFIG).read_text("utf-8"))))
@@ -74,7 +77,9 @@ class ResumeIndex:
         found: dict[str, tuple[str, Path]] = {}
         for summary_path in base.glob(f"{layout.safe_name(experiment)}/*/*/{layout.SUMMARY}"):
             folder = summary_path.parent
-            if folder.parent.name in (self.stamp, layout.DEBUG_DIR):
+            if folder.parent.name == layout.DEBUG_DIR or (
+                folder.parent.name == self.stamp and not self.own_session
+            ):
                 continue
             try:
                 summary = json.loads(summary_path.read_text("utf-8"))

@@ -96,6 +96,28 @@ class Authoring:
 
         update_config(self.path, change)
 
+    # -- preemption (cluster/preempt.py) ------------------------------------------
+
+    _on_preempt: list[Any]
+
+    def on_preempt(self, callback: Any) -> None:
+        """Call callback(exp) when SLURM says the job must stop soon (save a checkpoint)."""
+        if not callable(callback):
+            raise TypeError(f"exp.on_preempt: expected a callable, got {type(callback).__name__}")
+        self._on_preempt.append(callback)
+
+    def preempt(self) -> None:
+        """Run the preempt callbacks, then the `preempt` hook if the experiment has one."""
+        for callback in list(self._on_preempt):
+            try:
+                callback(self)
+            except Exception as error:  # the run still ends preempted, with what it has
+                self._write_log("ERROR", f"preempt callback failed: {error!r}")
+        try:
+            self.apply_hook("preempt", None)
+        except Exception as error:
+            self._write_log("ERROR", f"preempt hook failed: {error!r}")
+
     # -- checkpoints (checkpoints/store.py) ---------------------------------------
 
     def checkpoint(self, state: Any, step: int | None = None, keep: int | None = None) -> Path:

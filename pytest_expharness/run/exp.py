@@ -111,6 +111,7 @@ class Exp(RunLog, Authoring, RunEnd):
         )
         self._tracker = Tracker(self.path, clock=_clock, helper=True)
         self._checkpoints = Checkpoints(self.path)
+        self._on_preempt = []
         self._resumed = resume_from(spec.resumed, self._checkpoints, self._tracker)
         self._total: int | None = None  # exp.progress, track(total=) or the marker's steps=
         if spec.steps is not None:
@@ -367,6 +368,13 @@ def finish_open_runs() -> None:
     for run in FLUSHER.active():
         if isinstance(run, Exp):
             run.finish(run.outcome or interrupted)
+
+
+def preempt_open_runs() -> None:
+    """Run each open run's preempt callbacks and hook (SLURM's USR1: save a checkpoint now)."""
+    for run in FLUSHER.active():
+        if isinstance(run, Exp):
+            run.preempt()
 
 
 def _write_planned(parent: Path, count: int | None) -> None:

@@ -10,6 +10,8 @@ checkout, so the same values; the command line is the controller's).
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,7 +109,8 @@ class SessionState:
         if self._resume is None:
             from ..plan.resume import ResumeIndex
 
-            self._resume = ResumeIndex(self.settings.root, self.stamp)
+            own = self.slurm_task and _restarted()  # a requeued task resumes its own runs
+            self._resume = ResumeIndex(self.settings.root, self.stamp, own_session=own)
         return self._resume
 
     def provenance(self) -> dict[str, Any]:
@@ -181,6 +184,8 @@ def create(
     task_dir = config.getoption("exp_slurm_task", None)
     if task_dir:  # one task of a SLURM job: the submitting session's stamp and provenance
         data = read_task(Path(task_dir))
+        if _restarted():  # requeued after a preemption: go on with what this session ran
+            settings = dataclasses.replace(settings, resume=True)
         return SessionState(
             settings=settings,
             stamp=data["stamp"],
@@ -232,3 +237,9 @@ def read_overrides(settings: Settings) -> Overrides:
         other = "--exp-sweep" if key in sweep else "--exp-set"
         raise OverrideError(f"--exp-search {key} and {other} {key}: give one or the other")
     return Overrides(from_file, from_cli, settings.config_file, sweep, search)
+
+
+def _restarted() -> bool:
+    """Whether this process is a SLURM task requeued after a preemption."""
+    count = os.environ.get("SLURM_RESTART_COUNT", "0").strip()
+    return count.isdigit() and int(count) > 0

@@ -51,6 +51,12 @@ def _error(report: pytest.TestReport, call: pytest.CallInfo[None]) -> dict[str, 
 
 
 INTERRUPTED = {"status": "interrupted", "reason": "KeyboardInterrupt (Ctrl-C)"}
+
+
+class Preempted(KeyboardInterrupt):
+    """SLURM asked the task to stop (cluster/preempt.py): the run ends `preempted`."""
+
+
 NOT_CALLED = {"status": "interrupted", "reason": "the session ended before the test ran"}
 
 
@@ -63,8 +69,11 @@ def remember_parent(config: pytest.Config) -> None:
     config.stash[_PARENT_AT_START] = os.getppid()
 
 
-def interrupted(config: pytest.Config) -> dict[str, Any]:
-    """Return the outcome of a run a KeyboardInterrupt stopped: Ctrl-C, or a controller gone."""
+def interrupted(config: pytest.Config, stop: BaseException | None = None) -> dict[str, Any]:
+    """Return the outcome of a run a KeyboardInterrupt stopped: Ctrl-C, a controller gone, or
+    SLURM's USR1 (preempted)."""
+    if isinstance(stop, Preempted):
+        return {"status": "preempted", "reason": str(stop)}
     return ended_early(config, interrupted=True)
 
 

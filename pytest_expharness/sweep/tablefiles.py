@@ -37,7 +37,8 @@ def group(records: list[dict[str, Any]]) -> dict[Path, list[dict[str, Any]]]:
 def fill_gaps(
     sweeps: dict[Path, list[dict[str, Any]]], root: Path, stamp: str
 ) -> dict[Path, list[dict[str, Any]]]:
-    """Add the run folders of this session that sent no record (read back from disk)."""
+    """Add the run folders of this session that sent no record (read back from disk), but
+    not a run another run resumed (a preempted SLURM task's, labelled superseded)."""
     from ..catalog.records import record_from_folder
 
     folders = set(sweeps) | session_folders(root, stamp)
@@ -54,9 +55,11 @@ def fill_gaps(
             if not layout.is_run_folder(run):
                 continue
             try:
-                sweeps.setdefault(folder, []).append(record_from_folder(run))
+                record = record_from_folder(run)
             except (OSError, ValueError):
                 continue
+            if record.get("label") != "superseded":  # the run that resumed it stands for it
+                sweeps.setdefault(folder, []).append(record)
     return sweeps
 
 

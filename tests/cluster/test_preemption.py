@@ -1,0 +1,73 @@
+"""SLURM's time limit on the real cluster: USR1, the run ends preempted, the task requeues and
+the run goes on from its checkpoint, until it completes as one continuous run.
+
+With `--time=1 --signal=B:USR1@30` SLURM sends USR1 up to a minute early (about
+18 s into the task here), and a requeued task is eligible again two minutes
+later: 25 s of work take about three minutes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cluster.test_slurm import _output, _session, slurm_pytester  # noqa: F401
+
+LONG = """
+import time
+import pytest
+
+STEPS = 50
+
+@pytest.mark.experiment(metric="x")
+def test_long(exp):
+    found = exp.restore()
+    state = found[0] if found else {"done": -1}
+    exp.on_preempt(lambda e: e.checkpoint(state, step=max(state["done"], 0)))
+    for step in range(state["done"] + 1, exp.STEPS):
+        exp.track("x", float(step), step=step)
+        state["done"] = step
+        if step % 10 == 9:
+            exp.checkpoint(state, step=step)
+        time.sleep(0.5)
+"""
+
+
+def _steps(run: Path) -> list[int]:
+    with open(run / "metrics.csv", newline="") as handle:
+        return [int(row["step"]) for row in csv.DictReader(handle)]
+
+
+@pytest.mark.timeout(600)
+def test_a_run_longer_than_its_time_limit_completes_after_requeues(
+    slurm_pytester: pytest.Pytester,  # noqa: F811
+) -> None:
+    pytester = slurm_pytester
+    pytester.makepyfile(test_long=LONG)
+    root = pytester.path / "results"
+    result = pytester.runpytest_subprocess(
+        "-p", "no:randomly", "--exp-slurm", "--exp-root", str(root), "--exp-slurm-grace", "30",
+        "--exp-slurm-opt=--time=1", timeout=540,
+    )  # fmt: skip
+    out = _output(result)
+    result.assert_outcomes(passed=1)
+    (session,) = (root / "long").iterdir()
+    runs = sorted((p for p in session.iterdir() if (p / "config.yaml").is_file()), key=str)
+    assert len(runs) >= 2, out  # one attempt per requeue at least
+    configs = {r: yaml.safe_load((r / "config.yaml").read_text()) for r in runs}
+    summaries = {r: json.loads((r / "summary.json").read_text()) for r in runs}
+    done = [r for r in runs if summaries[r]["status"] == "completed"]
+    assert len(done) == 1, {r.name: summaries[r]["status"] for r in runs}
+    final = done[0]
+    assert _steps(final) == list(range(50))  # continuous over the requeues
+    assert configs[final]["experiment"]["resumed_from"].startswith(session.name)
+    earlier = [r for r in runs if r != final]
+    assert all(summaries[r]["status"] == "preempted" for r in earlier)
+    assert all(configs[r]["experiment"]["label"] == "superseded" for r in earlier)
+    table = json.loads((session / "comparison.json").read_text())
+    assert [row["run"] for row in table["rows"]] == [final.name]  # one row for the point
+    assert table["rows"][0]["reason"].startswith(f"resumed from {session.name}/run")
