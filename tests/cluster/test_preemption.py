@@ -71,3 +71,65 @@ def test_a_run_longer_than_its_time_limit_completes_after_requeues(
     table = json.loads((session / "comparison.json").read_text())
     assert [row["run"] for row in table["rows"]] == [final.name]  # one row for the point
     assert table["rows"][0]["reason"].startswith(f"resumed from {session.name}/run")
+
+
+HOOKED = """
+import time
+import pytest
+from pytest_expharness import hook
+
+@hook("preempt")
+def save_now(exp):
+    exp.checkpoint({"saved_by": "hook"}, step=exp["step"])
+
+@pytest.mark.experiment(metric="x")
+def test_hooked(exp):
+    exp.on_preempt(lambda e: e.log("callback ran first"))
+    for step in range(600):
+        exp["step"] = step
+        exp.track("x", float(step), step=step)
+        time.sleep(0.05)
+"""
+
+
+def test_usr1_runs_the_callbacks_and_the_hook_and_ends_the_run_preempted(
+    slurm_pytester: pytest.Pytester,  # noqa: F811
+) -> None:
+    """The task's side of a preemption, with USR1 sent by hand instead of by slurmctld."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pytester = slurm_pytester
+    pytester.makepyfile(test_hooked=HOOKED)
+    root = pytester.path / "results"
+    job = root / "_slurm" / "2026-01-01_00-00-00_abcd"
+    (job / "tasks").mkdir(parents=True)
+    session = {"stamp": job.name, "command": ["pytest"], "provenance": {}, "rootdir": "."}
+    (job / "session.json").write_text(json.dumps(session))
+    env = {**os.environ, "SLURM_ARRAY_TASK_ID": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:xdist",
+         "--exp-root", str(root), "--exp-slurm-task", str(job), "test_hooked.py"],
+        cwd=pytester.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(root.glob("hooked/*/*/metrics.journal")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGUSR1)
+    out = process.communicate(timeout=60)[0].decode()
+    (run,) = root.glob("hooked/*/run")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "preempted", out
+    assert "SLURM sent USR1" in summary["reason"]
+    assert (job / "tasks" / "0.preempted").is_file()  # the batch shell requeues on it
+    manifest = json.loads((run / "checkpoints" / "manifest.json").read_text())
+    (entry,) = manifest["checkpoints"]
+    assert 0 < entry["step"] < 599  # saved by the hook at the step the run had reached
+    log = (run / "run.log").read_text()
+    assert log.index("callback ran first") < log.index("hook preempt")
+    count = summary["metrics"]["x"]["count"]  # everything tracked is kept
+    assert count in (entry["step"], entry["step"] + 1)  # USR1 fell before or after its track
