@@ -195,3 +195,22 @@ def read_points(folder: Path, entry: dict[str, Any], picks: list[int] | None) ->
     view = memoryview(body)
     doubles, ints = view.cast("d"), view.cast("q")
     return Columns.of(doubles[0::3].tolist(), ints[1::3].tolist(), doubles[2::3].tolist())
+
+
+def read_any(folder: Path) -> dict[str, Columns]:
+    """Every point a run folder holds, whatever its state: series/, else metrics.csv, else
+    its journal (a run still running, or one that died)."""
+    from .journal import iter_journal
+    from .metricsfile import columns_from_csv
+
+    found = read_lists(folder)
+    if found is not None:
+        return found
+    if (folder / METRICS).is_file():
+        return columns_from_csv(folder / METRICS)
+    if not (folder / JOURNAL).is_file():
+        return {}
+    flats: dict[str, list[Any]] = {}
+    for name, chunk in iter_journal(folder / JOURNAL):
+        flats.setdefault(name, []).extend(chunk)
+    return {name: Columns(flat) for name, flat in flats.items()}

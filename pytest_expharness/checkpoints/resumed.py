@@ -13,33 +13,15 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from ..archive import layout, seriesfiles
-from ..archive.journal import iter_journal
+from ..archive import seriesfiles
 from ..archive.labels import change_label
 from ..archive.locks import update_config
-from ..archive.metricsfile import Columns, columns_from_csv
-
-
-def series_of(folder: Path) -> dict[str, Columns]:
-    """Every point a run folder holds: series/, else metrics.csv, else its journal."""
-    found = seriesfiles.read_lists(folder)
-    if found is not None:
-        return found
-    if (folder / layout.METRICS).is_file():
-        return columns_from_csv(folder / layout.METRICS)
-    journal = folder / layout.JOURNAL
-    if not journal.is_file():
-        return {}
-    flats: dict[str, list[Any]] = {}
-    for name, chunk in iter_journal(journal):
-        flats.setdefault(name, []).extend(chunk)
-    return {name: Columns(flat) for name, flat in flats.items()}
 
 
 def points_until(folder: Path, step: int) -> dict[str, list[tuple[int, float, float]]]:
     """Each series' (step, value, time) points up to and including `step`, in their order."""
     carried: dict[str, list[tuple[int, float, float]]] = {}
-    for name, cols in series_of(folder).items():
+    for name, cols in seriesfiles.read_any(folder).items():
         points = zip(cols.steps, cols.values, cols.times, strict=True)
         carried[name] = [(int(s), v, t) for s, v, t in points if int(s) <= step]
     return carried

@@ -182,8 +182,11 @@ def check(nodeids: list[str]) -> None:
 
 def script(plan: Plan, where: Path, args: list[str]) -> str:
     """Return the job script: each array task runs its lines of targets.txt with pytest."""
+    from .preempt import MARK
+
     q = shlex.quote
     folder = plan.folder.resolve()
+    mark = MARK.format(task='"$SLURM_ARRAY_TASK_ID"')  # the file preempt.marker writes
     lines = [
         "#!/bin/bash",
         "#SBATCH --job-name=expharness",
@@ -207,7 +210,7 @@ def script(plan: Plan, where: Path, args: list[str]) -> str:
         "PID=$!",
         "trap 'kill -USR1 \"$PID\" 2>/dev/null' USR1  # SLURM's warning: pytest ends its run",
         'while :; do wait "$PID"; code=$?; kill -0 "$PID" 2>/dev/null || break; done',
-        f'MARK={q(str(folder))}/tasks/"$SLURM_ARRAY_TASK_ID".preempted',
+        f"MARK={q(str(folder))}/tasks/{mark}",
         'if [ -f "$MARK" ]; then',
         '  rm -f "$MARK"',
         '  scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}" && exit 0',

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,7 +41,7 @@ def _grid_size(metafunc: pytest.Metafunc, kwargs: dict[str, Any], overrides: Any
         declared = spec.declared_params(metafunc)
         where = metafunc.definition.nodeid
         space = searchspace.space_of(kwargs.get("search"), overrides.search, declared, where)
-        return math.prod(len(values) for values in searchspace.grid_space(space).values())
+        return searchspace.grid_size(space)
     except searchspace.SearchError:
         return 0
 

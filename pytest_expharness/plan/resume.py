@@ -39,6 +39,11 @@ class ResumeIndex:
         self._found: dict[tuple[str, bool], dict[str, Path]] = {}
         self._checkpointed: dict[tuple[str, bool], list[tuple[Path, dict[str, Any]]]] = {}
 
+    def _counts(self, session: str) -> bool:
+        """Whether runs of this session folder count: never the debug folder, and this
+        session's only for a requeued SLURM task."""
+        return session != layout.DEBUG_DIR and (session != self.stamp or self.own_session)
+
     def checkpointed(self, experiment: str, testing: bool) -> list[tuple[Path, dict[str, Any]]]:
         """Runs of earlier sessions with a checkpoints/ folder, and their config (scanned once)."""
         key = (experiment, testing)
@@ -47,9 +52,7 @@ class ResumeIndex:
             found = []
             for folder in base.glob(f"{layout.safe_name(experiment)}/*/*/checkpoints"):
                 run = folder.parent
-                if run.parent.name == layout.DEBUG_DIR or (
-                    run.parent.name == self.stamp and not self.own_session
-                ):
+                if not self._counts(run.parent.name):
                     continue
                 try:
                     found.append((run, load((run / layout.CONFIG).read_text("utf-8"))))
@@ -77,9 +80,7 @@ class ResumeIndex:
         found: dict[str, tuple[str, Path]] = {}
         for summary_path in base.glob(f"{layout.safe_name(experiment)}/*/*/{layout.SUMMARY}"):
             folder = summary_path.parent
-            if folder.parent.name == layout.DEBUG_DIR or (
-                folder.parent.name == self.stamp and not self.own_session
-            ):
+            if not self._counts(folder.parent.name):
                 continue
             try:
                 summary = json.loads(summary_path.read_text("utf-8"))

@@ -280,6 +280,11 @@ def grid_space(space: dict[str, Dist]) -> dict[str, list[Any]]:
     return grid
 
 
+def grid_size(space: dict[str, Dist]) -> int:
+    """How many combinations a grid sampler tries over this space."""
+    return math.prod(len(values) for values in grid_space(space).values())
+
+
 NEEDS = {"cmaes": "cmaes", "qmc": "scipy"}  # the package each sampler needs beside Optuna
 
 

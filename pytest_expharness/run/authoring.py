@@ -122,14 +122,12 @@ class Authoring:
 
     def checkpoint(self, state: Any, step: int | None = None, keep: int | None = None) -> Path:
         """Save state (pickled) as this run's checkpoint at `step`; the newest `keep` stay."""
-        found = self._checkpoint_step(step, keep, "checkpoint")
-        return self._checkpoints.save(state, found, None if keep is None else check_keep(keep))
+        return self._checkpoints.save(state, self._checkpoint_step(step, keep, "checkpoint"), keep)
 
     def checkpoint_path(self, step: int | None = None, keep: int | None = None) -> Path:
         """A path to save a checkpoint of `step` to yourself (e.g. torch.save); it counts once
         written, when the next checkpoint is asked for or the run ends."""
-        found = self._checkpoint_step(step, keep, "checkpoint_path")
-        return self._checkpoints.path(found, None if keep is None else check_keep(keep))
+        return self._checkpoints.path(self._checkpoint_step(step, keep, "checkpoint_path"), keep)
 
     def restore(self) -> tuple[Any, int] | None:
         """(state, step) of the newest checkpoint (a path for checkpoint_path's), or None."""

@@ -19,7 +19,7 @@ import pytest
 from ..archive import layout, names
 from ..archive.locks import run_lock
 from ..plan import params as P
-from ..plan.searchspace import grid_space, pruner_of, trial_count
+from ..plan.searchspace import grid_size, pruner_of, trial_count
 from ..plan.spec import RunSpec
 from ..session.state import SessionState, Settings
 from . import study as S
@@ -33,7 +33,7 @@ def wanted(settings: Settings, testing: bool, space: dict[str, Any]) -> int:
     """How many trials a study runs in all (a grid sampler's no more than its grid has)."""
     count = trial_count(settings.trials, testing)
     if settings.sampler == "grid":
-        count = min(count, math.prod(len(v) for v in grid_space(space).values()))
+        count = min(count, grid_size(space))
     return count
 
 

@@ -95,15 +95,8 @@ def journal_points(path: Path, since: int) -> tuple[dict[str, list[list[Any]]], 
 def finished_points(folder: Path) -> dict[str, list[list[Any]]]:
     """Every point of a finished run (series/, else metrics.csv, else what its journal holds)."""
     from ..archive import seriesfiles
-    from ..archive.metricsfile import columns_from_csv
 
-    columns = seriesfiles.read_lists(folder)
-    if columns is None and (folder / layout.METRICS).is_file():
-        columns = columns_from_csv(folder / layout.METRICS)
-    if columns is None:
-        if (folder / layout.JOURNAL).is_file():
-            return journal_points(folder / layout.JOURNAL, 0)[0]
-        return {}
+    columns = seriesfiles.read_any(folder)
     return {name: [list(c.steps), list(c.values)] for name, c in columns.items()}
 
 
