@@ -9,6 +9,16 @@ import argparse
 
 import pytest
 
+# options whose bad values are usage errors at once, before collection (plugin.py)
+CHECKED_FIRST = (
+    "exp_set",
+    "exp_config",
+    "exp_sweep",
+    "exp_repeats",
+    "exp_search",
+    "exp_trials",
+    "exp_columns",
+)
 HELP_ROOT = (
     "folder that archives every run (default: results/ at the project root: the rootdir with "
     "a pytest config file, else the top of the git checkout, else the rootdir; ini: exp_root)"
@@ -71,6 +81,11 @@ HELP_GPUS = (
     "give each xdist worker its own GPUs through CUDA_VISIBLE_DEVICES, round robin: auto "
     "(found through NVML or nvidia-smi) or device numbers, as 0,1,2,3; under SLURM the "
     "allocation is recorded, not changed"
+)
+HELP_COLUMNS = (
+    "add columns to the comparison tables, comma-separated (repeatable): wall_s, cpu_s, "
+    "peak_rss_mb, gpu_mem_mb, gpu_util_percent, resources (all five) or sys/NAME "
+    "(ini: exp_columns)"
 )
 HELP_GPUS_PER_RUN = "how many GPUs each worker gets with --exp-gpus (default 1)"
 MARKER_HELP = (
@@ -210,7 +225,16 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="K",
         help=HELP_GPUS_PER_RUN,
     )
+    group.addoption(
+        "--exp-columns",
+        dest="exp_columns",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help=HELP_COLUMNS,
+    )
     parser.addini("exp_progress", HELP_PROGRESS, default="30")
+    parser.addini("exp_columns", HELP_COLUMNS, type="args", default=[])
     parser.addini("exp_slurm_options", HELP_SLURM_OPT, type="linelist", default=[])
     parser.addini("exp_root", HELP_ROOT, default=None)
     parser.addini("exp_tags", HELP_TAG, type="linelist", default=[])

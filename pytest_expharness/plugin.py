@@ -71,10 +71,7 @@ def pytest_configure(config: pytest.Config) -> None:
             check_options(config)  # a task: handle SLURM's USR1 instead
         except SlurmError as error:
             raise pytest.UsageError(str(error)) from None
-    if any(
-        config.getoption(o)
-        for o in ("exp_set", "exp_config", "exp_sweep", "exp_repeats", "exp_search", "exp_trials")
-    ):
+    if any(config.getoption(name) for name in options.CHECKED_FIRST):
         _state(config)  # a bad --exp-set or --exp-sweep is a usage error now, before collection
 
 
@@ -221,12 +218,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     interrupted = interrupted or collector.interrupted  # a 2nd Ctrl-C beat the exit status
     from .sweep.tablefiles import session_folders
 
-    root, stamp = state.settings.root, state.stamp
+    root, stamp, columns = state.settings.root, state.stamp, state.settings.columns
     if not records and not interrupted and not session_folders(root, stamp):
         return  # no experiment ran (records lost on the way are read from their folders)
     from .sweep.end import end_session
 
-    config.stash[TABLES], held = end_session(records, root, stamp, interrupted, collector.say)
+    say = collector.say
+    config.stash[TABLES], held = end_session(records, root, stamp, interrupted, say, columns)
     if state.settings.debug:
         from .session.debugfolder import release
 

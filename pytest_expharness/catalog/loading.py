@@ -71,7 +71,7 @@ def _series(values: Any, steps: Any) -> Any:
 
     if _SERIES is None:
 
-        class Series(np.ndarray):
+        class Series(np.ndarray):  # type: ignore[type-arg,unused-ignore]
             """A tracked series' values; `.steps` holds their steps."""
 
             steps: Any

@@ -49,6 +49,7 @@ def submit(
         "provenance": state.provenance(),
         "rootdir": str(config.rootpath),
         "planned": state.planned,  # the tasks each see their own share of the items
+        "columns": list(state.settings.columns),  # what the tables add (--exp-columns)
     }
     args = slurm.passthrough(config)
     points = _points(list(session.items), state)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..archive import layout
-from .slurm import NODEIDS, POINTS, SlurmError, read_job
+from .slurm import NODEIDS, POINTS, SlurmError, read_job, read_session
 
 POLL_S = 2.0
 _STEPD = re.compile(r"\*\*\* (?:JOB|STEP) \S+ (?:ON \S+ )?(CANCELLED|TIMEOUT|FAILED)[^*]*\*\*\*")
@@ -223,4 +223,14 @@ def finish_job(
     ticker = Ticker(root, stamp, every, say) if every else None
     states = wait(folder, say, progress=ticker.tick if ticker else None)
     records = collect(folder, root, stamp, states)
-    return finalize(records, root, stamp, interrupted=False), records, states
+    columns = _columns(folder)
+    return finalize(records, root, stamp, False, columns), records, states
+
+
+def _columns(folder: Path) -> list[str]:
+    """The columns the submitting session's --exp-columns asked for (none before they were kept)."""
+    try:
+        found = read_session(folder).get("columns")
+    except SlurmError:
+        return []
+    return [str(name) for name in found] if isinstance(found, list) else []

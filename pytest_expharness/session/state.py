@@ -51,6 +51,7 @@ class Settings:
     pruner: str | None = None  # None: median, or none for trials with repeats
     seed: int | None = None
     sys_interval: float = 10.0  # seconds between two sys/ samples; 0: none
+    columns: tuple[str, ...] = ()  # what --exp-columns adds to the tables (session/columns.py)
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -81,7 +82,18 @@ def read_settings(config: pytest.Config) -> Settings:
         pruner=config.getoption("exp_pruner"),
         seed=config.getoption("exp_seed"),
         sys_interval=config.getoption("exp_sys_interval"),
+        columns=_columns(config),
     )
+
+
+def _columns(config: pytest.Config) -> tuple[str, ...]:
+    """The table columns --exp-columns (or ini exp_columns) asks for; a usage error if unknown."""
+    from .columns import ColumnError, parse
+
+    try:
+        return parse(config.getoption("exp_columns") or config.getini("exp_columns") or ())
+    except ColumnError as error:
+        raise OverrideError(str(error)) from None
 
 
 @dataclass

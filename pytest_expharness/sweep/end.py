@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,11 @@ SETTLE = 10.0  # seconds, at most, for runs still finishing in live processes (a
 
 
 def finalize(
-    records: list[dict[str, Any]], root: Path, stamp: str, interrupted: bool
+    records: list[dict[str, Any]],
+    root: Path,
+    stamp: str,
+    interrupted: bool,
+    columns: Sequence[str] = (),
 ) -> list[SweepTable]:
     """Write every sweep's tables and report.html, run sweep analyses, index the runs.
 
@@ -41,21 +45,25 @@ def finalize(
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _finalize(records, root, stamp, interrupted)
+        return _finalize(records, root, stamp, interrupted, columns)
     finally:
         if paused:
             gc.enable()
 
 
 def _finalize(
-    records: list[dict[str, Any]], root: Path, stamp: str, interrupted: bool
+    records: list[dict[str, Any]],
+    root: Path,
+    stamp: str,
+    interrupted: bool,
+    columns: Sequence[str],
 ) -> list[SweepTable]:
     from ..archive.layout import DEBUG_DIR, TESTING_DIR
     from ..catalog.index import index_records
     from .html.page import write_sweep_reports
     from .tablefiles import write_sweeps
 
-    tables, every = write_sweeps(records, root, stamp, interrupted)
+    tables, every = write_sweeps(records, root, stamp, interrupted, columns)
     if not interrupted:
         from .sweepanalysis import analyse_sweeps
 
@@ -84,10 +92,11 @@ def end_session(
     stamp: str,
     interrupted: bool,
     say: Callable[[str], None],
+    columns: Sequence[str] = (),
 ) -> tuple[list[SweepTable], bool]:
     """Finalize with a Ctrl-C held back meanwhile; return the tables and whether one came."""
     with holding_ctrl_c(say) as pressed:
-        tables = finalize(records, root, stamp, interrupted)
+        tables = finalize(records, root, stamp, interrupted, columns)
     return tables, bool(pressed)
 
 
@@ -104,7 +113,8 @@ def after_second_interrupt(config: Any, state: Any, collector: Any, written: Any
         with holding_ctrl_c(collector.say):
             finish_open_runs(config)
             settle(root, stamp)
-            tables = config.stash[written] = finalize(collector.found, root, stamp, True)
+            columns = state.settings.columns
+            tables = config.stash[written] = finalize(collector.found, root, stamp, True, columns)
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         if tables and reporter is not None:
             print_tables(reporter, tables, str(config.invocation_params.dir))

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..session import columns as extra_columns
 
 OK_STATUSES = ("completed", "reused")
 SYS = "sys/"  # the resource series of every run (session/resources.py): not table columns
@@ -90,8 +93,10 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTable:
-    """Build the table of one sweep from its run records."""
+def build(
+    records: list[dict[str, Any]], interrupted: bool = False, extra: Sequence[str] = ()
+) -> SweepTable:
+    """Build the table of one sweep from its run records; `extra`: --exp-columns' columns."""
     records = sorted(
         mark_reruns(records),
         key=lambda r: (r.get("order", 0), r.get("repeat", 0), r.get("attempt") or 1, r["run_id"]),
@@ -107,10 +112,12 @@ def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTabl
         series.extend(n for n in record["metrics"] if n not in series and not n.startswith(SYS))
         results.extend(k for k in record["results"] if k not in results)
     attempts = any((r.get("attempt") or 1) > 1 for r in records)
+    extra = extra_columns.expand(extra, records)
     components = any(r.get("components") for r in records)
     logs = any(log_text(r.get("log")) for r in records)
     fixed = {"best", "run", "status", "repeat", "seed", "attempt", "duration_s", "reason"}
     fixed |= {name for name, shown in (("components", components), ("log", logs)) if shown}
+    fixed |= set(extra)
     axis_col = {name: f"{name} (axis)" if name in fixed else name for name in axes}
     series_col = {name: f"{name} (series)" if name in fixed else name for name in series}
     columns = ["run", "status", *axis_col.values()]
@@ -118,7 +125,7 @@ def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTabl
         columns += ["repeat", "seed"]
     if attempts:
         columns.append("attempt")
-    columns += ["duration_s", *series_col.values(), *results]
+    columns += ["duration_s", *series_col.values(), *results, *extra]
     columns += [name for name, shown in (("components", components), ("log", logs)) if shown]
     columns.append("reason")
     rows = []
@@ -133,6 +140,7 @@ def build(records: list[dict[str, Any]], interrupted: bool = False) -> SweepTabl
         row["duration_s"] = round(duration, 3) if isinstance(duration, (int, float)) else None
         row.update({series_col[name]: record["metrics"].get(name) for name in series})
         row.update({key: record["results"].get(key) for key in results})
+        row.update({name: extra_columns.cell(record, name) for name in extra})
         if components:
             row["components"] = components_text(record.get("components"))
         if logs:

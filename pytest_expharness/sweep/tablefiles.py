@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,16 +180,23 @@ def json_text(found: dict[str, Any]) -> str:
 
 
 def write_sweeps(
-    records: list[dict[str, Any]], root: Path, stamp: str, interrupted: bool
+    records: list[dict[str, Any]],
+    root: Path,
+    stamp: str,
+    interrupted: bool,
+    columns: Sequence[str] = (),
 ) -> tuple[list[SweepTable], list[dict[str, Any]]]:
-    """Build and write the table of every sweep of the session; return them and all records."""
+    """Build and write the table of every sweep of the session; return them and all records.
+
+    `columns`: what --exp-columns adds (session/columns.py).
+    """
     sweeps = fill_gaps(group(records), root, stamp) if interrupted or records else {}
     tables = []
     for _, found in sorted(sweeps.items()):
         if not found:
             continue
         stopped = interrupted or any(r["status"] in ("interrupted", "running") for r in found)
-        table = build(found, interrupted=stopped)
+        table = build(found, interrupted=stopped, extra=columns)
         write(table)
         tables.append(table)
     return tables, [record for found in sweeps.values() for record in found]

@@ -315,7 +315,8 @@ def test_detach_then_collect(
     pytester = slurm_pytester
     pytester.makepyfile(test_sleeps=SLEEPS)
     root = pytester.path / "slurm"
-    result = _session(pytester, "--exp-slurm", "--exp-slurm-detach", "--exp-root", str(root))
+    detach = ("--exp-slurm", "--exp-slurm-detach", "--exp-columns", "cpu_s")
+    result = _session(pytester, *detach, "--exp-root", str(root))
     folder = _job_folder(root)
     exits_at_return = list((folder / "tasks").glob("*.exit"))
     assert result.ret == 0, _output(result)
@@ -342,12 +343,14 @@ def test_detach_then_collect(
     sweep = _sweep(root, "sleeps")
     assert sweep.name == stamp
     assert f"-> {sweep}/comparison.md (.csv, .json), report.html" in out, out
-    _, rows = _csv(sweep)
+    headers, rows = _csv(sweep)
     assert [(r["run"], r["status"], r["loss"]) for r in rows] == [
         ("point=0", "completed", "0.0"),
         ("point=1", "completed", "1.0"),
         ("point=2", "completed", "2.0"),
     ]
+    # the submitting session's --exp-columns reach the tables `collect` writes
+    assert headers[-2:] == ["cpu_s", "reason"] and all(float(r["cpu_s"]) >= 0 for r in rows)
 
 
 # -- 4. chunked tasks -----------------------------------------------------------------

@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_expharness.session import gpus
 
@@ -172,3 +174,115 @@ def test_the_live_view_shows_the_runs_own_series_before_its_sys_ones(tmp_path: P
     step, values = tracker.live_state(None)
     assert list(values) == ["loss", "acc", "sys/cpu_percent", "sys/rss_mb"] and step == 1
     tracker.close()
+
+
+# -- the table's resource columns (--exp-columns) -----------------------------------------
+
+TWO_POINTS = """
+import pytest
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_pair(exp, n):
+    for i in range(3):
+        exp.track("loss", 1.0 / (i + n))
+    exp.track("cpu_s", 7.0)  # a series that shares a column's name keeps its own column
+"""
+
+
+def _table(run: Path) -> tuple[list[str], list[dict[str, str]]]:
+    import csv
+
+    with open(run.parent / "comparison.csv", newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+@pytest.mark.parametrize("mode", XDIST_MODES)
+def test_exp_columns_add_what_each_run_used_to_the_tables(
+    pytester: pytest.Pytester, archive: Archive, mode: list[str]
+) -> None:
+    pytester.makepyfile(test_pair=TWO_POINTS)
+    args = ("--exp-columns", "cpu_s,peak_rss_mb", "--exp-columns", "wall_s")
+    result = pytester.runpytest(*mode, "-p", "no:randomly", *args)
+    result.assert_outcomes(passed=2)
+    runs = archive.runs("pair")
+    headers, rows = _table(runs[0])
+    assert headers[headers.index("loss") :] == [
+        "loss",
+        "cpu_s (series)",
+        "cpu_s",
+        "peak_rss_mb",
+        "wall_s",
+        "reason",
+    ]
+    for row, run in zip(rows, runs, strict=True):
+        used = archive.summary(run)["resources"]
+        assert float(row["cpu_s"]) == round(used["cpu_user_s"] + used["cpu_system_s"], 3)
+        assert float(row["peak_rss_mb"]) == round(used["peak_rss_bytes"] / 2**20, 1) > 10
+        assert float(row["wall_s"]) == round(used["wall_s"], 3)
+        assert row["cpu_s (series)"] == "7.0"
+    printed = result.stdout.str()
+    assert "peak_rss_mb" in printed and "wall_s" in printed
+    saved = json.loads((runs[0].parent / "comparison.json").read_text())
+    assert saved["columns"] == headers
+
+
+def test_ini_resources_and_a_sys_series_as_columns(
+    pytester: pytest.Pytester, archive: Archive
+) -> None:
+    pytester.makepyfile(test_spin=SPIN)
+    pytester.makeini("[pytest]\nexp_columns = resources sys/rss_mb\n")
+    result = pytester.runpytest("-p", "no:xdist", "--exp-sys-interval", "0.2")
+    result.assert_outcomes(passed=1)
+    run = archive.run("spin")
+    headers, [row] = _table(run)
+    if NO_GPU:  # no GPU reading in any run: `resources` leaves the GPU columns out
+        assert headers[-5:] == ["wall_s", "cpu_s", "peak_rss_mb", "sys/rss_mb", "reason"]
+    rss = [v for _, name, v, _ in archive.metrics(run) if name == "sys/rss_mb"]
+    assert float(row["sys/rss_mb"]) == pytest.approx(rss[-1])
+    assert float(row["cpu_s"]) >= 0.15 and float(row["wall_s"]) >= 1.0
+
+
+def test_gpu_columns_sum_memory_and_average_use_over_the_runs_gpus(
+    pytester: pytest.Pytester, archive: Archive, fake_nvml: Path
+) -> None:
+    pytester.makepyfile(test_spin=SPIN)
+    args = ("--exp-sys-interval", "0.2", "--exp-columns", "resources")
+    pytester.runpytest("-p", "no:xdist", *args).assert_outcomes(passed=1)
+    headers, [row] = _table(archive.run("spin"))
+    assert headers[-3:] == ["gpu_mem_mb", "gpu_util_percent", "reason"]
+    assert (row["gpu_mem_mb"], row["gpu_util_percent"]) == ("1536.0", "40.5")
+
+
+@pytest.mark.parametrize("mode", XDIST_MODES)
+def test_an_unknown_column_is_a_usage_error_before_any_run(
+    pytester: pytest.Pytester, mode: list[str]
+) -> None:
+    pytester.makepyfile(test_spin=SPIN)
+    result = pytester.runpytest(*mode, "--exp-columns", "cpu_s,gpu_memory")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--exp-columns: no column 'gpu_memory'; known: wall_s, cpu_s*"])
+    assert not (pytester.path / "results").exists()
+
+
+NAMES = st.sampled_from(["wall_s", "cpu_s", "peak_rss_mb", "gpu_mem_mb", "resources", "sys/x"])
+
+
+@given(st.lists(st.lists(NAMES, max_size=4), max_size=3), st.sampled_from([",", ", ", " ,"]))
+def test_parse_keeps_the_order_asked_for_once_each(groups: list[list[str]], sep: str) -> None:
+    from pytest_expharness.session.columns import parse
+
+    items = [sep.join(group) for group in groups]
+    assert parse(items) == tuple(dict.fromkeys(n for group in groups for n in group))
+
+
+@given(st.text(max_size=30))
+def test_parse_refuses_every_name_it_does_not_know(text: str) -> None:
+    from pytest_expharness.session.columns import RESOURCES, ColumnError, parse
+
+    try:
+        found = parse([text])
+    except ColumnError as error:
+        assert "--exp-columns: no column" in str(error)
+    else:
+        assert all(n in (*RESOURCES, "resources") or n.startswith("sys/") for n in found)
