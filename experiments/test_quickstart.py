@@ -21,6 +21,8 @@ Then two analyses that read only what the runs archived:
     pytest experiments/test_quickstart.py                    # the sweep
     pytest experiments/test_quickstart.py --exp-set EPOCHS=400   # an override
     pytest experiments/test_quickstart.py --exp-testing      # a smoke run
+    pytest experiments/ --exp-testing --exp-baseline         # CI: fail on a regression
+    pytest experiments/ --exp-testing --exp-baseline-update  # write baselines/*.testing.json
     expharness analyze results/quickstart/<session>/learning_rate=0.03
 """
 
@@ -60,7 +62,12 @@ def log_loss(weights: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
 
 
 @pytest.mark.experiment(
-    tags=["demo"], metric="loss/test", mode="min", testing={"N_SAMPLES": 400, "EPOCHS": 8}
+    tags=["demo"],
+    metric="loss/test",
+    mode="min",
+    testing={"N_SAMPLES": 400, "EPOCHS": 8},
+    expect={"accuracy": ">= 0.9"},  # checked on the final value: a collapse fails the test
+    testing_expect={"accuracy": ">= 0.8"},  # smoke sizes give other numbers
 )
 @pytest.mark.parametrize("learning_rate", [0.003, 0.03, 0.3])
 def test_quickstart(exp, learning_rate: float) -> None:

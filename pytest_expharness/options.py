@@ -18,6 +18,8 @@ CHECKED_FIRST = (
     "exp_search",
     "exp_trials",
     "exp_columns",
+    "exp_baseline",
+    "exp_tolerance",
 )
 HELP_ROOT = (
     "folder that archives every run (default: results/ at the project root: the rootdir with "
@@ -86,6 +88,20 @@ HELP_COLUMNS = (
     "add columns to the comparison tables, comma-separated (repeatable): wall_s, cpu_s, "
     "peak_rss_mb, gpu_mem_mb, gpu_util_percent, resources (all five) or sys/NAME "
     "(ini: exp_columns)"
+)
+HELP_BASELINE = (
+    "fail a run whose main metric (and each metric named in the marker's tolerance=) "
+    "regressed from its point's baseline: the file baselines/<experiment>.json beside its "
+    "module (no value), or the archive's runs labelled NAME (label:NAME; ini: exp_baseline)"
+)
+HELP_BASELINE_UPDATE = (
+    "write baselines/<experiment>.json (.testing.json with --exp-testing) beside each "
+    "module from this session's runs, to commit"
+)
+HELP_BASELINE_STRICT = "with --exp-baseline, fail a run whose point has no baseline"
+HELP_TOLERANCE = (
+    "how far a metric may move from its baseline when the marker's tolerance= says nothing: "
+    "a number (absolute) or a percentage of the baseline (default 5%%)"
 )
 HELP_GPUS_PER_RUN = "how many GPUs each worker gets with --exp-gpus (default 1)"
 MARKER_HELP = (
@@ -233,6 +249,31 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="NAMES",
         help=HELP_COLUMNS,
     )
+    group.addoption(
+        "--exp-baseline",
+        dest="exp_baseline",
+        nargs="?",
+        const="file",
+        default=None,
+        metavar="label:NAME",
+        help=HELP_BASELINE,
+    )
+    group.addoption(
+        "--exp-baseline-update",
+        dest="exp_baseline_update",
+        action="store_true",
+        help=HELP_BASELINE_UPDATE,
+    )
+    group.addoption(
+        "--exp-baseline-strict",
+        dest="exp_baseline_strict",
+        action="store_true",
+        help=HELP_BASELINE_STRICT,
+    )
+    group.addoption(
+        "--exp-tolerance", dest="exp_tolerance", default=None, metavar="TOL", help=HELP_TOLERANCE
+    )
+    parser.addini("exp_baseline", HELP_BASELINE, default="")
     parser.addini("exp_progress", HELP_PROGRESS, default="30")
     parser.addini("exp_columns", HELP_COLUMNS, type="args", default=[])
     parser.addini("exp_slurm_options", HELP_SLURM_OPT, type="linelist", default=[])

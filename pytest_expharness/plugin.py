@@ -218,13 +218,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     interrupted = interrupted or collector.interrupted  # a 2nd Ctrl-C beat the exit status
     from .sweep.tablefiles import session_folders
 
-    root, stamp, columns = state.settings.root, state.stamp, state.settings.columns
+    root, stamp, settings = state.settings.root, state.stamp, state.settings
     if not records and not interrupted and not session_folders(root, stamp):
         return  # no experiment ran (records lost on the way are read from their folders)
     from .sweep.end import end_session
 
     say = collector.say
-    config.stash[TABLES], held = end_session(records, root, stamp, interrupted, say, columns)
+    config.stash[TABLES], held = end_session(records, root, stamp, interrupted, say, settings)
     if state.settings.debug:
         from .session.debugfolder import release
 
@@ -369,13 +369,13 @@ def pytest_runtest_makereport(
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """Copy the test body's warnings into run.log; finish as interrupted on Ctrl-C."""
+    """Copy the test body's warnings into run.log; finish as interrupted on Ctrl-C; then gates."""
     run = item.stash.get(RUN, None)
     if run is None:
         return (yield)
     try:
         with run.relaying_warnings():
-            return (yield)
+            yield
     except (KeyboardInterrupt, pytest.exit.Exception) as stop:
         from .sweep import outcomes
 
@@ -385,6 +385,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         else:
             run.finish({"status": "interrupted", "reason": f"pytest.exit: {stop.msg}"})
         raise
+    run.check_gates(item.user_properties)  # expectations and baseline: may fail the test
 
 
 @pytest.hookimpl(trylast=True)

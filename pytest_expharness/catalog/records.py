@@ -180,6 +180,11 @@ def make_record(config: dict[str, Any], summary: dict[str, Any], path: Path) -> 
         "resources": summary.get("resources")
         if isinstance(summary.get("resources"), dict)
         else None,
+        "point": header.get("point"),  # the grid point, repeats aside (gates/baselines.py)
+        "expectations": summary.get("expectations")
+        if isinstance(summary.get("expectations"), list)
+        else None,
+        "baseline": summary.get("baseline") if isinstance(summary.get("baseline"), dict) else None,
     }
     return plain(made)  # type: ignore[no-any-return]
 

@@ -50,6 +50,7 @@ def submit(
         "rootdir": str(config.rootpath),
         "planned": state.planned,  # the tasks each see their own share of the items
         "columns": list(state.settings.columns),  # what the tables add (--exp-columns)
+        "baseline_update": state.settings.baseline_update,  # the tables' end writes them
     }
     args = slurm.passthrough(config)
     points = _points(list(session.items), state)

@@ -223,14 +223,16 @@ def finish_job(
     ticker = Ticker(root, stamp, every, say) if every else None
     states = wait(folder, say, progress=ticker.tick if ticker else None)
     records = collect(folder, root, stamp, states)
-    columns = _columns(folder)
-    return finalize(records, root, stamp, False, columns), records, states
+    columns, update = _asked(folder)
+    return finalize(records, root, stamp, False, columns, update), records, states
 
 
-def _columns(folder: Path) -> list[str]:
-    """The columns the submitting session's --exp-columns asked for (none before they were kept)."""
+def _asked(folder: Path) -> tuple[list[str], bool]:
+    """What the submitting session asked of the tables: --exp-columns, --exp-baseline-update."""
     try:
-        found = read_session(folder).get("columns")
+        session = read_session(folder)
     except SlurmError:
-        return []
-    return [str(name) for name in found] if isinstance(found, list) else []
+        return [], False
+    found = session.get("columns")
+    columns = [str(name) for name in found] if isinstance(found, list) else []
+    return columns, bool(session.get("baseline_update"))

@@ -49,6 +49,20 @@ def planned(items: Sequence[pytest.Item]) -> dict[str, int]:
     return counts
 
 
+def _check_baseline(item: pytest.Item, kwargs: dict[str, Any], testing: bool) -> None:
+    """Refuse a baseline file that cannot be read, before any run (a missing one is fine)."""
+    from ..gates.baselines import file_for, read
+    from ..gates.bounds import GateError
+
+    module = getattr(getattr(item, "module", None), "__file__", None)
+    if module is None:
+        return
+    try:
+        read(file_for(module, experiment_name(item, kwargs), testing))
+    except GateError as error:
+        raise SpecError(f"--exp-baseline: {error}") from None
+
+
 def check_selected(items: Sequence[pytest.Item], overrides: Overrides, settings: Any) -> None:
     """Check the names, overrides and repeats of the selected experiments (plugin.py calls it).
 
@@ -77,6 +91,8 @@ def check_selected(items: Sequence[pytest.Item], overrides: Overrides, settings:
                 )
         else:
             repeats_of(marker_kwargs(item), repeats_option, item.nodeid, testing)
+        if settings.gates.baseline == "file":
+            _check_baseline(item, kwargs, testing)
     for key in [*overrides.merged(), *overrides.sweep, *overrides.search]:
         if key not in known:
             source = (

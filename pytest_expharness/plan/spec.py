@@ -15,12 +15,16 @@ from typing import Any
 
 import pytest
 
+from ..gates.bounds import GateError
+from ..gates.expect import KEYS as GATE_KEYS
+from ..gates.expect import marker_bounds, marker_tolerances
 from . import params as P
 from .searchspace import SearchError, checked_space
 
 MARKER = "experiment"
 MARKER_KEYS = (
     "name", "description", "tags", "testing", "repeats", "metric", "mode", "steps", "search",
+    "expect", "testing_expect", "tolerance",
 )  # fmt: skip
 POINT = "_expharness_point"  # the fixture parametrized with --exp-sweep values and repeat indices
 REPEAT_STEP = "__pytest_repeat_step_number"  # pytest-repeat's --count index: a repeat, not an axis
@@ -84,6 +88,8 @@ class RunSpec:
     study: str | None = None  # the study's name in the session's study.journal
     id_axes: dict[str, Any] | None = None  # what the run id is made of, when not the axes
     steps: str | None = None  # the marker's steps=: the parameter that says a run's total steps
+    expect: dict[str, Any] = field(default_factory=dict)  # metric -> gates.bounds.Bound
+    tolerance: dict[str, Any] = field(default_factory=dict)  # metric -> gates.bounds.Tolerance
 
 
 def uses_exp(item: pytest.Item) -> bool:
@@ -118,6 +124,12 @@ def marker_kwargs(item: pytest.Item) -> dict[str, Any]:
     for key in ("name", "description", "steps"):
         if kwargs.get(key) is not None and not isinstance(kwargs[key], str):
             raise SpecError(f"{where}({key}={kwargs[key]!r}): expected a string")
+    if any(kwargs.get(key) is not None for key in GATE_KEYS):
+        try:
+            marker_bounds(kwargs, False, where)  # checks testing_expect= too
+            marker_tolerances(kwargs, where)
+        except GateError as error:
+            raise SpecError(str(error)) from None
     return kwargs
 
 
@@ -324,6 +336,8 @@ def build(
         search=space,
         trial_slot=point.get("trial") if point and space else None,
         steps=kwargs.get("steps"),
+        expect=marker_bounds(kwargs, testing, item.nodeid),
+        tolerance=marker_tolerances(kwargs, item.nodeid),
     )
 
 

@@ -145,6 +145,59 @@ class Authoring:
     def flush_points(self) -> None:
         raise NotImplementedError
 
+    # -- gates (gates/) ------------------------------------------------------------
+
+    _expects: list[Any]
+    _gates: dict[str, Any]
+    _spec: Any
+    _store: Any
+    point: str
+    repeat: int
+
+    def expect(self, name: str, op: str, bound: float) -> None:
+        """Expect the final value of `name` (a series or a results/ key) to be `op bound`.
+
+        Checked when the test body returns, beside the marker's `expect=`; a
+        failed expectation fails the test and leaves the run completed.
+        """
+        from ..gates.bounds import make_bound
+
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"exp.expect: name a metric, not {name!r}")
+        self._expects.append((name, make_bound(op, bound, f"exp.expect({name!r})"), "code"))
+
+    def check_gates(self, properties: list[tuple[str, object]]) -> None:
+        """Check expectations and the baseline; record them; raise GateFailed if one failed."""
+        from ..archive.values import scalars
+        from ..gates.check import GateFailed, RunFacts, check
+
+        spec, options = self._spec, self._session.settings.gates
+        expects = [(n, b, "marker") for n, b in spec.expect.items()] + self._expects
+        if not expects and options.baseline is None:
+            return
+        self.flush_points()
+        facts = RunFacts(
+            experiment=self.experiment,
+            point=self.point,
+            testing=self.testing,
+            module_path=spec.module_path,
+            metric=spec.metric,
+            mode=spec.mode,
+            repeat=self.repeat,
+            repeats=spec.repeats,
+            sweep=self.path.parent,
+            root=self._session.settings.root,
+            finals={**dict(scalars(self._store.snapshot([]))), **self._tracker.latest},
+            expectations=expects,
+            tolerances=spec.tolerance,
+            search=bool(spec.search),
+        )
+        done = check(facts, options)
+        self._gates = done.summary
+        properties.extend(done.properties)
+        if done.failures:
+            raise GateFailed("\n".join(done.failures))
+
 
 def _not_found(name: str, cls: Any, module: Any) -> Exception:
     from ..plan.variants import HookNotFound, declared_hooks

@@ -20,6 +20,7 @@ from ..archive.values import encode_param, to_json
 from ..catalog.processes import this_process
 from ..checkpoints.resumed import resume_from, supersede
 from ..checkpoints.store import Checkpoints
+from ..gates.baselines import point_of
 from ..plan.searchspace import pruner_of
 from ..plan.spec import RunSpec
 from ..report import runreport
@@ -99,6 +100,9 @@ class Exp(RunLog, Authoring, RunEnd):
             id_axes["attempt"] = spec.attempt
         base_id = layout.run_id_for(id_axes, spec.callspec_id, explicit=spec.explicit_ids)
         self.path, self.run_id = layout.make_run_dir(parent, base_id)
+        self.point = point_of(base_id)  # the grid point, repeats aside (gates/baselines.py)
+        self._expects: list[Any] = []  # exp.expect's (name, bound, "code")
+        self._gates: dict[str, Any] = {}  # summary.json's expectations and baseline, once checked
         _write_planned(parent, session.planned.get(spec.experiment))
         (self.path / layout.ARTIFACTS).mkdir()
         bases = tuple(
@@ -310,6 +314,7 @@ class Exp(RunLog, Authoring, RunEnd):
             "label": self._label,
             "notes": list(self._notes),
             "run_id": self.run_id,
+            "point": self.point,
             "session": session.stamp,
             "timestamp": iso(self.started),
             "node_id": spec.node_id,

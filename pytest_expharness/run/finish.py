@@ -54,6 +54,7 @@ class RunEnd:
     _store: DataStore
     _components: dict[str, Component]
     _cache: Any
+    _gates: dict[str, Any]
     _usage: Any
     _log_file: TextIO
     path: Path
@@ -132,6 +133,7 @@ class RunEnd:
             "artifacts": attempt("listing artifacts", lambda: layout.artifact_names(self.path), []),
             "log": self.log_counts(),
             "resources": attempt("resources", lambda: self._usage.final(ended)),
+            **self._gates,  # expectations and baseline, checked as the body returned
         }
         if metrics_written and written is not None:  # what is left is remade from the folder
             final = {**summary, "plots": [], "problems": list(problems), "heartbeat": _now()}

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from ..archive import layout
+from ..gates.check import GateOptions
 from ..plan import params
 from ..plan.configfile import load_config_file
 from ..plan.params import OverrideError
@@ -52,6 +53,8 @@ class Settings:
     seed: int | None = None
     sys_interval: float = 10.0  # seconds between two sys/ samples; 0: none
     columns: tuple[str, ...] = ()  # what --exp-columns adds to the tables (session/columns.py)
+    gates: GateOptions = field(default_factory=GateOptions)  # --exp-baseline, --exp-tolerance
+    baseline_update: bool = False  # --exp-baseline-update: the controller writes baseline files
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -83,7 +86,43 @@ def read_settings(config: pytest.Config) -> Settings:
         seed=config.getoption("exp_seed"),
         sys_interval=config.getoption("exp_sys_interval"),
         columns=_columns(config),
+        gates=_gates(config),
+        baseline_update=bool(config.getoption("exp_baseline_update")),
     )
+
+
+def _gates(config: pytest.Config) -> GateOptions:
+    """--exp-baseline (or ini exp_baseline), --exp-baseline-strict and --exp-tolerance, checked."""
+    from ..gates.bounds import GateError, parse_tolerance
+    from ..gates.check import LABEL
+
+    given = config.getoption("exp_baseline")
+    if given is None:
+        ini = str(config.getini("exp_baseline") or "").strip()
+        given = {"": None, "false": None, "true": "file"}.get(ini.lower(), ini)
+    if given is not None and given != "file" and not (given.startswith(LABEL) and given[6:]):
+        hint = (
+            f"; {given} is a path: put --exp-baseline after the paths to test"
+            if os.path.exists(given)
+            else ""
+        )
+        raise OverrideError(
+            f"--exp-baseline={given}: compare with the baseline files (give no value) "
+            f"or with labelled runs (label:NAME, e.g. label:baseline){hint}"
+        )
+    if given is not None and config.getoption("exp_baseline_update"):
+        if config.getoption("exp_baseline") is not None:
+            raise OverrideError(
+                "--exp-baseline-update writes the baselines that --exp-baseline compares with; "
+                "give one of them"
+            )
+        given = None  # ini exp_baseline = true: updating compares nothing
+    try:
+        tolerance = parse_tolerance(config.getoption("exp_tolerance") or "5%", "--exp-tolerance")
+    except GateError as error:
+        raise OverrideError(str(error)) from None
+    strict = bool(config.getoption("exp_baseline_strict"))
+    return GateOptions(baseline=given, strict=strict, tolerance=tolerance)
 
 
 def _columns(config: pytest.Config) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import threading
 import time
@@ -31,6 +32,7 @@ def finalize(
     stamp: str,
     interrupted: bool,
     columns: Sequence[str] = (),
+    update_baselines: bool = False,
 ) -> list[SweepTable]:
     """Write every sweep's tables and report.html, run sweep analyses, index the runs.
 
@@ -45,10 +47,26 @@ def finalize(
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _finalize(records, root, stamp, interrupted, columns)
+        return _finalize(records, root, stamp, interrupted, columns, update_baselines)
     finally:
         if paused:
             gc.enable()
+
+
+def _update_baselines(
+    tables: list[SweepTable], records: list[dict[str, Any]], stamp: str, interrupted: bool
+) -> None:
+    """--exp-baseline-update: write the baseline files; say so under each sweep's table."""
+    from ..gates.update import write_baselines
+
+    if interrupted:
+        for table in tables:
+            table.gates.append("baseline: not written (the session was interrupted)")
+        return
+    for experiment, testing, line in write_baselines(records, stamp):
+        for table in tables:
+            if table.experiment == experiment and table.testing == testing:
+                table.gates.append(line)
 
 
 def _finalize(
@@ -57,6 +75,7 @@ def _finalize(
     stamp: str,
     interrupted: bool,
     columns: Sequence[str],
+    update_baselines: bool,
 ) -> list[SweepTable]:
     from ..archive.layout import DEBUG_DIR, TESTING_DIR
     from ..catalog.index import index_records
@@ -64,6 +83,8 @@ def _finalize(
     from .tablefiles import write_sweeps
 
     tables, every = write_sweeps(records, root, stamp, interrupted, columns)
+    if update_baselines:
+        _update_baselines(tables, every, stamp, interrupted)
     if not interrupted:
         from .sweepanalysis import analyse_sweeps
 
@@ -92,12 +113,27 @@ def end_session(
     stamp: str,
     interrupted: bool,
     say: Callable[[str], None],
-    columns: Sequence[str] = (),
+    settings: Any = None,
 ) -> tuple[list[SweepTable], bool]:
-    """Finalize with a Ctrl-C held back meanwhile; return the tables and whether one came."""
+    """Finalize with a Ctrl-C held back meanwhile; return the tables and whether one came.
+
+    `settings` (session/state.Settings) gives --exp-columns and --exp-baseline-update.
+    """
+    columns = settings.columns if settings is not None else ()
+    update = bool(settings is not None and settings.baseline_update)
     with holding_ctrl_c(say) as pressed:
-        tables = finalize(records, root, stamp, interrupted, columns)
+        tables = finalize(records, root, stamp, interrupted, columns, update)
     return tables, bool(pressed)
+
+
+def _markup(line: str) -> dict[str, bool]:
+    """Regressions and failed expectations in red, points without a baseline in yellow."""
+    if "regressed" in line or "changed" in line:
+        return {"red": True}
+    met = re.match(r"expectations: (\d+) of (\d+) ", line)
+    if met and met.group(1) != met.group(2):
+        return {"red": True}
+    return {"yellow": True} if line.startswith("no baseline") else {}
 
 
 def after_second_interrupt(config: Any, state: Any, collector: Any, written: Any) -> bool:
@@ -221,6 +257,8 @@ def table_lines(
         yield render(table, "simple", TERMINAL_ROWS, width), {}
         for line in table.recommendations:
             yield f"recommendation: {line}", {"bold": True}
+        for line in table.gates:
+            yield line, _markup(line)
         yield f"-> {where}/comparison.md (.csv, .json), report.html", {}
     failed = failed_component_lines(tables)
     if failed:

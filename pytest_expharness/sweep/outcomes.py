@@ -33,6 +33,15 @@ def from_call(report: pytest.TestReport, call: pytest.CallInfo[None]) -> dict[st
         if call.excinfo is not None and call.excinfo.errisinstance(Pruned):
             return {"status": "pruned", "reason": str(call.excinfo.value)}
         return {"status": "skipped", "reason": reason.removeprefix("Skipped: ")}
+    from ..gates.check import GateFailed
+
+    if (
+        report.when == "call"
+        and call.excinfo is not None
+        and call.excinfo.errisinstance(GateFailed)
+    ):
+        reason = "; ".join(str(call.excinfo.value if call.excinfo else "").splitlines())
+        return {"status": "completed", "reason": reason}
     outcome = {"status": "failed", "error": _error(report, call)}
     if report.when != "call":
         outcome["reason"] = f"error in {report.when}"

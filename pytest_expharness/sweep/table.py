@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..gates.text import DELTA, EXPECT, delta_cell, expect_cell, shown_baseline, sweep_lines
 from ..session import columns as extra_columns
 
 OK_STATUSES = ("completed", "reused")
@@ -56,6 +57,7 @@ class SweepTable:
     recommendations: list[str] = field(default_factory=list)
     analysis: dict[str, Any] | None = None
     failed_components: list[dict[str, Any]] = field(default_factory=list)
+    gates: list[str] = field(default_factory=list)  # expectations and baselines (gates/text.py)
 
     def cell(self, row: dict[str, Any], column: str) -> Any:
         """Return what a cell shows: its value, `"None"` for an axis holding None, None if empty.
@@ -84,6 +86,7 @@ class SweepTable:
             "recommendations": self.recommendations,
             "analysis": self.analysis,
             "failed_components": self.failed_components,
+            "gates": self.gates,
         }
 
 
@@ -118,6 +121,10 @@ def build(
     fixed = {"best", "run", "status", "repeat", "seed", "attempt", "duration_s", "reason"}
     fixed |= {name for name, shown in (("components", components), ("log", logs)) if shown}
     fixed |= set(extra)
+    expects = any(r.get("expectations") for r in records)
+    compared = any(shown_baseline(r.get("baseline")) for r in records)
+    gated = [name for name, shown in ((EXPECT, expects), (DELTA, compared)) if shown]
+    fixed |= set(gated)
     axis_col = {name: f"{name} (axis)" if name in fixed else name for name in axes}
     series_col = {name: f"{name} (series)" if name in fixed else name for name in series}
     columns = ["run", "status", *axis_col.values()]
@@ -125,7 +132,7 @@ def build(
         columns += ["repeat", "seed"]
     if attempts:
         columns.append("attempt")
-    columns += ["duration_s", *series_col.values(), *results, *extra]
+    columns += ["duration_s", *series_col.values(), *results, *extra, *gated]
     columns += [name for name, shown in (("components", components), ("log", logs)) if shown]
     columns.append("reason")
     rows = []
@@ -141,6 +148,10 @@ def build(
         row.update({series_col[name]: record["metrics"].get(name) for name in series})
         row.update({key: record["results"].get(key) for key in results})
         row.update({name: extra_columns.cell(record, name) for name in extra})
+        if expects:
+            row[EXPECT] = expect_cell(record.get("expectations"))
+        if compared:
+            row[DELTA] = delta_cell(record.get("baseline"))
         if components:
             row["components"] = components_text(record.get("components"))
         if logs:
@@ -161,6 +172,7 @@ def build(
         metric=next((r["metric"] for r in records if r.get("metric")), None),
         mode=next((r["mode"] for r in records if r.get("metric")), "min"),
         failed_components=_failed_components(records),
+        gates=sweep_lines(records),
     )
     grid_order = list(table.rows)
     _rank(table)

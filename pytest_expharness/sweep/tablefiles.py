@@ -146,7 +146,8 @@ def markdown(table: SweepTable) -> str:
     head += [f"Recommendation: {line}" for line in table.recommendations]
     if table.recommendations:
         head.append("")
-    tail = [*_failed_section(table), *_analysis_section(table)]
+    gates = ["## Expectations and baselines", "", *(f"- {line}" for line in table.gates), ""]
+    tail = [*(gates if table.gates else []), *_failed_section(table), *_analysis_section(table)]
     text = "\n".join(head) + "\n" + render(table, MARKDOWN) + "\n"
     return text + ("\n" + "\n".join(tail) if tail else "")
 

@@ -20,7 +20,7 @@ th{background:#f3f4f6}table.sortable th{cursor:pointer;user-select:none}
 table.sortable th[data-dir=asc]::after{content:" \\25B2"}
 table.sortable th[data-dir=desc]::after{content:" \\25BC"}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.best td{background:#fff6d5;font-weight:600}
+tr.best td{background:#fff6d5;font-weight:600}tr.gate-failed td{background:#ffebe9}
 .status-completed{color:#1a7f37}.status-failed,.status-crashed{color:#cf222e}
 .status-skipped,.status-interrupted,.status-running{color:#9a6700}.status-reused{color:#0969da}
 dl.head{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px}dl.head dt{color:#666}

@@ -39,6 +39,7 @@ from ..table import OK_STATUSES, SweepTable
 from .analyses import analysis_section
 from .assets import CSS, SCRIPT
 from .curves import plots_section
+from .gates import gate_failed, gates_section
 from .parts import REPORT, Raw, anchor, esc, param_name, runs_attr, table_html, table_pieces
 from .resources import resources_section
 from .runsdata import runs_block, shown_text
@@ -134,7 +135,7 @@ def _comparison_rows(
         anchor = anchors.get(name)
         if anchor is not None:
             cells[at] = Raw(f'<a href="#{anchor}">{esc(row["run"])}</a>')
-        status = f"status-{row['status']}"
+        status = f"status-{row['status']}" + (" gate-failed" if gate_failed(row) else "")
         yield (
             (["\u2605" if is_best else ""] if table.best else []) + cells,
             f"best {status}" if is_best else status,
@@ -222,6 +223,7 @@ def _pieces(
     yield search_section(table)
     yield analysis_section(table, runs, out_dir, fresh)
     yield _problems(runs, label)
+    yield gates_section(table)
     yield resources_section(runs, label)
     yield from plots_section(table, runs, label)
     yield from runs_block(runs, [label(run) for run in runs], idents, out_dir)
