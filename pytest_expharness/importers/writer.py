@@ -68,7 +68,7 @@ def header(run: SourceRun, run_id: str, session: str, at: str) -> dict[str, Any]
         "attempt": 1,
         "main_metric": run.main_metric,
         "source_hash": None,
-        "code": sorted(run.code),
+        "code": [],  # code/ holds the tool's code, which `expharness analyze` cannot run
         "reproducible": False,
         "testing": False,
         "debug": run.debug,
