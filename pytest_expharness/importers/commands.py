@@ -15,6 +15,7 @@ import sys
 from pathlib import Path, PurePath
 from typing import Any
 
+from ..archive.names import safe_name
 from .sources import ImportRefused, Report, SourceRun, real_top
 
 METRICS_HELP = (
@@ -53,9 +54,8 @@ def _pycomex(args: argparse.Namespace) -> int:
             run = pycomex.read_run(top, folder, report)
             if run is not None:
                 runs.append(run)
-        if args.experiment:
-            for run in runs:
-                run.experiment = args.experiment
+        for run in runs if args.experiment else []:
+            run.experiment = safe_name(args.experiment)
         pycomex.assign_axes(runs)
         return runs
 
@@ -82,23 +82,26 @@ def _hydra(args: argparse.Namespace) -> int:
             if found:
                 report.notes.append(f"{session}: {len(found)} jobs, {hydra.axes_summary(found)}")
             runs += found
-        if args.experiment:
-            for run in runs:
-                run.experiment = args.experiment
+        for run in runs if args.experiment else []:
+            run.experiment = safe_name(args.experiment)
         return runs
 
     return _import(args, "a Hydra multirun folder", read)
 
 
-def _main_metric(args: argparse.Namespace, runs: list[SourceRun], report: Report) -> None:
-    """Give every run the main metric: --metric, else the first series of the experiment's."""
+def _main_metric(args: argparse.Namespace, runs: list[SourceRun]) -> dict[str, str]:
+    """Give every run the main metric: --metric, else the first series of the experiment's.
+
+    Returns, by experiment, the note saying which series was chosen (none with --metric).
+    """
     chosen: dict[str, str] = {}
+    notes: dict[str, str] = {}
     for run in runs:
         name = args.metric or chosen.get(run.experiment) or next(iter(run.series), None)
         if name is None:
             continue
         if run.experiment not in chosen and not args.metric:
-            report.notes.append(
+            notes[run.experiment] = (
                 f"{run.experiment}: main metric {name} ({args.mode}), its first series; "
                 "choose another with --metric"
             )
@@ -106,6 +109,7 @@ def _main_metric(args: argparse.Namespace, runs: list[SourceRun], report: Report
     for run in runs:
         name = args.metric or chosen.get(run.experiment)
         run.main_metric = {"name": name, "mode": args.mode} if name else None
+    return notes
 
 
 def _import(args: argparse.Namespace, what: str, read: Any) -> int:
@@ -121,13 +125,12 @@ def _import(args: argparse.Namespace, what: str, read: Any) -> int:
     except ImportRefused as error:
         print(f"expharness: {error}", file=sys.stderr)
         return 2
-    chosen = Report()
-    _main_metric(args, runs, chosen)
+    chosen = _main_metric(args, runs)
     from ..archive.layout import session_stamp
 
     placed = write_runs(root, runs, session_stamp(), report)
-    if placed:
-        report.notes += chosen.notes
+    made = {path.parent.parent.name for path in placed}
+    report.notes += [note for experiment, note in chosen.items() if experiment in made]
     tables: list[Any] = []
     if placed:
         try:
