@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -82,13 +83,33 @@ def header(run: SourceRun, run_id: str, session: str, at: str) -> dict[str, Any]
     }
 
 
-def _columns(run: SourceRun) -> dict[str, Columns]:
+_UNNAMEABLE = re.compile(r"[^A-Za-z0-9_.\-+=/ ]")
+
+
+def series_name(name: str) -> str | None:
+    """The name a series is kept under (run/tracking.NAME's letters), None if none is left."""
+    parts = [_UNNAMEABLE.sub("_", part).strip() for part in name.split("/")]
+    cleaned = "/".join(p for p in parts if p and p not in (".", ".."))
+    return cleaned or None
+
+
+def _columns(run: SourceRun, problems: list[str]) -> dict[str, Columns]:
     when = run.ended if run.ended is not None else (run.started or 0.0)
-    out = {}
+    out: dict[str, Columns] = {}
     for name, points in run.series.items():
-        if points:
-            steps = [int(step) for step, _ in points]
-            out[name] = Columns.of([float(v) for _, v in points], steps, [when] * len(points))
+        kept = series_name(name)
+        if kept != name:
+            said = f"as {kept!r}" if kept else "not at all"
+            problems.append(
+                f"series {name!r} kept {said} (a name holds A-Z a-z 0-9 _ . - + = / and spaces)"
+            )
+        if not points or kept is None:
+            continue
+        if kept in out:
+            problems.append(f"series {name!r}: {kept!r} is taken by another series; not kept")
+            continue
+        steps = [int(step) for step, _ in points]
+        out[kept] = Columns.of([float(v) for _, v in points], steps, [when] * len(points))
     return out
 
 
@@ -127,7 +148,7 @@ def fill(folder: Path, run: SourceRun, run_id: str, session: str, at: str) -> No
     (folder / layout.ARTIFACTS).mkdir()
     _copy(run.artifacts, folder / layout.ARTIFACTS, problems)
     _copy(run.code, folder / "code", problems)
-    columns = _columns(run)
+    columns = _columns(run, problems)
     layout.atomic_write_text(folder / layout.METRICS, csv_text(columns))
     if run.data:
         layout.atomic_write_text(folder / layout.DATA, to_json(run.data))

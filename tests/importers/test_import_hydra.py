@@ -217,11 +217,13 @@ def test_bad_metrics_files_are_named_and_the_jobs_kept(
     secret.write_text('{"loss": -1}')
     (source / "6" / "facts" / "final.json").unlink()
     (source / "6" / "facts" / "final.json").symlink_to(secret)
+    (source / "7" / ".hydra" / "config.yaml").write_text("a: [1,\n")
     root = tmp_path / "archive"
     code, out, _ = run(
         capsys, "--root", str(root), "import-hydra", str(source), "--metrics", "facts/*.json"
     )
-    assert code == 1 and "imported: 9" in out
+    assert code == 1 and "imported: 8" in out
+    assert f"{source / '7'}: {source / '7' / '.hydra' / 'config.yaml'}: not valid YAML" in out
     assert f"{source / '4' / 'facts' / 'final.json'}: final.json: not JSON" in out
     assert f"{source / '6' / 'facts' / 'final.json'} -> {secret}: points outside" in out
     rows = {r["run"]: r for r in _table(root)["rows"]}
