@@ -40,7 +40,12 @@ def add_commands(commands: Any) -> None:
     for command in (pycomex, hydra):
         command.add_argument("--experiment", help="the experiment name (default: the tool's)")
         command.add_argument("--metric", help="the main metric (default: the first series found)")
-        command.add_argument("--mode", choices=("min", "max"), default="min")
+        command.add_argument(
+            "--mode",
+            choices=("min", "max"),
+            default="min",
+            help="is the main metric best low or high",
+        )
     pycomex.set_defaults(handler=_pycomex)
     hydra.set_defaults(handler=_hydra)
 

@@ -169,7 +169,7 @@ def read_job(
         hydra_bytes = b""
         if os.path.lexists(job / HYDRA_DIR / "hydra.yaml"):
             found, hydra_bytes = _yaml(top, job / HYDRA_DIR / "hydra.yaml", report)
-            hydra = (found or {}).get("hydra") if isinstance(found, dict) else {}
+            hydra = found.get("hydra") if isinstance(found, dict) else None
     except (OSError, ValueError) as error:
         report.unreadable.append(f"{job}: {error}")
         return None
@@ -178,7 +178,8 @@ def read_job(
         key, value = override_key(text)
         if key and key not in params and not text.startswith("~"):
             params[key] = _typed(value)
-    job_info = (hydra or {}).get("job") or {}
+    job_info = hydra.get("job") if isinstance(hydra, dict) else None
+    job_info = job_info if isinstance(job_info, dict) else {}
     name = str(job_info.get("name") or job.parent.name)
     series, matched = _metrics(top, job, patterns, report, problems)
     status, reason = "completed", None
@@ -208,17 +209,18 @@ def read_job(
     )
     num = job_info.get("num")
     run.order = num if isinstance(num, int) else (int(job.name) if job.name.isdigit() else 0)
-    _times(top, job, run, report)
+    _files_and_times(top, job, run, log_file.name, report)
     return run, list(overrides)
 
 
-def _times(top: Path, job: Path, run: SourceRun, report: Report) -> None:
+def _files_and_times(top: Path, job: Path, run: SourceRun, log: str, report: Report) -> None:
+    """The job's files as artifacts (.hydra/ as hydra/, its log aside); when it began and ended."""
     files = files_under(top, job, report)
     for path in files:
         relative = path.relative_to(job).as_posix()
         if relative.startswith(HYDRA_DIR + "/"):
             run.artifacts["hydra/" + relative[len(HYDRA_DIR) + 1 :]] = path
-        elif relative != f"{run.experiment}.log":
+        elif relative != log:
             run.artifacts[relative] = path
     try:
         run.started = os.lstat(job / HYDRA_DIR / "config.yaml").st_mtime

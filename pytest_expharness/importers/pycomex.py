@@ -22,6 +22,7 @@ Two things PyComex leaves for a reader to work out:
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -83,7 +84,8 @@ def _number(value: Any) -> bool:
 
 
 def _series(meta: dict[str, Any], data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
-    tracked = [name for name in meta.get("__track__") or [] if isinstance(name, str)]
+    listed = meta.get("__track__")
+    tracked = [n for n in listed if isinstance(n, str)] if isinstance(listed, list) else []
     series: dict[str, list[tuple[int, float]]] = {}
     for name in dict.fromkeys(tracked):
         values = _value(data, name)
@@ -110,7 +112,7 @@ def _series(meta: dict[str, Any], data: dict[str, Any], problems: list[str]) -> 
 
 def _status(meta: dict[str, Any]) -> tuple[str, str | None]:
     found = meta.get("status")
-    if found in STATUSES:
+    if isinstance(found, str) and found in STATUSES:
         return STATUSES[found], None
     if found == "running":
         return "crashed", "PyComex left it running: its process ended before it finished"
@@ -159,6 +161,7 @@ def read_run(top: Path, folder: Path, report: Report, now: float | None = None) 
             "(it may be alive); import again once it has ended"
         )
         return None
+    declared: dict[str, Any] = meta.get("parameters") or {}
     problems: list[str] = []
     data: dict[str, Any] = {}
     if os.path.lexists(folder / DATA):
@@ -171,7 +174,7 @@ def read_run(top: Path, folder: Path, report: Report, now: float | None = None) 
             problems.append(f"{DATA} could not be read ({error}); no data store or series imported")
     params = {
         name: p["value"]
-        for name, p in meta["parameters"].items()
+        for name, p in declared.items()
         if isinstance(p, dict) and "value" in p and not name.startswith("__")
     }
     log: list[tuple[str, str, str]] = []
@@ -183,7 +186,8 @@ def read_run(top: Path, folder: Path, report: Report, now: float | None = None) 
                 problems.append(f"{log_name} could not be read ({error})")
             break
     status, reason = _status(meta)
-    debug_value = (meta["parameters"].get("__DEBUG__") or {}).get("value")
+    debug_meta = declared.get("__DEBUG__")
+    debug_value = debug_meta.get("value") if isinstance(debug_meta, dict) else None
     named = meta.get("name") if isinstance(meta.get("name"), str) else None
     run = SourceRun(
         tool="pycomex",
@@ -210,7 +214,10 @@ def read_run(top: Path, folder: Path, report: Report, now: float | None = None) 
 
 
 def _time(value: Any) -> float | None:
-    return float(value) if _number(value) else None
+    """A Unix time PyComex wrote; anything else (text, NaN, year 10,000) is none."""
+    if not _number(value) or not math.isfinite(value) or not 0 <= value < 253_402_300_800:
+        return None
+    return float(value)
 
 
 def _files(top: Path, folder: Path, run: SourceRun, report: Report) -> None:
