@@ -26,10 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from ..archive import layout
+from ..archive.locks import run_lock
 from ..archive.metricsfile import Columns, csv_text, series_stats
 from ..archive.values import scalars, to_json
 from ..report import runreport, runscript
 from .sources import Report, SourceRun, imported_ids
+
+LOCK_WAIT = 600.0  # seconds an import waits for another one into the same root
 
 
 def iso(ts: float | None) -> str | None:
@@ -200,19 +203,36 @@ def _base_id(run: SourceRun) -> str:
     return layout.safe_name(run.name) or "run"
 
 
-def write_runs(root: Path, runs: list[SourceRun], stamp: str, report: Report) -> list[Path]:
-    """Write the runs not imported yet as run folders of root; return the folders made."""
+def _fresh(root: Path, runs: list[SourceRun], report: Report | None) -> list[SourceRun]:
+    """The runs whose source_id the archive does not hold yet (each source once)."""
     known = imported_ids(root)
     fresh = []
     for run in runs:
-        if run.source_id in known:
-            report.already.append(f"{run.source} (as {_shown(known[run.source_id], root)})")
-        else:
+        if run.source_id not in known:
             fresh.append(run)
             known[run.source_id] = run.source
-    if not fresh:
+        elif report is not None:
+            report.already.append(f"{run.source} (as {_shown(known[run.source_id], root)})")
+    return fresh
+
+
+def write_runs(root: Path, runs: list[SourceRun], stamp: str, report: Report) -> list[Path]:
+    """Write the runs not imported yet as run folders of root; return the folders made.
+
+    Imports into one root take turns (a lock on the root folder, LOCK_WAIT at most),
+    and each looks again for what the one before it imported.
+    """
+    if not _fresh(root, runs, None):
+        _fresh(root, runs, report)
         return []
     layout.create_root(root)
+    with run_lock(root, wait=LOCK_WAIT):
+        return _write(root, _fresh(root, runs, report), stamp, report)
+
+
+def _write(root: Path, fresh: list[SourceRun], stamp: str, report: Report) -> list[Path]:
+    if not fresh:
+        return []
     at = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     staging = Path(tempfile.mkdtemp(prefix=".import-", dir=root))
     placed: list[Path] = []

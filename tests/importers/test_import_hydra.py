@@ -247,3 +247,30 @@ def test_refusals_write_nothing(
     code, _, err = run(capsys, "--root", str(source / "inner"), "import-hydra", str(source))
     assert code == 2 and "cannot be inside the folder imported" in err
     assert not root.exists() and not (source / "inner").exists()
+
+
+def test_two_imports_at_once_import_each_job_once(source: Path, tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    root.mkdir()  # both find it; the lock on it makes them take turns
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    argv = [sys.executable, "-m", "pytest_expharness", "--root", str(root), "import-hydra"]
+    started = [
+        subprocess.Popen(
+            [*argv, str(source), "--metrics", "facts/*.json"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=120)[0] for p in started]
+    assert [p.returncode for p in started] == [0, 0]
+    assert sorted(
+        ("imported: 9" in out, "already imported (skipped): 9" in out) for out in outs
+    ) == [
+        (False, True),
+        (True, False),
+    ]
+    runs = sorted(p.parent.name for p in root.glob("app/*/*/summary.json"))
+    assert len(runs) == 9 and len(set(runs)) == 9
+    assert len(_table(root)["rows"]) == 9
