@@ -8,6 +8,7 @@
     expharness diff RUN RUN [--json]
     expharness export RUN... | --session S --to FILE.tar.gz
     expharness import FILE.tar.gz
+    expharness import-pycomex DIR / import-hydra DIR [--metrics PATTERN...]
     expharness label RUN [keep|baseline|exploratory|failed] [--note TEXT]
     expharness tag RUN TAG
     expharness untag RUN TAG
@@ -55,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
         help=ROOT_HELP,
     )
     commands = main.add_subparsers(dest="command", required=True)
+    from ..importers import commands as importers
     from . import check, follow, manage, plots, query, report, show
 
     query.add_commands(commands)
@@ -64,6 +66,7 @@ def parser() -> argparse.ArgumentParser:
     report.add_commands(commands)
     plots.add_commands(commands)
     follow.add_commands(commands)
+    importers.add_commands(commands)
     for command in commands.choices.values():  # --root before or after the subcommand
         command.add_argument("--root", default=argparse.SUPPRESS, help=ROOT_HELP)
     return main
@@ -83,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..archive.layout import find_root
 
         args.root = str(find_root(Path.cwd()))
-    if not Path(args.root).is_dir() and args.command != "import":
+    if not Path(args.root).is_dir() and not args.command.startswith("import"):
         print(f"expharness: no archive at {args.root} (give --root)", file=sys.stderr)
         return 1
     with warnings.catch_warnings():  # a folder skipped or an index rebuilt: one line each
