@@ -73,6 +73,11 @@ HELP_GPUS = (
     "allocation is recorded, not changed"
 )
 HELP_GPUS_PER_RUN = "how many GPUs each worker gets with --exp-gpus (default 1)"
+HELP_MLFLOW = (
+    "when the session ends, mirror its runs to this MLflow tracking URI (e.g. "
+    "sqlite:///mlflow.db, http://host:5000): params, every metric point, tags, artifacts; "
+    "done once by the controller, never during runs (needs pytest-expharness[mlflow])"
+)
 MARKER_HELP = (
     "experiment(name=None, description=None, tags=(), testing=None, repeats=None, "
     "metric=None, mode='min', steps=None, search=None): describe an experiment; testing is a "
@@ -210,6 +215,7 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="K",
         help=HELP_GPUS_PER_RUN,
     )
+    group.addoption("--exp-mlflow", dest="exp_mlflow", metavar="URI", help=HELP_MLFLOW)
     parser.addini("exp_progress", HELP_PROGRESS, default="30")
     parser.addini("exp_slurm_options", HELP_SLURM_OPT, type="linelist", default=[])
     parser.addini("exp_root", HELP_ROOT, default=None)
