@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,11 @@ COMPLETE = "complete"
 MAX_PARAM, MAX_TAG, PER_CALL = 6000, 8000, 100  # MLflow's limits: a param's value, a tag's
 STATUS = {"completed": "FINISHED", "interrupted": "KILLED", "preempted": "KILLED"}
 STATUS |= {"pruned": "KILLED", "reused": "FINISHED"}  # any other status: FAILED
+RETRIES = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+}
 _PLAIN_SESSION = re.compile(r"[\w.-]+", re.ASCII)
 
 
@@ -57,21 +63,36 @@ def export(folders: Sequence[Path], uri: str, root: Path | None = None) -> Mirro
 
     done = Mirrored()
     with _quiet():
-        mirror = _Mirror(MlflowClient(tracking_uri=uri), uri, root)
+        try:
+            mirror = _Mirror(MlflowClient(tracking_uri=uri), uri, root)
+        except (MlflowException, OSError) as error:
+            raise MirrorError(f"no MLflow tracking store at {uri}: {_first(error)}") from None
         for folder in folders:
             try:
                 mirror.run(read(folder), done)
-            except MlflowException as error:
-                first = str(error.message).strip().splitlines()[0] if error.message else ""
-                raise MirrorError(f"MLflow at {uri} refused {folder}: {first}") from None
+            except (MlflowException, OSError) as error:
+                raise MirrorError(f"MLflow at {uri} refused {folder}: {_first(error)}") from None
     return done
+
+
+def _first(error: Exception) -> str:
+    """An error's first line (MLflow's messages run to a traceback's length)."""
+    text = str(getattr(error, "message", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """MLflow and alembic announce each table they make at INFO: not our user's business."""
+    """MLflow quieter and quicker to give up while we export; as it was after.
+
+    MLflow and alembic announce each table they make at INFO, and MLflow retries
+    an unreachable server for about four minutes: here twice, in seconds, unless
+    the user set MLFLOW_HTTP_REQUEST_* themselves.
+    """
     loggers = [logging.getLogger(name) for name in ("mlflow", "alembic")]
     levels = [logger.level for logger in loggers]
+    unset = [name for name in RETRIES if name not in os.environ]
+    os.environ.update({name: RETRIES[name] for name in unset})
     for logger in loggers:
         logger.setLevel(max(logging.WARNING, logger.level))
     try:
@@ -79,6 +100,8 @@ def _quiet() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+        for name in unset:
+            os.environ.pop(name, None)
 
 
 def param_text(value: Any) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .extras import need
+from .extras import MirrorError, need
 from .mlflow import Mirrored
 from .source import Source, read
 
@@ -39,8 +39,12 @@ def export(folders: Sequence[Path], target: Path) -> Mirrored:
             done.skipped.append((name, "still running; export it when it has ended"))
             continue
         place = target / source.experiment / source.session / source.run_id
-        (done.updated if place.exists() else done.added).append(name)
-        write_run(source, place)
+        existed = place.exists()
+        try:
+            write_run(source, place)
+        except OSError as error:
+            raise MirrorError(f"cannot write {place}: {error.strerror or error}") from None
+        (done.updated if existed else done.added).append(name)
     return done
 
 
