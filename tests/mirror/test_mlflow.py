@@ -43,10 +43,10 @@ SWEEP = """
         assert x < 3, "x=3 fails"
 """
 SESSION_END = """
-import json, os, sys
+import json, sys
 
 def pytest_unconfigure(config):
-    who = os.environ.get("PYTEST_XDIST_WORKER", "controller")
+    who = getattr(config, "workerinput", {}).get("workerid", "controller")
     heavy = sorted(m for m in ("mlflow", "tensorboard") if m in sys.modules)
     with open(f"loaded-{who}.json", "w") as out:
         json.dump(heavy, out)
