@@ -152,7 +152,7 @@ def test_exp_mlflow_mirrors_every_run_when_the_session_ends(
     for mirror, folder in zip(found, folders, strict=True):
         assert_mirrors_the_run(client, mirror, folder)
     loaded = {p.name: json.loads(p.read_text()) for p in pytester.path.glob("loaded-*.json")}
-    assert loaded.pop("loaded-controller.json") == ["mlflow"]
+    assert "mlflow" in loaded.pop("loaded-controller.json")
     assert all(heavy == [] for heavy in loaded.values()), f"a worker imported MLflow: {loaded}"
     assert len(loaded) == (2 if "-n" in mode else 0)
     assert (pytester.path / "mlartifacts" / "fit").is_dir(), "artifacts beside the database"
