@@ -104,6 +104,11 @@ HELP_TOLERANCE = (
     "a number (absolute) or a percentage of the baseline (default 5%%)"
 )
 HELP_GPUS_PER_RUN = "how many GPUs each worker gets with --exp-gpus (default 1)"
+HELP_MLFLOW = (
+    "when the session ends, mirror its runs to this MLflow tracking URI (e.g. "
+    "sqlite:///mlflow.db, http://host:5000): params, every metric point, tags, artifacts; "
+    "done once by the controller, never during runs (needs pytest-expharness[mlflow])"
+)
 MARKER_HELP = (
     "experiment(name=None, description=None, tags=(), testing=None, repeats=None, "
     "metric=None, mode='min', steps=None, search=None): describe an experiment; testing is a "
@@ -274,6 +279,7 @@ def add_options(parser: pytest.Parser) -> None:
         "--exp-tolerance", dest="exp_tolerance", default=None, metavar="TOL", help=HELP_TOLERANCE
     )
     parser.addini("exp_baseline", HELP_BASELINE, default="")
+    group.addoption("--exp-mlflow", dest="exp_mlflow", metavar="URI", help=HELP_MLFLOW)
     parser.addini("exp_progress", HELP_PROGRESS, default="30")
     parser.addini("exp_columns", HELP_COLUMNS, type="args", default=[])
     parser.addini("exp_slurm_options", HELP_SLURM_OPT, type="linelist", default=[])

@@ -1,9 +1,8 @@
 """pytest hooks of the experiment harness; each calls into a module that knows the work.
 
-Only the option definitions and the few hooks that decide whether the plugin has
-anything to do (session/citizen.py, session/gitpolicy.py, xdisthooks.py) load with
-the plugin. The rest loads when a session has something for it: overrides to
-check, a test that asks for `exp`, a record to summarise: without experiments, ~nothing.
+Only the option definitions and the few hooks that decide whether the plugin has anything to
+do (session/citizen.py, session/gitpolicy.py, xdisthooks.py) load with the plugin; the rest when
+a session has something for it (overrides, a test asking for `exp`, a record): else ~nothing.
 """
 
 from __future__ import annotations
@@ -73,6 +72,10 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(error)) from None
     if any(config.getoption(name) for name in options.CHECKED_FIRST):
         _state(config)  # a bad --exp-set or --exp-sweep is a usage error now, before collection
+    if config.getoption("exp_mlflow"):  # mirror the session's runs when it has ended
+        from .mirror.atend import watch
+
+        watch(config, lambda: (config.stash.get(TABLES, None), _made(config)))
 
 
 def _state(config: pytest.Config) -> SessionState:
@@ -187,11 +190,8 @@ def _refuse(config: pytest.Config, items: Sequence[pytest.Item], message: str) -
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write every sweep's comparison table (controller or lone process), whatever happened.
 
-    trylast: after pytest has torn down the fixtures of a test that Ctrl-C
-    stopped, so its run is finished (interrupted) before the table is read.
-
-    Also reports a usage error that xdist workers found, as pytest reports its own.
-    """
+    trylast: after pytest tore down the fixtures of a test Ctrl-C stopped (its run is finished,
+    interrupted, before the table is read). Also reports the usage errors xdist workers found."""
     config = session.config
     if config.stash.get(STATE, None) is not None:
         from .sweep.end import finish_open_runs

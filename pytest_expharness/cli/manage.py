@@ -168,6 +168,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ..catalog.transfer import TransferError, export_runs
     from .common import runs_of_session
 
+    if sum(target is not None for target in (args.to, args.mlflow, args.tensorboard)) != 1:
+        raise UsageError("export needs one of --to FILE.tar.gz, --mlflow URI, --tensorboard DIR")
     tables: list[Path] = []
     if args.session:
         folders = [Path(args.root) / row["path"] for row in runs_of_session(args)]
@@ -179,6 +181,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError(
             "export needs runs (names or paths: see expharness show -h) or --session S"
         )
+    if args.to is None:  # a mirror in MLflow or TensorBoard (mirror/)
+        from ..mirror.commands import mirror
+        from ..mirror.extras import MirrorError
+
+        try:
+            print(
+                mirror(list(dict.fromkeys(folders)), Path(args.root), args.mlflow, args.tensorboard)
+            )
+        except MirrorError as error:
+            raise UsageError(str(error)) from None
+        return 0
     try:
         count = export_runs(list(dict.fromkeys(folders)), Path(args.root), Path(args.to), tables)
     except TransferError as error:
@@ -274,10 +287,18 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 def add_commands(commands: Any) -> None:
     """Register the subcommands of this module on the `expharness` parser."""
-    export = commands.add_parser("export", help="pack runs into a .tar.gz (ids kept)")
+    export = commands.add_parser(
+        "export", help="pack runs into a .tar.gz (ids kept), or mirror them to MLflow/TensorBoard"
+    )
     export.add_argument("runs", nargs="*", metavar="RUN", help=RUN_HELP)
     export.add_argument("--session", help="every run of one session")
-    export.add_argument("--to", required=True, metavar="FILE.tar.gz")
+    export.add_argument("--to", metavar="FILE.tar.gz", help="pack the runs into this file")
+    export.add_argument(
+        "--mlflow", metavar="URI", help="mirror to an MLflow tracking URI (needs [mlflow])"
+    )
+    export.add_argument(
+        "--tensorboard", metavar="DIR", help="write TensorBoard event files (needs [tensorboard])"
+    )
     export.set_defaults(handler=cmd_export)
     importing = commands.add_parser(
         "import", help="unpack an export into --root (existing runs are never overwritten)"
