@@ -43,6 +43,11 @@ def point_of(run_id: str) -> str:
     return _REPEAT.sub("", run_id).lstrip(",") or "run"
 
 
+def run_values(metrics: Mapping[str, Any], results: Mapping[str, Any]) -> dict[str, Any]:
+    """What a baseline keeps of a run: its final metrics (sys/ series aside) and its results."""
+    return {**{k: v for k, v in metrics.items() if not k.startswith("sys/")}, **results}
+
+
 def file_for(module_path: str | Path, experiment: str, testing: bool) -> Path:
     """Where an experiment's baseline lives: beside its module, in baselines/."""
     name = safe_name(experiment) + (".testing" if testing else "")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .baselines import file_for, measured, read
+from .baselines import file_for, measured, read, run_values
 from .bounds import Bound, GateError, Tolerance
 from .compare import FAILING, IMPROVED, Measured, change_text, compare, message
 from .expect import evaluate, final_of
@@ -148,7 +148,7 @@ def _baseline(facts: RunFacts, options: GateOptions) -> dict[str, Any]:
         return _not("missing", source, facts, why)
     runs = [facts.finals]
     if facts.repeats > 1:
-        values = {k: v for k, v in facts.finals.items() if not k.startswith("sys/")}
+        values = run_values(facts.finals, {})
         every = register(facts.sweep, facts.point, facts.repeat, facts.repeats, values)
         if every is None:
             reason = f"compared by the mean once all {facts.repeats} repeats have run"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..archive.layout import TESTING_DIR
-from .baselines import entry, point_of
+from .baselines import entry, point_of, run_values
 
 
 def labelled_entry(
@@ -21,7 +21,7 @@ def labelled_entry(
     from ..catalog.loading import Archive
 
     base = root / TESTING_DIR if testing else root
-    if not (base / "index.sqlite").exists() and not base.is_dir():
+    if not base.is_dir():
         return None
     rows = Archive(base).runs(experiment=experiment, status="completed", label=label).rows
     mine = [r for r in rows if point_of(str(r.get("run_id"))) == point]
@@ -29,11 +29,5 @@ def labelled_entry(
         return None
     newest = mine[0].get("session")  # rows come newest first
     chosen = [r for r in mine if r.get("session") == newest]
-    values = [
-        {
-            **{k: v for k, v in (r.get("metrics") or {}).items() if not k.startswith("sys/")},
-            **(r.get("results") or {}),
-        }
-        for r in chosen
-    ]
+    values = [run_values(r.get("metrics") or {}, r.get("results") or {}) for r in chosen]
     return entry({}, values), str(newest)

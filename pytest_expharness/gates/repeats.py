@@ -16,6 +16,7 @@ from typing import Any
 
 from ..archive import layout
 from ..archive.locks import run_lock
+from .bounds import number
 
 FILE = "baseline-repeats.json"
 
@@ -31,12 +32,8 @@ def register(
         except (OSError, ValueError):
             found = {}
         runs = found.setdefault(point, {})
-        runs[f"rep{repeat}"] = {k: v for k, v in values.items() if _plain(v)}
+        runs[f"rep{repeat}"] = {k: v for k, v in values.items() if number(v) is not None}
         layout.atomic_write_text(path, json.dumps(found, allow_nan=True) + "\n")
         if len(runs) < repeats:
             return None
         return [runs[key] for key in sorted(runs)]
-
-
-def _plain(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -11,14 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .baselines import entry, file_for, point_of, write
+from .baselines import entry, file_for, point_of, run_values, write
 
 SKIPPED = ("rerun", "superseded")
 
 
 def _values(record: dict[str, Any]) -> dict[str, Any]:
-    metrics = {k: v for k, v in (record.get("metrics") or {}).items() if not k.startswith("sys/")}
-    return {**metrics, **(record.get("all_results") or record.get("results") or {})}
+    results = record.get("all_results") or record.get("results") or {}
+    return run_values(record.get("metrics") or {}, results)
 
 
 def write_baselines(records: list[dict[str, Any]], stamp: str) -> list[tuple[str, bool, str]]:

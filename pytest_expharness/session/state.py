@@ -100,7 +100,11 @@ def _gates(config: pytest.Config) -> GateOptions:
     if given is None:
         ini = str(config.getini("exp_baseline") or "").strip()
         given = {"": None, "false": None, "true": "file"}.get(ini.lower(), ini)
-    if given is not None and given != "file" and not (given.startswith(LABEL) and given[6:]):
+    if (
+        given is not None
+        and given != "file"
+        and not (given.startswith(LABEL) and given[len(LABEL) :])
+    ):
         hint = (
             f"; {given} is a path: put --exp-baseline after the paths to test"
             if os.path.exists(given)

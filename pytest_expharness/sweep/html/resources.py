@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...catalog.loading import RunRecord
+from ...session.columns import cell
 from .parts import table_html
 
 NOTE = "<p>CPU time and peak RSS are those of the process that ran the run.</p>"
@@ -20,22 +21,14 @@ def _gpu_peak(found: Any) -> str | None:
     )
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def _row(run: RunRecord, label: Any) -> list[Any] | None:
     used = run.summary.get("resources")
     if not isinstance(used, dict):
         return None
-    user, system = _number(used.get("cpu_user_s")), _number(used.get("cpu_system_s"))
-    rss = _number(used.get("peak_rss_bytes"))
-    wall = _number(used.get("wall_s"))
+    found = {"resources": used}  # what --exp-columns reads (session/columns.py), rounded alike
     return [
         label(run),
-        None if wall is None else round(wall, 3),
-        None if user is None or system is None else round(user + system, 3),
-        None if rss is None else round(rss / 2**20, 1),
+        *(cell(found, name) for name in ("wall_s", "cpu_s", "peak_rss_mb")),
         _gpu_peak(used.get("gpus")),
     ]
 
